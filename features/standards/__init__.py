@@ -1,0 +1,1 @@
+"""Public coding standards the registry data follows (see docs/registries.md)."""

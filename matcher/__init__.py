@@ -1,0 +1,1 @@
+"""Matching runs: eligibility, amounts, policy graph, budgets, ranking, notices and ledger."""
