@@ -1,11 +1,35 @@
-"""The ``huiqi`` command line."""
+"""The ``huiqi`` command line: one sub-module per concept, registered on one app."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
+
+from api.cli.progress import console
+from features.errors import FeaturesError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="huiqi — apply-free benefits (免申即享).")
 
+# Registering commands is the import's side effect; keep these below `app`.
+from api.cli import demo, registries  # noqa: E402, F401
+
+# Domain errors carry complete messages (what, where, how to fix): print them, no traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (FeaturesError,)
+
 
 def main() -> None:
-    app()
+    try:
+        app(standalone_mode=False)
+    except USER_ERRORS as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors arrive here when standalone_mode is off
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
