@@ -8,14 +8,15 @@ import typer
 
 from api.cli.progress import console
 from features.errors import FeaturesError
+from policies.errors import PolicyError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="huiqi — apply-free benefits (免申即享).")
 
 # Registering commands is the import's side effect; keep these below `app`.
-from api.cli import demo, registries  # noqa: E402, F401
+from api.cli import demo, policies, registries  # noqa: E402, F401
 
 # Domain errors carry complete messages (what, where, how to fix): print them, no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (FeaturesError,)
+USER_ERRORS: tuple[type[Exception], ...] = (FeaturesError, PolicyError)
 
 
 def main() -> None:

@@ -1,0 +1,121 @@
+"""Nodes of a parsed rule expression.
+
+Every node keeps its position (line and column, 1-based, inside the
+expression's own text) so errors can point into the policy file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+__all__ = [
+    "Arith",
+    "Between",
+    "Call",
+    "Compare",
+    "FactRef",
+    "In",
+    "IsNull",
+    "ListLit",
+    "Literal",
+    "Logical",
+    "Neg",
+    "Node",
+    "Not",
+    "Pos",
+    "is_constant",
+]
+
+
+@dataclass(frozen=True)
+class Pos:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Node:
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Literal(Node):
+    value: bool | int | float | str | date
+
+
+@dataclass(frozen=True)
+class FactRef(Node):
+    name: str
+
+
+@dataclass(frozen=True)
+class ListLit(Node):
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Logical(Node):
+    op: str  # "and" | "or"
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    op: str  # >= <= == != > <
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class In(Node):
+    operand: Node
+    options: ListLit
+    negated: bool
+
+
+@dataclass(frozen=True)
+class Between(Node):
+    operand: Node
+    low: Node
+    high: Node
+
+
+@dataclass(frozen=True)
+class IsNull(Node):
+    operand: Node
+    negated: bool
+
+
+@dataclass(frozen=True)
+class Arith(Node):
+    op: str  # + - * /
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Neg(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    name: str
+    args: tuple[Node, ...]
+
+
+def is_constant(node: Node) -> bool:
+    """True when ``node`` reads no fact (``as_of`` is fixed for a whole evaluation)."""
+    if isinstance(node, FactRef):
+        return node.name == "as_of"
+    children = [v for v in vars(node).values() if isinstance(v, Node)]
+    for v in vars(node).values():
+        if isinstance(v, tuple):
+            children += [c for c in v if isinstance(c, Node)]
+    return all(is_constant(c) for c in children)

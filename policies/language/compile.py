@@ -1,0 +1,152 @@
+"""AST → polars expression, evaluated over every profile at once.
+
+Semantics shared with ``policies.language.evaluate`` (the one-enterprise
+evaluator the tracer uses); the property test holds the two together:
+- null (unknown) propagates through comparisons and arithmetic;
+- and / or / not follow Kleene's three-valued logic (polars' own);
+- numbers compute as float64; x / 0 is unknown, never infinity;
+- x / c with a constant c multiplies by 1 / c (what polars does for a scalar
+  divisor; the evaluator does the same, so both agree to the last bit);
+- round() rounds half away from zero: sign(x) * floor(|x| * 10^d + 0.5) * (1 / 10^d).
+"""
+
+from __future__ import annotations
+
+import operator
+from datetime import date
+from functools import reduce
+
+import polars as pl
+
+from policies.language import ast
+from policies.language.types import AS_OF
+
+__all__ = ["to_polars"]
+
+_COMPARE = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+
+
+def _lit(value: object) -> pl.Expr:
+    if isinstance(value, bool):
+        return pl.lit(value, dtype=pl.Boolean)
+    if isinstance(value, int | float):
+        return pl.lit(float(value), dtype=pl.Float64)
+    if isinstance(value, date):
+        return pl.lit(value, dtype=pl.Date)
+    return pl.lit(value, dtype=pl.String)
+
+
+def _null_if_any_null(args: list[pl.Expr], expr: pl.Expr) -> pl.Expr:
+    return pl.when(pl.any_horizontal([a.is_null() for a in args])).then(None).otherwise(expr)
+
+
+class _Compiler:
+    def __init__(self, kinds: dict[str, str], as_of: date) -> None:
+        self.kinds = kinds
+        self.as_of = as_of
+
+    def __call__(self, node: ast.Node) -> pl.Expr:
+        match node:
+            case ast.Literal(value=value):
+                return _lit(value)
+            case ast.FactRef(name=name):
+                if name == AS_OF:
+                    return pl.lit(self.as_of, dtype=pl.Date)
+                col = pl.col(name)
+                return col.cast(pl.Float64) if self.kinds.get(name) in ("int", "number") else col
+            case ast.Not(operand=operand):
+                return ~self(operand)
+            case ast.Logical(op=op, items=items):
+                return reduce(operator.and_ if op == "and" else operator.or_, (self(i) for i in items))
+            case ast.Compare(op=op, left=left, right=right):
+                return _COMPARE[op](self(left), self(right))
+            case ast.In(operand=operand, options=options, negated=negated):
+                values = [
+                    float(v.value) if isinstance(v.value, int | float) and not isinstance(v.value, bool) else v.value
+                    for v in options.items
+                ]
+                expr = self(operand)
+                found = expr.is_in(pl.lit(pl.Series(values)).implode()) if values else pl.lit(False)
+                found = pl.when(expr.is_null()).then(None).otherwise(found)
+                return ~found if negated else found
+            case ast.Between(operand=operand, low=low, high=high):
+                x = self(operand)
+                return (x >= self(low)) & (x <= self(high))
+            case ast.IsNull(operand=operand, negated=negated):
+                return self(operand).is_not_null() if negated else self(operand).is_null()
+            case ast.Neg(operand=operand):
+                return -self(operand)
+            case ast.Arith():
+                return self.arith(node)
+            case ast.Call():
+                return self.call(node)
+        raise TypeError(f"cannot compile {node!r}")  # the type checker rejects these first
+
+    def arith(self, node: ast.Arith) -> pl.Expr:
+        left, right = self(node.left), self(node.right)
+        lk, rk = self.kind(node.left), self.kind(node.right)
+        if lk == "date" and rk == "date":
+            return (left - right).dt.total_days().cast(pl.Float64)
+        if lk == "date":
+            days = pl.duration(days=right.cast(pl.Int64))
+            return left + days if node.op == "+" else left - days
+        if node.op == "/":
+            quotient = left * (pl.lit(1.0) / right) if ast.is_constant(node.right) else left / right
+            return pl.when(right == 0).then(None).otherwise(quotient)
+        return {"+": operator.add, "-": operator.sub, "*": operator.mul}[node.op](left, right)
+
+    def kind(self, node: ast.Node) -> str:
+        """Just enough typing to pick date arithmetic; the checker has already validated the node."""
+        if isinstance(node, ast.FactRef):
+            return "date" if node.name == AS_OF else self.kinds.get(node.name, "")
+        if isinstance(node, ast.Call) and node.name == "date":
+            return "date"
+        if isinstance(node, ast.Call) and node.name == "if":
+            return self.kind(node.args[1])
+        if isinstance(node, ast.Arith) and node.op in "+-" and self.kind(node.left) == "date":
+            return "int" if self.kind(node.right) == "date" else "date"
+        return ""
+
+    def call(self, node: ast.Call) -> pl.Expr:
+        name = node.name
+        if name == "date":
+            return pl.lit(date.fromisoformat(node.args[0].value), dtype=pl.Date)
+        if name == "starts_with":
+            prefixes = node.args[1].items if isinstance(node.args[1], ast.ListLit) else (node.args[1],)
+            text = self(node.args[0])
+            return reduce(operator.or_, (text.str.starts_with(p.value) for p in prefixes))
+        args = [self(a) for a in node.args]
+        if name in ("min", "max"):
+            combined = pl.min_horizontal(args) if name == "min" else pl.max_horizontal(args)
+            return _null_if_any_null(args, combined)  # unknown in, unknown out
+        if name == "round":
+            scale = 10.0 ** (node.args[1].value if len(node.args) == 2 else 0)
+            x = args[0]
+            return x.sign() * (x.abs() * scale + 0.5).floor() * (1.0 / scale)
+        if name == "abs":
+            return args[0].abs()
+        if name == "if":
+            cond, then, other = args
+            return pl.when(cond.is_null()).then(None).when(cond).then(then).otherwise(other)
+        if name == "year":
+            return args[0].dt.year().cast(pl.Float64)
+        if name == "days_between":
+            return (args[1] - args[0]).dt.total_days().cast(pl.Float64)
+        if name == "years_between":
+            a, b = args
+            md = lambda d: d.dt.month().cast(pl.Int32) * 100 + d.dt.day().cast(pl.Int32)  # noqa: E731
+            years = b.dt.year().cast(pl.Int32) - a.dt.year().cast(pl.Int32) - (md(b) < md(a)).cast(pl.Int32)
+            return years.cast(pl.Float64)
+        raise TypeError(f"cannot compile function {name}")
+
+
+def to_polars(node: ast.Node, kinds: dict[str, str], as_of: date) -> pl.Expr:
+    """The polars expression computing ``node`` for every profile; ``kinds`` maps fact names to kinds."""
+    return _Compiler(kinds, as_of)(node)

@@ -1,0 +1,162 @@
+"""Text → AST. Parsed with a grammar (lark), never evaluated as Python."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from policies.errors import ExpressionError, Location
+from policies.language import ast
+
+__all__ = ["parse"]
+
+_OPERATOR_FIXES = {
+    "=": "==",
+    "===": "==",
+    "=>": ">=",
+    "=<": "<=",
+    "<>": "!=",
+    "≥": ">=",
+    "≤": "<=",
+    "≠": "!=",
+    "&&": "and",
+    "&": "and",
+    "||": "or",
+    "|": "or",
+    "!": "not",
+}
+_WORD_FIXES = {"contains": "in [...]", "like": "starts_with(fact, 'prefix')", "is_in": "in [...]", "xor": "or"}
+OPERATORS = ("or", "and", "not", ">=", "<=", "==", "!=", ">", "<", "in", "not in", "between ... and", "is null",
+             "is not null", "+", "-", "*", "/")  # fmt: skip
+
+
+@cache
+def _parser() -> Lark:
+    grammar = (Path(__file__).parent / "grammar.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def _pos(meta_or_token) -> ast.Pos:
+    return ast.Pos(getattr(meta_or_token, "line", 1) or 1, getattr(meta_or_token, "column", 1) or 1)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def number(self, meta, children):
+        text: str = children[0]
+        if text.endswith("%"):
+            return ast.Literal(_pos(meta), float(text[:-1]) / 100)
+        return ast.Literal(_pos(meta), float(text) if "." in text else int(text))
+
+    def string(self, meta, children):
+        return ast.Literal(_pos(meta), str(children[0])[1:-1])
+
+    def true(self, meta, _):
+        return ast.Literal(_pos(meta), True)
+
+    def false(self, meta, _):
+        return ast.Literal(_pos(meta), False)
+
+    def name(self, meta, children):
+        return ast.FactRef(_pos(meta), str(children[0]))
+
+    def call(self, meta, children):
+        return ast.Call(_pos(meta), str(children[0]), tuple(c for c in children[1:] if c is not None))
+
+    def list(self, meta, children):
+        return ast.ListLit(_pos(meta), tuple(c for c in children if c is not None))
+
+    def neg(self, meta, children):
+        return ast.Neg(_pos(meta), children[0])
+
+    def arith(self, meta, children):
+        return ast.Arith(_pos(meta), str(children[1]), children[0], children[2])
+
+    def compare(self, meta, children):
+        return ast.Compare(_pos(meta), str(children[1]), children[0], children[2])
+
+    def in_(self, meta, children):
+        return ast.In(_pos(meta), children[0], children[1], negated=False)
+
+    def not_in(self, meta, children):
+        return ast.In(_pos(meta), children[0], children[1], negated=True)
+
+    def between(self, meta, children):
+        return ast.Between(_pos(meta), *children)
+
+    def is_null(self, meta, children):
+        return ast.IsNull(_pos(meta), children[0], negated=False)
+
+    def is_not_null(self, meta, children):
+        return ast.IsNull(_pos(meta), children[0], negated=True)
+
+    def not_(self, meta, children):
+        return ast.Not(_pos(meta), children[0])
+
+    def _logical(self, op, meta, children):
+        items: list[ast.Node] = []
+        for c in children:  # flatten a and b and c into one node
+            items.extend(c.items if isinstance(c, ast.Logical) and c.op == op else [c])
+        return ast.Logical(_pos(meta), op, tuple(items))
+
+    def and_(self, meta, children):
+        return self._logical("and", meta, children)
+
+    def or_(self, meta, children):
+        return self._logical("or", meta, children)
+
+
+def _explain(text: str, err: UnexpectedInput) -> ExpressionError:
+    line, column = err.line if err.line > 0 else 1, err.column if err.column > 0 else len(text) + 1
+    where = Location(None, line, column)
+    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        return ExpressionError(
+            f"the expression ends too early: {text!r}",
+            hint="complete the expression, e.g. 'insured_headcount >= 10'",
+            location=Location(None, 1, len(text.splitlines()[-1]) + 1 if text else 1),
+        )
+    offset = err.pos_in_stream if err.pos_in_stream is not None else 0
+    rest = text[offset:]
+    symbol = re.match(r"[=<>!&|≥≤≠~^]+", rest)
+    if symbol:
+        found = symbol.group(0)
+        fix = _OPERATOR_FIXES.get(found)
+        return ExpressionError(
+            f"unknown operator '{found}'",
+            hint=(f"did you mean '{fix}'? " if fix else "") + "operators are: " + ", ".join(OPERATORS),
+            location=where,
+        )
+    word = re.match(r"[A-Za-z_]\w*", rest)
+    if isinstance(err, UnexpectedToken) and word:
+        found = word.group(0)
+        fix = _WORD_FIXES.get(found)
+        return ExpressionError(
+            f"unexpected word '{found}': expected an operator or the end of the expression",
+            hint=(f"write it as {fix}; " if fix else "") + "operators are: " + ", ".join(OPERATORS),
+            location=where,
+        )
+    found = rest[:1] or "end of text"
+    if isinstance(err, UnexpectedCharacters):
+        return ExpressionError(
+            f"unexpected character '{found}'",
+            hint="strings take quotes ('C39'), percentages a % sign (5.5%); operators are: " + ", ".join(OPERATORS),
+            location=where,
+        )
+    return ExpressionError(
+        f"unexpected '{found}'", hint="check for a missing operator, comma or parenthesis", location=where
+    )
+
+
+def parse(text: str) -> ast.Node:
+    """Parse one expression; raises ExpressionError with line and column inside ``text``."""
+    if not text.strip():
+        raise ExpressionError("the expression is empty", hint="write a condition such as 'age_years >= 1'")
+    try:
+        tree: Tree | Token = _parser().parse(text)
+    except UnexpectedInput as err:
+        raise _explain(text, err) from None
+    return _ToAst().transform(tree)

@@ -1,0 +1,195 @@
+"""The tracer: one enterprise through one policy, condition by condition.
+
+It records, for every condition, the facts read (value, registry, period),
+the operator and threshold of a simple comparison, and the three-valued
+result, and renders each as a sentence in Chinese and English. It evaluates
+with ``policies.language.evaluate``, which agrees with the bulk compiler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from features.profiles.catalogue import fact as catalogue_fact
+from features.registries.schema import REGISTRIES
+from policies.compiled import CompiledPolicy
+from policies.conditions import Condition, Leaf
+from policies.language import ast
+from policies.language.evaluate import evaluate, kleene_and, kleene_or
+from policies.model import Text
+from policies.render import OPERATOR_WORDS, RESULT_WORDS, Lang, format_value
+
+__all__ = ["ConditionTrace", "FactUse", "PolicyTrace", "trace"]
+
+_GROUP_WORDS = {
+    "all": {"zh": "同时满足以下全部条件", "en": "all of the following"},
+    "any": {"zh": "满足以下任一条件", "en": "any of the following"},
+    "not": {"zh": "不满足以下条件", "en": "none of the following"},
+}
+
+
+@dataclass(frozen=True)
+class FactUse:
+    name: str
+    value: Any
+    zh: str
+    en: str
+    registries: tuple[str, ...]
+    period: str
+
+    def source(self, lang: Lang, as_of: date) -> str:
+        names = [getattr(REGISTRIES[r], lang) for r in self.registries]
+        return (
+            f"来源：{'、'.join(names)}，截至{as_of}"
+            if lang == "zh"
+            else f"source: {', '.join(names)}, as of {as_of} ({self.period})"
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A leaf of the form ``fact OP constant``: enough to say how far off it is."""
+
+    fact: str
+    op: str
+    threshold: Any
+
+    def gap(self, value: Any) -> float | None:
+        """How much the fact must change to pass (positive: increase, negative: decrease)."""
+        if not isinstance(value, int | float) or not isinstance(self.threshold, int | float) or isinstance(value, bool):
+            return None
+        if self.op in (">=", ">"):
+            return max(self.threshold - value, 0.0)
+        if self.op in ("<=", "<"):
+            return min(self.threshold - value, 0.0)
+        return None
+
+
+@dataclass(frozen=True)
+class ConditionTrace:
+    result: bool | None
+    label: Text | None
+    text: str | None = None  # the leaf's expression
+    facts: tuple[FactUse, ...] = ()
+    comparison: Comparison | None = None
+    op: str | None = None  # all / any / not for a group
+    children: tuple[ConditionTrace, ...] = ()
+
+    def leaves(self) -> list[ConditionTrace]:
+        return [self] if self.op is None else [leaf for c in self.children for leaf in c.leaves()]
+
+    def sentence(self, lang: Lang, as_of: date) -> str:
+        verdict = RESULT_WORDS[self.result][lang]
+        if self.op is not None:
+            head = self.label.zh if self.label and lang == "zh" else self.label.en if self.label else None
+            return (
+                f"{head or _GROUP_WORDS[self.op][lang]}: {verdict}"
+                if lang == "en"
+                else f"{head or _GROUP_WORDS[self.op][lang]}：{verdict}"
+            )
+        label = (self.label.zh if lang == "zh" else self.label.en) if self.label else self.text
+        if self.comparison is not None and self.facts:
+            use = self.facts[0]
+            f = catalogue_fact(use.name)
+            detail = (
+                f"{getattr(use, lang)} {format_value(use.value, f, lang)} "
+                f"{OPERATOR_WORDS[self.comparison.op]} {format_value(self.comparison.threshold, f, lang)}"
+            )
+        else:
+            detail = "; ".join(
+                f"{getattr(u, lang)} = {format_value(u.value, catalogue_fact(u.name), lang)}" for u in self.facts
+            )
+        sources = "; ".join(dict.fromkeys(u.source(lang, as_of) for u in self.facts))
+        if lang == "zh":
+            return f"{label}：{verdict}（{detail}；{sources}）" if detail else f"{label}：{verdict}"
+        return f"{label}: {verdict} ({detail}; {sources})" if detail else f"{label}: {verdict}"
+
+
+@dataclass(frozen=True)
+class PolicyTrace:
+    policy_id: str
+    version: int
+    title: Text
+    as_of: date
+    in_region: bool | None
+    eligible: bool | None
+    amount: float | None
+    conditions: ConditionTrace
+    amount_facts: tuple[FactUse, ...] = field(default=())
+
+    def lines(self, lang: Lang) -> list[str]:
+        out: list[str] = []
+
+        def walk(node: ConditionTrace, depth: int) -> None:
+            out.append("  " * depth + node.sentence(lang, self.as_of))
+            for child in node.children:
+                walk(child, depth + 1)
+
+        walk(self.conditions, 0)
+        return out
+
+    def unknown_facts(self) -> list[str]:
+        """Facts whose absence leaves a condition unknown: what to ask the enterprise for."""
+        names = [
+            u.name for leaf in self.conditions.leaves() if leaf.result is None for u in leaf.facts if u.value is None
+        ]
+        return list(dict.fromkeys(names))
+
+    def failing(self) -> list[ConditionTrace]:
+        return [leaf for leaf in self.conditions.leaves() if leaf.result is False]
+
+
+def _fact_uses(names: frozenset[str] | set[str], facts: dict[str, Any]) -> tuple[FactUse, ...]:
+    uses = []
+    for name in sorted(names):
+        f = catalogue_fact(name)
+        uses.append(FactUse(name, facts.get(name), f.zh, f.en, f.registries, f.period))
+    return tuple(uses)
+
+
+def _comparison(node: ast.Node) -> Comparison | None:
+    if isinstance(node, ast.Compare):
+        left, right = node.left, node.right
+        if isinstance(left, ast.FactRef) and ast.is_constant(right):
+            return Comparison(left.name, node.op, evaluate(right, {}, date.min))
+        flipped = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
+        if isinstance(right, ast.FactRef) and ast.is_constant(left):
+            return Comparison(right.name, flipped[node.op], evaluate(left, {}, date.min))
+    return None
+
+
+def _trace(cond: Condition, facts: dict[str, Any], as_of: date) -> ConditionTrace:
+    if isinstance(cond, Leaf):
+        result = evaluate(cond.expr.node, facts, as_of)
+        comparison = _comparison(cond.expr.node)
+        if comparison is not None and comparison.fact == "as_of":
+            comparison = None
+        return ConditionTrace(result, cond.label, cond.expr.text, _fact_uses(cond.expr.facts, facts), comparison)
+    children = tuple(_trace(c, facts, as_of) for c in cond.children)
+    values = [c.result for c in children]
+    if cond.op == "not":
+        result = None if values[0] is None else not values[0]
+    else:
+        result = kleene_and(values) if cond.op == "all" else kleene_or(values)
+    return ConditionTrace(result, cond.label, op=cond.op, children=children)
+
+
+def trace(policy: CompiledPolicy, facts: dict[str, Any], as_of: date) -> PolicyTrace:
+    """Explain ``policy`` for one enterprise's ``facts`` (a profile row as a dict)."""
+    conditions = _trace(policy.eligibility, facts, as_of)
+    in_region = policy.in_region(facts)
+    eligible = kleene_and([in_region, conditions.result])
+    amount_names = policy.amount.facts | (policy.count.facts if policy.count else frozenset())
+    return PolicyTrace(
+        policy.id,
+        policy.version,
+        policy.policy.title,
+        as_of,
+        in_region,
+        eligible,
+        policy.amount_for(facts, as_of),
+        conditions,
+        _fact_uses(amount_names, facts),
+    )
