@@ -93,10 +93,9 @@ class ConditionTrace:
         if self.comparison is not None and self.facts:
             use = self.facts[0]
             f = catalogue_fact(use.name)
-            detail = (
-                f"{getattr(use, lang)} {format_value(use.value, f, lang)} "
-                f"{OPERATOR_WORDS[self.comparison.op]} {format_value(self.comparison.threshold, f, lang)}"
-            )
+            value = format_value(use.value, f, lang)
+            need = f"{OPERATOR_WORDS[self.comparison.op]} {format_value(self.comparison.threshold, f, lang)}"
+            detail = f"{use.zh}为{value}，要求{need}" if lang == "zh" else f"{use.en} is {value}, needs {need}"
         else:
             detail = "; ".join(
                 f"{getattr(u, lang)} = {format_value(u.value, catalogue_fact(u.name), lang)}" for u in self.facts

@@ -1,0 +1,35 @@
+"""The shipped catalogue: every example of every policy runs as a test of its own."""
+
+import pytest
+
+from policies.conditions import Leaf
+from policies.examples import run_example
+from policies.load import load_catalogue
+
+CATALOGUE = load_catalogue()
+EXAMPLES = [(p, ex) for p in CATALOGUE.policies for ex in p.policy.examples]
+
+
+@pytest.mark.parametrize(("policy", "example"), EXAMPLES, ids=[f"{p.id}::{ex.name}" for p, ex in EXAMPLES])
+def test_catalogue_example_when_run_gives_the_expected_eligibility_and_amount(policy, example):
+    result = run_example(policy, example)
+    assert result.ok, "; ".join(result.problems)
+
+
+def test_catalogue_when_loaded_encodes_at_least_ten_policies_each_with_three_kinds_of_example():
+    assert len(CATALOGUE.ids) >= 10
+    for p in CATALOGUE.policies:
+        verdicts = [ex.expect.eligible for ex in p.policy.examples]
+        assert len(verdicts) >= 3, p.id
+        assert True in verdicts and False in verdicts, f"{p.id} needs an eligible and an ineligible example"
+
+
+def _leaves(cond):
+    return [cond] if isinstance(cond, Leaf) else [leaf for c in cond.children for leaf in _leaves(c)]
+
+
+def test_catalogue_when_rendered_labels_every_condition_in_both_languages():
+    for p in CATALOGUE.policies:
+        assert p.policy.title.zh and p.policy.title.en
+        for leaf in _leaves(p.eligibility):
+            assert leaf.label is not None, f"{p.id}: condition {leaf.expr.text!r} has no zh/en label"
