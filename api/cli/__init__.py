@@ -24,6 +24,8 @@ def main() -> None:
         app(standalone_mode=False)
     except USER_ERRORS as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        for note in getattr(exc, "__notes__", []):  # further problems found in the same pass
+            console.print(f"[bold red]error:[/] {note}", highlight=False)
         sys.exit(2)
     except typer.Abort:
         sys.exit(130)

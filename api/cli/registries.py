@@ -9,7 +9,6 @@ from typing import Annotated
 
 import polars as pl
 import typer
-from features.registries.validate import RegistryCheck, check_registry, write_quarantine
 from rich.table import Table
 
 from api.cli import app
@@ -17,6 +16,7 @@ from api.cli.progress import console, stages
 from features.docs import facts_markdown, registries_markdown
 from features.profiles import FACTS, build_profiles
 from features.profiles.store import ProfileInfo, write_profiles
+from features.registries.validate import RegistryCheck, check_registry, write_quarantine
 from features.synthetic import generate as generate_registries
 
 AsOf = Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Profiles as of this date (YYYY-MM-DD).")]
@@ -53,13 +53,13 @@ def print_check(check: RegistryCheck, quarantine_files: list[Path]) -> None:
         bad = r["rows_quarantined"]
         table.add_row(r["table"], f"{r['rows_read']:,}", f"{r['rows_clean']:,}", f"[red]{bad:,}[/]" if bad else "0")
     console.print(table)
-    reasons = check.reasons()
+    reasons = check.rule_counts()
     if reasons.height:
         why = Table(title="quarantined rows by reason")
-        for col in ("table", "column", "rule", "rows"):
+        for col in ("table", "column", "rule", "meaning", "rows"):
             why.add_column(col, justify="right" if col == "rows" else "left")
         for r in reasons.iter_rows(named=True):
-            why.add_row(r["table"], r["column"], r["rule"], f"{r['rows']:,}")
+            why.add_row(r["table"], r["column"], r["rule"], f"{r['meaning']} / {r['meaning_zh']}", f"{r['rows']:,}")
         console.print(why)
         console.print("quarantine files (each row with its reason): " + ", ".join(str(p) for p in quarantine_files))
 

@@ -7,7 +7,9 @@ evaluator the tracer uses); the property test holds the two together:
 - numbers compute as float64; x / 0 is unknown, never infinity;
 - x / c with a constant c multiplies by 1 / c (what polars does for a scalar
   divisor; the evaluator does the same, so both agree to the last bit);
-- round() rounds half away from zero: sign(x) * floor(|x| * 10^d + 0.5) * (1 / 10^d).
+- round() rounds half away from zero: sign(x) * floor(|x| * 10^d + 0.5) * (1 / 10^d);
+- a subexpression that reads no fact is folded to a literal by the evaluator
+  itself, so constants are computed once and broadcast like any literal.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from functools import reduce
 import polars as pl
 
 from policies.language import ast
+from policies.language.evaluate import evaluate
 from policies.language.types import AS_OF
 
 __all__ = ["to_polars"]
@@ -34,6 +37,8 @@ _COMPARE = {
 
 
 def _lit(value: object) -> pl.Expr:
+    if value is None:
+        return pl.lit(None)
     if isinstance(value, bool):
         return pl.lit(value, dtype=pl.Boolean)
     if isinstance(value, int | float):
@@ -44,7 +49,9 @@ def _lit(value: object) -> pl.Expr:
 
 
 def _null_if_any_null(args: list[pl.Expr], expr: pl.Expr) -> pl.Expr:
-    return pl.when(pl.any_horizontal([a.is_null() for a in args])).then(None).otherwise(expr)
+    # when/then without otherwise yields null: polars 2.1 mis-broadcasts an explicit
+    # `.then(None)` / `.otherwise(None)` beside a literal (a length-1 result), so it is never written.
+    return pl.when(~pl.any_horizontal([a.is_null() for a in args])).then(expr)
 
 
 class _Compiler:
@@ -53,6 +60,8 @@ class _Compiler:
         self.as_of = as_of
 
     def __call__(self, node: ast.Node) -> pl.Expr:
+        if not isinstance(node, ast.Literal | ast.ListLit) and ast.is_constant(node):
+            return _lit(evaluate(node, {}, self.as_of))
         match node:
             case ast.Literal(value=value):
                 return _lit(value)
@@ -74,7 +83,7 @@ class _Compiler:
                 ]
                 expr = self(operand)
                 found = expr.is_in(pl.lit(pl.Series(values)).implode()) if values else pl.lit(False)
-                found = pl.when(expr.is_null()).then(None).otherwise(found)
+                found = pl.when(expr.is_not_null()).then(found)
                 return ~found if negated else found
             case ast.Between(operand=operand, low=low, high=high):
                 x = self(operand)
@@ -99,7 +108,7 @@ class _Compiler:
             return left + days if node.op == "+" else left - days
         if node.op == "/":
             quotient = left * (pl.lit(1.0) / right) if ast.is_constant(node.right) else left / right
-            return pl.when(right == 0).then(None).otherwise(quotient)
+            return pl.when(right != 0).then(quotient)
         return {"+": operator.add, "-": operator.sub, "*": operator.mul}[node.op](left, right)
 
     def kind(self, node: ast.Node) -> str:
@@ -134,7 +143,7 @@ class _Compiler:
             return args[0].abs()
         if name == "if":
             cond, then, other = args
-            return pl.when(cond.is_null()).then(None).when(cond).then(then).otherwise(other)
+            return pl.when(cond).then(then).when(~cond).then(other)
         if name == "year":
             return args[0].dt.year().cast(pl.Float64)
         if name == "days_between":

@@ -153,3 +153,9 @@ def test_dates_when_shifted_by_days_agree():
     rows = [{n: None for n in FACTS} | {"d1": date(2024, 2, 29) + timedelta(days=k)} for k in range(0, 400, 37)]
     _agree("d1 + 365 > as_of", rows)
     _agree("years_between(d1, as_of) >= 1", rows)
+
+
+def test_bulk_when_a_constant_meets_an_all_unknown_column_still_gives_one_value_per_profile():
+    rows = [dict.fromkeys(FACTS) for _ in range(3)]
+    for text in ["abs(round(0, 0)) >= min(i1, i1)", "(1 / 0) >= i1", "if(b1, 1, 2) > n1 / 0", "s1 in ['small']"]:
+        _agree(text, rows)
