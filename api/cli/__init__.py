@@ -10,7 +10,12 @@ from api.cli.progress import console
 from features.errors import FeaturesError
 from policies.errors import PolicyError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="huiqi — apply-free benefits (免申即享).")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="huiqi — apply-free benefits (免申即享).",
+)
 
 # Registering commands is the import's side effect; keep these below `app`.
 from api.cli import demo, policies, registries  # noqa: E402, F401
@@ -20,19 +25,11 @@ USER_ERRORS: tuple[type[Exception], ...] = (FeaturesError, PolicyError)
 
 
 def main() -> None:
+    # Usage errors are click's (exit 2 with usage); domain errors are ours: message, no traceback.
     try:
-        app(standalone_mode=False)
+        app()
     except USER_ERRORS as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         for note in getattr(exc, "__notes__", []):  # further problems found in the same pass
             console.print(f"[bold red]error:[/] {note}", highlight=False)
         sys.exit(2)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors arrive here when standalone_mode is off
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

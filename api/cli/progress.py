@@ -12,6 +12,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 __all__ = ["console", "stages"]
 
 console = Console(stderr=True)
+if not console.is_terminal:  # logs and CI: wide enough that tables of reasons do not wrap
+    console.width = 160
 
 
 @contextmanager

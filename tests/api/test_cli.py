@@ -1,0 +1,69 @@
+"""The `huiqi` command as a user runs it: a real process, exit codes and messages."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from features.profiles.store import read_profile_info
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def huiqi(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    code = "from api.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
+    )
+
+
+def test_cli_when_generate_check_profiles_run_in_turn_writes_profiles_and_quarantine(tmp_path):
+    registry = tmp_path / "registry"
+    done = huiqi("generate", "--enterprises", "800", "--seed", "3", "--dirty", "0.01", "--out", str(registry))
+    assert done.returncode == 0, done.stderr
+    checked = huiqi("check", "--registry", str(registry), "--quarantine", str(tmp_path / "q"))
+    assert checked.returncode == 0, checked.stderr
+    assert "quarantined rows by reason" in checked.stderr and "unknown_enterprise" in checked.stderr
+    out = tmp_path / "profiles.parquet"
+    built = huiqi("profiles", "--registry", str(registry), "--as-of", "2025-06-30", "--out", str(out))
+    assert built.returncode == 0, built.stderr
+    profiles = pl.read_parquet(out)
+    assert profiles.height > 700 and profiles["uscc"].is_unique().all()
+    info = read_profile_info(out)
+    assert str(info.as_of) == "2025-06-30" and len(info.registry_fingerprint) == 64
+    quarantine = pl.read_csv(tmp_path / "quarantine" / "business.csv")
+    assert {"row", "column", "rule", "reason"} <= set(quarantine.columns)
+
+
+def test_cli_when_a_registry_file_lacks_a_column_names_file_and_column_without_traceback(tmp_path):
+    registry = tmp_path / "registry"
+    assert huiqi("generate", "--enterprises", "50", "--out", str(registry)).returncode == 0
+    path = registry / "tax_credit.parquet"
+    pl.read_parquet(path).drop("rating").write_parquet(path)
+    done = huiqi("profiles", "--registry", str(registry), "--as-of", "2025-06-30", "--out", str(tmp_path / "p.parquet"))
+    assert done.returncode == 2
+    assert "tax_credit.parquet" in done.stderr and "rating" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_cli_when_as_of_is_not_a_date_refuses_with_usage_error(tmp_path):
+    done = huiqi("profiles", "--registry", str(tmp_path), "--as-of", "30/06/2025", "--out", str(tmp_path / "p"))
+    assert done.returncode == 2
+    assert "--as-of" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_when_policies_check_the_shipped_catalogue_passes_every_example():
+    done = huiqi("policies", "check")
+    assert done.returncode == 0, done.stderr
+    assert "examples pass" in done.stderr
+
+
+def test_cli_when_a_policy_file_is_bad_exits_non_zero_with_file_line_and_column(tmp_path):
+    source = (ROOT / "policies" / "catalogue" / "p01-job-retention-refund.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(source.replace('"ui_paid_months >= 12"', '"ui_paid_months >= twelve"'), encoding="utf-8")
+    done = huiqi("policies", "check", str(bad))
+    assert done.returncode == 1
+    assert "bad.yaml:" in done.stderr and "unknown fact 'twelve'" in done.stderr
