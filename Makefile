@@ -26,6 +26,7 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/registries.py
+	$(BIN)/python bench/rules.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -1,6 +1,6 @@
 """Benchmark: the whole catalogue over every profile (bulk) beside the tracer over a sample.
 
-    .venv/bin/python bench/policies.py [--enterprises 1000000] [--sample 2000]
+    .venv/bin/python bench/rules.py [--enterprises 1000000] [--sample 2000]
 
 Builds (and caches under bench/out/) synthetic registries and profiles for the
 requested size, then times bulk evaluation of every in-force policy and the
