@@ -29,10 +29,9 @@ def main(stage: str, registry: str, n: int, as_of: str) -> None:
         result = check_registry(Path(registry))
         figures["rows"] = sum(t.rows_read for t in result.tables.values())
     elif stage == "profiles":
-        from features.registries.validate import check_registry
-
         from features.profiles import build_profiles
         from features.profiles.store import ProfileInfo, write_profiles
+        from features.registries.validate import check_registry
 
         result = check_registry(Path(registry))
         checked = time.perf_counter()
