@@ -67,3 +67,16 @@ def test_cli_when_a_policy_file_is_bad_exits_non_zero_with_file_line_and_column(
     done = huiqi("policies", "check", str(bad))
     assert done.returncode == 1
     assert "bad.yaml:" in done.stderr and "unknown fact 'twelve'" in done.stderr
+
+
+def test_cli_when_explaining_a_decision_prints_each_condition_with_its_source(tmp_path):
+    registry = tmp_path / "registry"
+    assert huiqi("generate", "--enterprises", "300", "--seed", "5", "--out", str(registry)).returncode == 0
+    out = tmp_path / "profiles.parquet"
+    assert huiqi("profiles", "--registry", str(registry), "--as-of", "2025-06-30", "--out", str(out)).returncode == 0
+    uscc = pl.read_parquet(out)["uscc"][0]
+    done = huiqi("policies", "explain", "--uscc", uscc, "--policy", "job-retention-refund", "--profiles", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "失业保险稳岗返还" in done.stderr and "来源：人社，截至2025-06-30" in done.stderr
+    missing = huiqi("policies", "explain", "--uscc", "X", "--policy", "job-retention-refund", "--profiles", str(out))
+    assert missing.returncode == 2 and "no profile for X" in missing.stderr
