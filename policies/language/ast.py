@@ -6,10 +6,12 @@ expression's own text) so errors can point into the policy file.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import date
 
 __all__ = [
+    "COMPARISONS",
     "Arith",
     "Between",
     "Call",
@@ -26,6 +28,17 @@ __all__ = [
     "Pos",
     "is_constant",
 ]
+
+
+# The closed set of comparison operators, shared by both back-ends.
+COMPARISONS = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
 
 
 @dataclass(frozen=True)

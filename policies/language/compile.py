@@ -26,15 +26,6 @@ from policies.language.types import AS_OF
 
 __all__ = ["to_polars"]
 
-_COMPARE = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-
 
 def _lit(value: object) -> pl.Expr:
     if value is None:
@@ -75,7 +66,7 @@ class _Compiler:
             case ast.Logical(op=op, items=items):
                 return reduce(operator.and_ if op == "and" else operator.or_, (self(i) for i in items))
             case ast.Compare(op=op, left=left, right=right):
-                return _COMPARE[op](self(left), self(right))
+                return ast.COMPARISONS[op](self(left), self(right))
             case ast.In(operand=operand, options=options, negated=negated):
                 values = [
                     float(v.value) if isinstance(v.value, int | float) and not isinstance(v.value, bool) else v.value

@@ -18,15 +18,6 @@ from policies.language.types import AS_OF
 
 __all__ = ["evaluate"]
 
-_COMPARE = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-
 
 def _num(v: Any) -> Any:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
@@ -67,7 +58,7 @@ class _Evaluator:
                 return kleene_and(values) if op == "and" else kleene_or(values)
             case ast.Compare(op=op, left=left, right=right):
                 a, b = self(left), self(right)
-                return None if a is None or b is None else _COMPARE[op](a, b)
+                return None if a is None or b is None else ast.COMPARISONS[op](a, b)
             case ast.In(operand=operand, options=options, negated=negated):
                 v = self(operand)
                 if v is None:
