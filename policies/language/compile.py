@@ -22,7 +22,7 @@ import polars as pl
 
 from policies.language import ast
 from policies.language.evaluate import evaluate
-from policies.language.types import AS_OF
+from policies.language.types import AS_OF, FactType, check
 
 __all__ = ["to_polars"]
 
@@ -39,15 +39,32 @@ def _lit(value: object) -> pl.Expr:
     return pl.lit(value, dtype=pl.String)
 
 
+# polars 2.1 returns a length-1 result from when/then/otherwise when every row takes a
+# branch holding a literal, which then fails to broadcast beside another literal. So the
+# compiler never puts a literal in a branch: nulls come from arithmetic, and if() branches
+# are given the shape of their condition (`_shaped`).
+
+
 def _null_if_any_null(args: list[pl.Expr], expr: pl.Expr) -> pl.Expr:
-    # when/then without otherwise yields null: polars 2.1 mis-broadcasts an explicit
-    # `.then(None)` / `.otherwise(None)` beside a literal (a length-1 result), so it is never written.
-    return pl.when(~pl.any_horizontal([a.is_null() for a in args])).then(expr)
+    """``expr``, or null where any argument is null (x - x is 0, or null when x is)."""
+    return reduce(operator.add, (a - a for a in args), expr)
+
+
+def _shaped(value: pl.Expr, kind: str, cond: pl.Expr) -> pl.Expr:
+    """``value`` where ``cond`` is true or false, null where it is null; shaped like the ``cond`` column."""
+    if kind in ("int", "number"):
+        return value + cond.cast(pl.Float64) * 0.0
+    if kind == "date":
+        return value + pl.duration(days=cond.cast(pl.Int64) * 0)
+    if kind == "str":
+        return value + cond.cast(pl.String).str.slice(0, 0)
+    return (value.cast(pl.Int8) + cond.cast(pl.Int8) * 0).cast(pl.Boolean)
 
 
 class _Compiler:
     def __init__(self, kinds: dict[str, str], as_of: date) -> None:
         self.kinds = kinds
+        self.fact_types = {name: FactType(kind) for name, kind in kinds.items()}
         self.as_of = as_of
 
     def __call__(self, node: ast.Node) -> pl.Expr:
@@ -74,7 +91,6 @@ class _Compiler:
                 ]
                 expr = self(operand)
                 found = expr.is_in(pl.lit(pl.Series(values)).implode()) if values else pl.lit(False)
-                found = pl.when(expr.is_not_null()).then(found)
                 return ~found if negated else found
             case ast.Between(operand=operand, low=low, high=high):
                 x = self(operand)
@@ -98,21 +114,14 @@ class _Compiler:
             days = pl.duration(days=right.cast(pl.Int64))
             return left + days if node.op == "+" else left - days
         if node.op == "/":
-            quotient = left * (pl.lit(1.0) / right) if ast.is_constant(node.right) else left / right
-            return pl.when(right != 0).then(quotient)
+            if ast.is_constant(node.right):
+                divisor = evaluate(node.right, {}, self.as_of)
+                return left * pl.lit(None, dtype=pl.Float64) if divisor == 0 else left * (1.0 / divisor)
+            return left / right.replace(0.0, None)  # x / 0 is unknown
         return {"+": operator.add, "-": operator.sub, "*": operator.mul}[node.op](left, right)
 
     def kind(self, node: ast.Node) -> str:
-        """Just enough typing to pick date arithmetic; the checker has already validated the node."""
-        if isinstance(node, ast.FactRef):
-            return "date" if node.name == AS_OF else self.kinds.get(node.name, "")
-        if isinstance(node, ast.Call) and node.name == "date":
-            return "date"
-        if isinstance(node, ast.Call) and node.name == "if":
-            return self.kind(node.args[1])
-        if isinstance(node, ast.Arith) and node.op in "+-" and self.kind(node.left) == "date":
-            return "int" if self.kind(node.right) == "date" else "date"
-        return ""
+        return check(node, self.fact_types).kind
 
     def call(self, node: ast.Call) -> pl.Expr:
         name = node.name
@@ -134,7 +143,11 @@ class _Compiler:
             return args[0].abs()
         if name == "if":
             cond, then, other = args
-            return pl.when(cond).then(then).when(~cond).then(other)
+            if ast.is_constant(node.args[0]):  # the branch is known now
+                chosen = evaluate(node.args[0], {}, self.as_of)
+                return pl.lit(None) if chosen is None else (then if chosen else other)
+            kind = self.kind(node)
+            return pl.when(cond).then(_shaped(then, kind, cond)).otherwise(_shaped(other, kind, cond))
         if name == "year":
             return args[0].dt.year().cast(pl.Float64)
         if name == "days_between":

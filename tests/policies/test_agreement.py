@@ -156,6 +156,20 @@ def test_dates_when_shifted_by_days_agree():
 
 
 def test_bulk_when_a_constant_meets_an_all_unknown_column_still_gives_one_value_per_profile():
-    rows = [dict.fromkeys(FACTS) for _ in range(3)]
-    for text in ["abs(round(0, 0)) >= min(i1, i1)", "(1 / 0) >= i1", "if(b1, 1, 2) > n1 / 0", "s1 in ['small']"]:
-        _agree(text, rows)
+    # polars 2.1 returns one value instead of one per row when every row takes a branch holding a literal.
+    unknown = [dict.fromkeys(FACTS) for _ in range(3)]
+    all_true = [dict.fromkeys(FACTS) | {"b1": True, "i1": 3} for _ in range(3)]
+    texts = [
+        "abs(round(0, 0)) >= min(i1, i1)",
+        "(1 / 0) >= i1",
+        "if(b1, 1, 2) > n1 / 0",
+        "s1 in ['small']",
+        "year(as_of) >= --if(b1, i1, i1)",
+        "if(b1, 1, 2) >= 1",
+        "if(b1, 'a', 'b') == 'a'",
+        "if(b1, true, false) or false",
+        "if(b1, as_of, date('2020-01-01')) > as_of - 1",
+    ]
+    for rows in (unknown, all_true):
+        for text in texts:
+            _agree(text, rows)
