@@ -17,6 +17,7 @@ from policies.catalogue import Catalogue
 from policies.compiled import CompiledPolicy
 from policies.conditions import build_condition, compile_expression
 from policies.errors import CatalogueError, Location, PolicyError, PolicyFileError
+from policies.graph import check_relations
 from policies.language.types import FactType
 from policies.model import Policy
 from policies.source import Positions, read_yaml
@@ -161,6 +162,8 @@ def load_catalogue(*paths: Path) -> Catalogue:
                             location=positions.location(compiled.file, ("relations", kind, i)),
                         )
                     )
+    if not errors:  # relations are only meaningful between policies that loaded
+        errors += check_relations([c for c, _ in loaded])
     if errors:
         raise CatalogueError(errors)
     return Catalogue(tuple(sorted((c for c, _ in loaded), key=lambda c: c.policy.key)))
