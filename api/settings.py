@@ -13,6 +13,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUIQI_")
 
     data_dir: Path = Path("data")
+    database_url: str | None = None  # HUIQI_DATABASE_URL; default: a SQLite file in the data directory
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'huiqi.db'}"
 
     @property
     def registry_dir(self) -> Path:

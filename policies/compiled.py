@@ -50,8 +50,9 @@ class CompiledPolicy:
             return pl.lit(True)
         return pl.any_horizontal([pl.col("division_code").str.starts_with(p) for p in self.policy.region])
 
-    def eligible_expr(self, as_of: date) -> pl.Expr:
-        return self.in_region_expr() & condition_to_polars(self.eligibility, self.kinds, as_of)
+    def eligible_expr(self, as_of: date, relax: float = 0.0) -> pl.Expr:
+        """Eligibility (true / false / null); with ``relax`` > 0, numeric thresholds are eased by that share."""
+        return self.in_region_expr() & condition_to_polars(self.eligibility, self.kinds, as_of, relax)
 
     def amount_expr(self, as_of: date) -> pl.Expr:
         amount = to_polars(self.amount.node, self.kinds, as_of)

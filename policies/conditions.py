@@ -144,10 +144,28 @@ def condition_facts(cond: Condition) -> frozenset[str]:
     return frozenset().union(*(condition_facts(c) for c in cond.children))
 
 
-def condition_to_polars(cond: Condition, kinds: dict[str, str], as_of: date) -> pl.Expr:
+def relaxed(node: ast.Node, margin: float) -> ast.Node:
+    """A numeric threshold ``fact OP number`` moved by ``margin`` (a share) in the enterprise's favour.
+
+    Evaluating a tree with its thresholds relaxed finds the near misses: enterprises
+    that fail only by a little on thresholds, and pass everything else.
+    """
+    if not (
+        isinstance(node, ast.Compare) and isinstance(node.left, ast.FactRef) and isinstance(node.right, ast.Literal)
+    ):
+        return node
+    value = node.right.value
+    if isinstance(value, bool) or not isinstance(value, int | float) or node.op not in (">=", ">", "<=", "<"):
+        return node
+    towards = -1 if node.op in (">=", ">") else 1
+    moved = value + towards * abs(value) * margin
+    return ast.Compare(node.pos, node.op, node.left, ast.Literal(node.right.pos, moved))
+
+
+def condition_to_polars(cond: Condition, kinds: dict[str, str], as_of: date, relax: float = 0.0) -> pl.Expr:
     if isinstance(cond, Leaf):
-        return to_polars(cond.expr.node, kinds, as_of)
-    parts = [condition_to_polars(c, kinds, as_of) for c in cond.children]
+        return to_polars(relaxed(cond.expr.node, relax) if relax else cond.expr.node, kinds, as_of)
+    parts = [condition_to_polars(c, kinds, as_of, relax) for c in cond.children]
     if cond.op == "not":
         return ~parts[0]
     return reduce(operator.and_ if cond.op == "all" else operator.or_, parts)

@@ -13,9 +13,14 @@ __all__ = ["eligibility_long", "evaluate_policies"]
 
 
 def evaluate_policies(
-    profiles: pl.LazyFrame | pl.DataFrame, policies: Sequence[CompiledPolicy], as_of: date
+    profiles: pl.LazyFrame | pl.DataFrame,
+    policies: Sequence[CompiledPolicy],
+    as_of: date,
+    near_miss_margin: float | None = None,
 ) -> pl.LazyFrame:
     """Wide result: ``uscc`` then, per policy, ``<id>:eligible`` (true / false / null = unknown) and ``<id>:amount``.
+
+    With ``near_miss_margin``, also ``<id>:near``: eligibility with numeric thresholds eased by that share.
 
     All policies go into one ``select`` so polars evaluates them in a single
     pass over the profiles, sharing the reads of common facts.
@@ -24,6 +29,8 @@ def evaluate_policies(
     for p in policies:
         exprs.append(p.eligible_expr(as_of).alias(f"{p.id}:eligible"))
         exprs.append(p.amount_expr(as_of).alias(f"{p.id}:amount"))
+        if near_miss_margin:
+            exprs.append(p.eligible_expr(as_of, relax=near_miss_margin).alias(f"{p.id}:near"))
     return profiles.lazy().select(exprs)
 
 

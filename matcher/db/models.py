@@ -1,0 +1,137 @@
+"""Tables. Money is stored in fen (分, integer) so sums are exact.
+
+Constraints carry the exactly-once promises:
+- ``benefits``: one row per (enterprise, policy, entitlement period) — a
+  benefit is granted at most once, whatever crashes or reruns happen;
+- ``decisions``: one row per (run, enterprise, policy);
+- ``notices``: one per (enterprise, policy, period, kind), so a rerun or a
+  later run that reaches the same decision does not notify again.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["audit_log", "benefits", "decisions", "metadata", "notices", "runs", "webhooks"]
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    }
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True, comment="hash of as_of, registry and catalogue fingerprints"),
+    Column("as_of", Date, nullable=False),
+    Column("registry_fingerprint", String(64), nullable=False),
+    Column("catalogue_fingerprint", String(64), nullable=False),
+    Column("policy_versions", JSON, nullable=False),
+    Column("model_version", String(64)),
+    Column("status", String(16), nullable=False, comment="running | completed"),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("counts", JSON),
+    Column("timings", JSON),
+    Column("budgets", JSON, comment="per policy: budget, remaining, demanded, scale applied"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("uscc", String(18), nullable=False),
+    Column("policy_id", String(80), nullable=False),
+    Column("policy_version", Integer, nullable=False),
+    Column("period_key", String(16), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("amount_fen", BigInteger, comment="after budget scaling"),
+    Column("amount_full_fen", BigInteger, comment="before budget scaling"),
+    Column("facts", Text, nullable=False, comment="JSON of the facts the policy read: the decision's evidence"),
+    Column("unknown_facts", Text, comment="comma-separated facts to ask for (needs_data)"),
+    Column("failing", Text, comment="conditions not met, with their gap (near_miss)"),
+    Column("rank", Float, comment="ranker score, when a model orders the notices"),
+    UniqueConstraint("run_id", "uscc", "policy_id"),
+    Index(None, "uscc"),
+)
+
+benefits = Table(
+    "benefits",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("uscc", String(18), nullable=False),
+    Column("policy_id", String(80), nullable=False),
+    Column("policy_version", Integer, nullable=False),
+    Column("period_key", String(16), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, comment="granted | held (objection) | paid | cancelled"),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("uscc", "policy_id", "period_key"),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(160), nullable=False, unique=True, comment="uscc:policy:period:kind"),
+    Column("uscc", String(18), nullable=False),
+    Column("policy_id", String(80), nullable=False),
+    Column("policy_version", Integer, nullable=False),
+    Column("period_key", String(16), nullable=False),
+    Column("kind", String(24), nullable=False, comment="the decision status it announces"),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("amount_fen", BigInteger),
+    Column("title_zh", Text, nullable=False),
+    Column("title_en", Text, nullable=False),
+    Column("body_zh", Text, nullable=False),
+    Column("body_en", Text, nullable=False),
+    Column("respond_by", Date, comment="objection or confirmation deadline"),
+    # The outbox: delivery state lives with the notice, written in the same transaction.
+    Column("delivery_status", String(16), nullable=False, comment="pending | delivered | dead | held"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("uscc", "policy_id", "period_key", "kind"),
+    Index(None, "delivery_status", "next_attempt_at"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("uscc", String(18), primary_key=True),
+    Column("url", Text, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(80), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("detail", JSON),
+)

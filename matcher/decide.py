@@ -1,0 +1,303 @@
+"""From profiles to one decision per enterprise and policy: pure frames in, frames out.
+
+Stages, each vectorised over the whole population (loops run over policies
+or ranks, never over enterprises):
+1. eligibility and amount of every in-force policy (the rules' bulk back-end),
+   and eligibility with thresholds eased by ``near_miss_margin`` (near misses);
+2. what other runs already granted in the same entitlement period is not due again;
+3. the policy graph: ``supersedes`` drops the replaced policy, mutually exclusive
+   benefits keep the highest amount (ties: the lower policy id), ``requires``
+   is met only by an eligible or already granted required policy;
+4. budgets: when the amounts due exceed what is left of a policy's budget for
+   the period, every amount is scaled pro rata (rounded down to the fen);
+5. the evidence of each decision: the facts the policy read, the facts to ask
+   for, the conditions missed with their gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from features.profiles.catalogue import fact as catalogue_fact
+from matcher.periods import period_key
+from policies.compiled import CompiledPolicy
+from policies.conditions import Leaf
+from policies.evaluate import evaluate_policies
+from policies.graph import conflict_pairs
+from policies.language import ast
+from policies.language.compile import to_polars
+from policies.language.evaluate import evaluate
+from policies.render import OPERATOR_WORDS, format_value
+
+__all__ = ["DECIDED", "Decided", "decide"]
+
+# Statuses of a decision that reaches the enterprise; anything else is "not matched" and is only counted.
+DECIDED = ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss")
+_BY_DELIVERY = {"automatic": "granted", "confirm": "awaiting_confirmation", "notify": "recommended"}
+PAYABLE = ("granted", "awaiting_confirmation")
+
+
+@dataclass
+class Decided:
+    decisions: pl.DataFrame  # one row per (uscc, policy_id) that reaches the enterprise
+    counts: dict[str, int] = field(default_factory=dict)  # also the ones that do not
+    budgets: dict[str, dict] = field(default_factory=dict)
+
+
+def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_of: date, margin: float) -> pl.DataFrame:
+    wide = evaluate_policies(profiles, policies, as_of, near_miss_margin=margin)
+    parts = [
+        wide.select(
+            "uscc",
+            pl.lit(p.id).alias("policy_id"),
+            pl.col(f"{p.id}:eligible").alias("eligible"),
+            pl.col(f"{p.id}:near").alias("near"),
+            (pl.col(f"{p.id}:amount") * 100).round(0).cast(pl.Int64).alias("amount_full_fen"),
+        ).filter(pl.col("eligible").is_null() | pl.col("eligible") | pl.col("near").fill_null(False))
+        for p in policies
+    ]
+    return pl.concat(parts).collect() if parts else pl.DataFrame()
+
+
+def _resolve_conflicts(eligible: pl.DataFrame, prior: pl.DataFrame, pairs: set[tuple[str, str]]) -> pl.DataFrame:
+    """Among mutually exclusive eligible benefits keep the highest amount; ties go to the lower policy id.
+
+    Greedy by rank within each enterprise: the candidate ranked r is kept unless a
+    conflicting benefit is already kept (ranked higher, or granted by an earlier run).
+    Returns the (uscc, policy_id) pairs that lose.
+    """
+    if not pairs or eligible.height == 0:
+        return eligible.select("uscc", "policy_id").head(0)
+    conflicts = pl.DataFrame(list(pairs), schema={"policy_id": pl.String, "other": pl.String}, orient="row")
+    involved = eligible.join(conflicts.select("policy_id").unique(), on="policy_id", how="semi")
+    ranked = involved.with_columns(
+        rank=pl.struct(-pl.col("amount_full_fen"), "policy_id").rank("ordinal").over("uscc").cast(pl.Int32)
+    )
+    kept = prior.select("uscc", "policy_id")
+    losers = []
+    for r in range(1, (ranked["rank"].max() or 0) + 1):
+        at = ranked.filter(pl.col("rank") == r).select("uscc", "policy_id")
+        blocked = at.join(conflicts, on="policy_id").join(
+            kept.rename({"policy_id": "other"}), on=["uscc", "other"], how="semi"
+        )
+        blocked = blocked.select("uscc", "policy_id").unique()
+        losers.append(blocked)
+        kept = pl.concat([kept, at.join(blocked, on=["uscc", "policy_id"], how="anti")])
+    return pl.concat(losers)
+
+
+def _value_text(value: pl.Expr, unit: str | None) -> pl.Expr:
+    if unit == "ratio":
+        return pl.format("{}%", (value * 100).round(2))
+    return value.round(2).cast(pl.String) if unit in ("yuan", "10k yuan", "years") else value.cast(pl.String)
+
+
+def _leaves(cond) -> list[Leaf]:
+    return [cond] if isinstance(cond, Leaf) else [leaf for c in cond.children for leaf in _leaves(c)]
+
+
+def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
+    """Facts read (JSON), facts missing (names, zh, en) and thresholds missed (zh, en) for one policy's rows."""
+    names = sorted(policy.facts)
+    # The decision's own status is set aside: a policy may read the profile fact called `status`.
+    rows = (
+        decisions.filter(pl.col("policy_id") == policy.id)
+        .select("uscc", "policy_id", pl.col("status").alias("_decision"))
+        .join(profiles.select("uscc", *names), on="uscc")
+    )
+
+    def listing(parts: list[pl.Expr]) -> pl.Expr:
+        return pl.concat_str(parts, separator="; ", ignore_nulls=True) if parts else pl.lit(None, pl.String)
+
+    missing = {
+        lang: listing(
+            [
+                pl.when(pl.col(n).is_null()).then(pl.lit(n if lang == "id" else getattr(catalogue_fact(n), lang)))
+                for n in names
+            ]
+        )
+        for lang in ("id", "zh", "en")
+    }
+    missed: dict[str, list[pl.Expr]] = {"zh": [], "en": []}
+    for leaf in _leaves(policy.eligibility):
+        node = leaf.expr.node
+        if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.FactRef) and ast.is_constant(node.right)):
+            continue
+        f = catalogue_fact(node.left.name)
+        fails = ~to_polars(node, policy.kinds, as_of)
+        value = _value_text(pl.col(f.name), f.unit)
+        threshold = evaluate(node.right, {}, as_of)
+        need = {lang: f"{OPERATOR_WORDS[node.op]} {format_value(threshold, f, lang)}" for lang in ("zh", "en")}
+        label = leaf.label
+        missed["zh"].append(
+            pl.when(fails).then(
+                pl.format(f"{label.zh if label else leaf.expr.text}（{f.zh}为{{}}，要求{need['zh']}）", value)
+            )
+        )
+        missed["en"].append(
+            pl.when(fails).then(
+                pl.format(f"{label.en if label else leaf.expr.text} ({f.en} is {{}}, needs {need['en']})", value)
+            )
+        )
+    near = pl.col("_decision") == "near_miss"
+    unknown = pl.col("_decision") == "needs_data"
+    return rows.select(
+        "uscc",
+        "policy_id",
+        pl.struct(names).struct.json_encode().alias("facts"),
+        pl.when(unknown).then(missing["id"]).alias("unknown_facts"),
+        pl.when(unknown).then(missing["zh"]).alias("unknown_zh"),
+        pl.when(unknown).then(missing["en"]).alias("unknown_en"),
+        pl.when(near).then(listing(missed["zh"])).alias("failing_zh"),
+        pl.when(near).then(listing(missed["en"])).alias("failing"),
+    )
+
+
+def decide(
+    profiles: pl.DataFrame,
+    policies: Sequence[CompiledPolicy],
+    as_of: date,
+    *,
+    prior: pl.DataFrame | None = None,
+    near_miss_margin: float = 0.1,
+) -> Decided:
+    """Decisions for ``profiles`` as of ``as_of``.
+
+    ``prior`` holds benefits other runs granted (uscc, policy_id, period_key, amount_fen):
+    they are not due again, block conflicting benefits, satisfy ``requires`` and use budget.
+    """
+    by_id = {p.id: p for p in policies}
+    keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies}
+    key_frame = pl.DataFrame({"policy_id": list(keys), "period_key": list(keys.values())})
+    prior = (
+        prior
+        if prior is not None
+        else pl.DataFrame(
+            schema={"uscc": pl.String, "policy_id": pl.String, "period_key": pl.String, "amount_fen": pl.Int64}
+        )
+    ).join(key_frame, on=["policy_id", "period_key"], how="semi")
+    counts: dict[str, int] = {}
+
+    cand = _candidates(profiles, policies, as_of, near_miss_margin).join(key_frame, on="policy_id")
+    due = cand.join(prior, on=["uscc", "policy_id"], how="anti")
+    counts["already_granted"] = cand.height - due.height
+    # Eligible with an unknown amount cannot be paid: the missing fact is asked for instead.
+    due = due.with_columns(
+        eligible=pl.when(pl.col("eligible") & pl.col("amount_full_fen").is_null())
+        .then(None)
+        .otherwise(pl.col("eligible"))
+    )
+    is_eligible = pl.col("eligible").fill_null(False)
+
+    # supersedes: while the newer policy is eligible, the one it replaces is not paid
+    for p in policies:
+        for old in p.policy.relations.supersedes:
+            newer = due.filter((pl.col("policy_id") == p.id) & is_eligible).select("uscc")
+            before = due.height
+            due = due.filter(~((pl.col("policy_id") == old) & pl.col("uscc").is_in(newer["uscc"].implode())))
+            counts["superseded"] = counts.get("superseded", 0) + before - due.height
+
+    pairs = {(a, b) for a, b in conflict_pairs(policies) if a in by_id and b in by_id}
+    losers = _resolve_conflicts(due.filter(is_eligible), prior, pairs)
+    due = due.join(losers, on=["uscc", "policy_id"], how="anti")
+    counts["excluded"] = losers.height
+    if pairs:  # no point asking for data, or raising a near miss, for a benefit excluded by one already kept
+        kept = pl.concat([due.filter(is_eligible).select("uscc", "policy_id"), prior.select("uscc", "policy_id")])
+        conflicts = pl.DataFrame(list(pairs), schema={"policy_id": pl.String, "other": pl.String}, orient="row")
+        blocked = (
+            due.filter(~is_eligible)
+            .join(conflicts, on="policy_id")
+            .join(kept.rename({"policy_id": "other"}), on=["uscc", "other"], how="semi")
+            .select("uscc", "policy_id")
+            .unique()
+        )
+        due = due.join(blocked, on=["uscc", "policy_id"], how="anti")
+        counts["excluded"] += blocked.height
+
+    # requires: met only when the required policy is eligible (after the graph) or already granted
+    for p in policies:
+        for needed in p.policy.relations.requires:
+            have = pl.concat(
+                [
+                    due.filter((pl.col("policy_id") == needed) & is_eligible).select("uscc"),
+                    prior.filter(pl.col("policy_id") == needed).select("uscc"),
+                ]
+            )
+            maybe = due.filter((pl.col("policy_id") == needed) & pl.col("eligible").is_null()).select("uscc")
+            mine = pl.col("policy_id") == p.id
+            has, unsure = pl.col("uscc").is_in(have["uscc"].implode()), pl.col("uscc").is_in(maybe["uscc"].implode())
+            before = due.height
+            due = due.with_columns(
+                eligible=pl.when(mine & is_eligible & ~has & unsure).then(None).otherwise(pl.col("eligible"))
+            ).filter(~(mine & is_eligible & ~has & ~unsure))
+            counts["unmet_requirement"] = counts.get("unmet_requirement", 0) + before - due.height
+
+    delivery = pl.DataFrame(
+        {
+            "policy_id": list(by_id),
+            "delivery": [p.policy.delivery for p in policies],
+            "policy_version": [p.version for p in policies],
+        },
+        schema_overrides={"policy_version": pl.Int32},
+    )
+    decided = due.join(delivery, on="policy_id").with_columns(
+        status=pl.when(pl.col("eligible"))
+        .then(pl.col("delivery").replace_strict(_BY_DELIVERY))
+        .when(pl.col("eligible").is_null())
+        .then(pl.lit("needs_data"))
+        .otherwise(pl.lit("near_miss"))
+    )
+
+    budgets: dict[str, dict] = {}
+    scale: dict[str, float] = {}
+    for p in policies:
+        if p.policy.budget is None:
+            continue
+        budget = round(p.policy.budget * 100)
+        spent = int(prior.filter(pl.col("policy_id") == p.id)["amount_fen"].sum() or 0)
+        demanded = int(
+            decided.filter((pl.col("policy_id") == p.id) & pl.col("status").is_in(PAYABLE))["amount_full_fen"].sum()
+            or 0
+        )
+        remaining = max(budget - spent, 0)
+        factor = 1.0 if demanded <= remaining else remaining / demanded
+        scale[p.id] = factor
+        budgets[p.id] = {
+            "budget_fen": budget,
+            "spent_before_fen": spent,
+            "demanded_fen": demanded,
+            "remaining_fen": remaining,
+            "scale": factor,
+        }
+    factor = pl.col("policy_id").replace_strict(scale, default=1.0, return_dtype=pl.Float64)
+    decided = decided.with_columns(
+        amount_fen=pl.when(pl.col("status").is_in(PAYABLE) & (factor < 1.0))
+        .then((pl.col("amount_full_fen").cast(pl.Float64) * factor).floor().cast(pl.Int64))
+        .otherwise(pl.col("amount_full_fen"))
+    )
+
+    evidence = pl.concat([_evidence(decided, profiles, p, as_of) for p in policies]) if policies else None
+    decisions = decided.join(evidence, on=["uscc", "policy_id"], how="left") if evidence is not None else decided
+    decisions = decisions.select(
+        "uscc",
+        "policy_id",
+        "policy_version",
+        "period_key",
+        "status",
+        "amount_fen",
+        "amount_full_fen",
+        "facts",
+        "unknown_facts",
+        "unknown_zh",
+        "unknown_en",
+        "failing",
+        "failing_zh",
+    ).sort("uscc", "policy_id")
+    for status in DECIDED:
+        counts[status] = int((decisions["status"] == status).sum())
+    counts["enterprises"] = profiles.height
+    return Decided(decisions, counts, budgets)

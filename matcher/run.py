@@ -1,0 +1,171 @@
+"""A matching run: registries → profiles → decisions → database, exactly once.
+
+A run is identified by what it decides from: the as-of date, the registry
+snapshot's fingerprint and the policy catalogue's fingerprint. Running the
+same inputs again finds the completed run and changes nothing. A run killed
+part-way is resumed by running it again: decisions are deterministic, every
+write skips rows already there, and what earlier *other* runs granted is read
+excluding this run's own rows, so the resumed run decides exactly as an
+uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, insert, select, update
+
+from features.profiles import build_profiles
+from features.registries.validate import RegistryCheck, check_registry
+from matcher.db.bulk import insert_missing
+from matcher.db.models import benefits, decisions, notices, runs
+from matcher.decide import decide
+from matcher.notices import build_notices
+from matcher.periods import period_key
+from policies.compiled import CompiledPolicy
+
+__all__ = ["RunSummary", "catalogue_fingerprint", "run_matching"]
+
+DECISION_COLUMNS = (
+    "uscc",
+    "policy_id",
+    "policy_version",
+    "period_key",
+    "status",
+    "amount_fen",
+    "amount_full_fen",
+    "facts",
+    "unknown_facts",
+    "failing",
+)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    as_of: date
+    outcome: str  # "completed" (this call did the work) or "unchanged" (already completed before)
+    counts: dict[str, int] = field(default_factory=dict)
+    budgets: dict[str, dict] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    quarantined: int = 0
+
+
+def catalogue_fingerprint(policies: Sequence[CompiledPolicy]) -> str:
+    digest = hashlib.sha256()
+    for p in sorted(policies, key=lambda p: p.policy.key):
+        digest.update(f"{p.id}:{p.version}:".encode())
+        digest.update(Path(p.file).read_bytes() if Path(p.file).exists() else p.policy.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def _prior(engine: Engine, run_id: str, keys: set[str]) -> pl.DataFrame:
+    query = select(benefits.c.uscc, benefits.c.policy_id, benefits.c.period_key, benefits.c.amount_fen).where(
+        benefits.c.run_id != run_id, benefits.c.period_key.in_(sorted(keys))
+    )
+    schema = {"uscc": pl.String, "policy_id": pl.String, "period_key": pl.String, "amount_fen": pl.Int64}
+    with engine.connect() as connection:
+        return pl.DataFrame(connection.execute(query).all(), schema=schema, orient="row")
+
+
+def run_matching(
+    engine: Engine,
+    registry: Path | RegistryCheck,
+    as_of: date,
+    policies: Sequence[CompiledPolicy],
+    *,
+    progress: Callable[[str], None] = lambda _: None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> RunSummary:
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        progress(name)
+        timings[name] = 0.0
+        clock = time.perf_counter()
+
+    def done(name: str) -> None:
+        timings[name] = round(time.perf_counter() - clock, 3)
+
+    stage("checking registries")
+    checked = registry if isinstance(registry, RegistryCheck) else check_registry(registry)
+    done("checking registries")
+    quarantined = sum(t.rows_quarantined for t in checked.tables.values())
+    catalogue_fp = catalogue_fingerprint(policies)
+    run_id = hashlib.sha256(f"{as_of}|{checked.fingerprint}|{catalogue_fp}".encode()).hexdigest()[:32]
+
+    with engine.begin() as connection:
+        existing = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        if existing is not None and existing["status"] == "completed":
+            return RunSummary(
+                run_id,
+                as_of,
+                "unchanged",
+                existing["counts"] or {},
+                existing["budgets"] or {},
+                existing["timings"] or {},
+                quarantined,
+            )
+        if existing is None:
+            connection.execute(
+                insert(runs).values(
+                    id=run_id,
+                    as_of=as_of,
+                    registry_fingerprint=checked.fingerprint,
+                    catalogue_fingerprint=catalogue_fp,
+                    policy_versions={p.id: p.version for p in policies},
+                    status="running",
+                    started_at=now(),
+                )
+            )
+
+    stage("building profiles")
+    profiles = build_profiles({t: checked.clean(t) for t in checked.tables}, as_of).collect(engine="streaming")
+    done("building profiles")
+
+    stage("deciding")
+    prior = _prior(engine, run_id, {period_key(p.policy.benefit.period, as_of) for p in policies})
+    decided = decide(profiles, policies, as_of, prior=prior)
+    done("deciding")
+
+    stage("writing decisions")
+    rows = decided.decisions
+    insert_missing(engine, decisions, rows.select(*DECISION_COLUMNS).with_columns(run_id=pl.lit(run_id)))
+    done("writing decisions")
+
+    stage("writing the benefit ledger")
+    stamp = now()
+    granted = rows.filter(pl.col("status") == "granted").select(
+        "uscc",
+        "policy_id",
+        "policy_version",
+        "period_key",
+        "amount_fen",
+        status=pl.lit("granted"),
+        run_id=pl.lit(run_id),
+        granted_at=pl.lit(stamp),
+    )
+    insert_missing(engine, benefits, granted)
+    done("writing the benefit ledger")
+
+    stage("writing notices")
+    insert_missing(engine, notices, build_notices(rows, policies, as_of, run_id, stamp))
+    done("writing notices")
+
+    with engine.begin() as connection:
+        connection.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(
+                status="completed", finished_at=now(), counts=decided.counts, budgets=decided.budgets, timings=timings
+            )
+        )
+    return RunSummary(run_id, as_of, "completed", decided.counts, decided.budgets, timings, quarantined)

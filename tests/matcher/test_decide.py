@@ -1,0 +1,120 @@
+"""The graph, budgets and statuses, on hand-made profiles (pure: no database)."""
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from features.profiles import FACTS
+from matcher.decide import decide
+from policies.load import load_catalogue
+from tests.policies.test_load import GOOD
+
+AS_OF = date(2025, 6, 30)
+SCHEMA = {"uscc": pl.String, **{f.name: f.dtype for f in FACTS}}
+
+
+def profiles(*rows: dict) -> pl.DataFrame:
+    base = {"division_code": "440305", "status": "operating", "serious_dishonesty": False}
+    return pl.DataFrame([{**dict.fromkeys(SCHEMA), **base, **r} for r in rows], schema=SCHEMA)
+
+
+def catalogue(tmp_path: Path, *specs: dict):
+    """Policies paying `amount` to whoever has `ui_paid_months >= months`, with the given extras."""
+    for spec in specs:
+        text = GOOD.replace("id: test-policy", f"id: {spec['id']}").replace(
+            'amount: "1000"', f'amount: "{spec.get("amount", 1000)}"'
+        )
+        text = text.replace('"ui_paid_months >= 12"', f'"ui_paid_months >= {spec.get("months", 12)}"')
+        text = text.replace(
+            "relations:\n  excludes: []\n", "relations:\n" + spec.get("relations", "  excludes: []") + "\n"
+        )
+        text = text.replace("delivery: automatic", f"delivery: {spec.get('delivery', 'automatic')}")
+        if "budget" in spec:
+            text = text.replace("category: employment", f"category: employment\nbudget: {spec['budget']}")
+        (tmp_path / f"{spec['id']}.yaml").write_text(text, encoding="utf-8")
+    return load_catalogue(tmp_path).in_force(AS_OF)
+
+
+def statuses(decided) -> dict[tuple[str, str], str]:
+    return {(r["uscc"], r["policy_id"]): r["status"] for r in decided.decisions.iter_rows(named=True)}
+
+
+def test_decide_when_eligibility_is_true_unknown_or_nearly_sets_each_status(tmp_path):
+    policies = catalogue(tmp_path, {"id": "a"})
+    got = decide(
+        profiles(
+            {"uscc": "E1", "ui_paid_months": 24},
+            {"uscc": "E2"},
+            {"uscc": "E3", "ui_paid_months": 11},
+            {"uscc": "E4", "ui_paid_months": 3},
+        ),
+        policies,
+        AS_OF,
+    )
+    assert statuses(got) == {("E1", "a"): "granted", ("E2", "a"): "needs_data", ("E3", "a"): "near_miss"}
+    rows = {r["uscc"]: r for r in got.decisions.iter_rows(named=True)}
+    assert rows["E1"]["amount_fen"] == 100_000
+    assert rows["E2"]["unknown_facts"] == "ui_paid_months"
+    assert "is 11, needs ≥ 12 months" in rows["E3"]["failing"]
+    assert '"ui_paid_months":24' in rows["E1"]["facts"]
+
+
+def test_decide_when_benefits_are_mutually_exclusive_keeps_the_highest_and_breaks_ties_by_id(tmp_path):
+    group = "  exclusive_group: awards"
+    policies = catalogue(
+        tmp_path,
+        {"id": "small", "amount": 500, "relations": group},
+        {"id": "big", "amount": 2000, "relations": group},
+        {"id": "tie-b", "amount": 2000, "months": 30, "relations": group},
+    )
+    got = decide(profiles({"uscc": "E1", "ui_paid_months": 24}, {"uscc": "E2", "ui_paid_months": 36}), policies, AS_OF)
+    assert statuses(got) == {("E1", "big"): "granted", ("E2", "big"): "granted"}  # 'big' < 'tie-b' on a tie
+    assert got.counts["excluded"] == 3
+
+
+def test_decide_when_a_conflicting_benefit_was_granted_by_an_earlier_run_does_not_grant_the_other(tmp_path):
+    policies = catalogue(
+        tmp_path,
+        {"id": "a", "amount": 5000, "relations": "  excludes: [b]"},
+        {"id": "b", "amount": 100, "relations": "  excludes: [a]"},
+    )
+    prior = pl.DataFrame({"uscc": ["E1"], "policy_id": ["b"], "period_key": ["once"], "amount_fen": [10_000]})
+    got = decide(profiles({"uscc": "E1", "ui_paid_months": 24}), policies, AS_OF, prior=prior)
+    assert statuses(got) == {}
+    assert got.counts["already_granted"] == 1 and got.counts["excluded"] == 1
+
+
+def test_decide_when_a_required_policy_is_not_met_drops_or_asks(tmp_path):
+    policies = catalogue(
+        tmp_path, {"id": "base", "months": 24}, {"id": "top", "months": 1, "relations": "  requires: [base]"}
+    )
+    got = decide(profiles({"uscc": "E1", "ui_paid_months": 30}, {"uscc": "E2", "ui_paid_months": 12}), policies, AS_OF)
+    assert statuses(got) == {("E1", "base"): "granted", ("E1", "top"): "granted"}
+    assert got.counts["unmet_requirement"] == 1
+
+
+def test_decide_when_amounts_due_exceed_the_budget_scales_every_amount_pro_rata(tmp_path):
+    policies = catalogue(tmp_path, {"id": "a", "amount": 1000, "budget": 1500})
+    got = decide(profiles({"uscc": "E1", "ui_paid_months": 24}, {"uscc": "E2", "ui_paid_months": 24}), policies, AS_OF)
+    amounts = got.decisions.select("amount_full_fen", "amount_fen").rows()
+    assert amounts == [(100_000, 75_000), (100_000, 75_000)]
+    assert got.budgets["a"]["scale"] == 0.75 and got.budgets["a"]["demanded_fen"] == 200_000
+
+
+def test_decide_when_budget_was_partly_spent_by_an_earlier_run_scales_to_what_is_left(tmp_path):
+    policies = catalogue(tmp_path, {"id": "a", "amount": 1000, "budget": 2000})
+    prior = pl.DataFrame({"uscc": ["E0"], "policy_id": ["a"], "period_key": ["once"], "amount_fen": [150_000]})
+    got = decide(
+        profiles({"uscc": "E1", "ui_paid_months": 24}, {"uscc": "E2", "ui_paid_months": 24}),
+        policies,
+        AS_OF,
+        prior=prior,
+    )
+    assert got.decisions["amount_fen"].to_list() == [25_000, 25_000]
+
+
+def test_decide_when_delivery_needs_confirmation_or_an_application_says_so(tmp_path):
+    policies = catalogue(tmp_path, {"id": "c", "delivery": "confirm"}, {"id": "n", "delivery": "notify"})
+    got = decide(profiles({"uscc": "E1", "ui_paid_months": 24}), policies, AS_OF)
+    assert statuses(got) == {("E1", "c"): "awaiting_confirmation", ("E1", "n"): "recommended"}
