@@ -23,7 +23,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from features.profiles import build_profiles
 from features.registries.validate import RegistryCheck, check_registry
-from matcher.db.bulk import insert_missing
+from matcher.db.bulk import CHUNK_ROWS, insert_missing
 from matcher.db.models import benefits, decisions, notices, runs
 from matcher.decide import decide
 from matcher.notices import build_notices
@@ -82,6 +82,7 @@ def run_matching(
     *,
     progress: Callable[[str], None] = lambda _: None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    chunk_rows: int = CHUNK_ROWS,
 ) -> RunSummary:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -138,7 +139,9 @@ def run_matching(
 
     stage("writing decisions")
     rows = decided.decisions
-    insert_missing(engine, decisions, rows.select(*DECISION_COLUMNS).with_columns(run_id=pl.lit(run_id)))
+    insert_missing(
+        engine, decisions, rows.select(*DECISION_COLUMNS).with_columns(run_id=pl.lit(run_id)), chunk_rows=chunk_rows
+    )
     done("writing decisions")
 
     stage("writing the benefit ledger")
@@ -153,11 +156,11 @@ def run_matching(
         run_id=pl.lit(run_id),
         granted_at=pl.lit(stamp),
     )
-    insert_missing(engine, benefits, granted)
+    insert_missing(engine, benefits, granted, chunk_rows=chunk_rows)
     done("writing the benefit ledger")
 
     stage("writing notices")
-    insert_missing(engine, notices, build_notices(rows, policies, as_of, run_id, stamp))
+    insert_missing(engine, notices, build_notices(rows, policies, as_of, run_id, stamp), chunk_rows=chunk_rows)
     done("writing notices")
 
     with engine.begin() as connection:

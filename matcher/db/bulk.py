@@ -25,12 +25,17 @@ def _insert(engine: Engine, table: Table):
 
 
 def insert_missing(
-    engine: Engine, table: Table, rows: pl.DataFrame, *, on_chunk: Callable[[int], None] | None = None
+    engine: Engine,
+    table: Table,
+    rows: pl.DataFrame,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> None:
     """Insert ``rows`` (columns named as the table's) chunk by chunk, one transaction per chunk."""
     statement = _insert(engine, table)
-    for start in range(0, rows.height, CHUNK_ROWS):
-        chunk = rows.slice(start, CHUNK_ROWS)
+    for start in range(0, rows.height, chunk_rows):
+        chunk = rows.slice(start, chunk_rows)
         with engine.begin() as connection:
             connection.execute(statement, chunk.to_dicts())
         if on_chunk:
