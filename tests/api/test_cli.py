@@ -1,5 +1,7 @@
 """The `huiqi` command as a user runs it: a real process, exit codes and messages."""
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +13,15 @@ from features.profiles.store import read_profile_info
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def huiqi(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def huiqi(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     code = "from api.cli import main; main()"
     return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=300,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -80,3 +87,16 @@ def test_cli_when_explaining_a_decision_prints_each_condition_with_its_source(tm
     assert "失业保险稳岗返还" in done.stderr and "来源：人社，截至2025-06-30" in done.stderr
     missing = huiqi("policies", "explain", "--uscc", "X", "--policy", "job-retention-refund", "--profiles", str(out))
     assert missing.returncode == 2 and "no profile for X" in missing.stderr
+
+
+def test_cli_when_run_twice_for_one_date_decides_once_and_says_so(tmp_path):
+    registry = tmp_path / "registry"
+    assert huiqi("generate", "--enterprises", "300", "--seed", "8", "--out", str(registry)).returncode == 0
+    env = {"HUIQI_DATA_DIR": str(tmp_path / "data")}
+    first = huiqi("run", "--registry", str(registry), "--as-of", "2025-06-30", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["outcome"] == "completed" and summary["counts"]["granted"] > 0
+    assert (tmp_path / "data" / "huiqi.db").exists()
+    second = huiqi("run", "--registry", str(registry), "--as-of", "2025-06-30", env=env)
+    assert second.returncode == 0 and "already completed earlier: nothing changed" in second.stderr

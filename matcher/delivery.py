@@ -1,0 +1,169 @@
+"""The outbox worker: push pending notices to each enterprise's webhook, at least once, never lost.
+
+Each notice is posted with its idempotency key (header ``Idempotency-Key``), so
+a receiver recognises a repeat after a lost acknowledgement. A failure (no
+answer, or any status outside 2xx) is retried with exponential backoff; after
+``max_attempts`` the notice is dead-lettered (``delivery_status = 'dead'``),
+where officers see it. The payload carries the full explanation, rendered by
+the tracer from the decision's stored facts.
+
+One worker at a time: claims are not locked across processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import Engine, and_, select, update
+
+from matcher.db.models import decisions, notices, runs, webhooks
+from policies.catalogue import Catalogue
+from policies.trace import trace
+
+__all__ = ["DeliveryPolicy", "DeliveryReport", "dead_letters", "deliver_due"]
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 6
+    base_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(hours=6)
+    batch: int = 200
+    timeout_seconds: float = 10.0
+
+    def delay(self, attempts: int) -> timedelta:
+        """Wait before the next try after ``attempts`` failures: base, 2×base, 4×base, … capped."""
+        return min(self.base_delay * (2 ** (attempts - 1)), self.max_delay)
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _payload(row, catalogue: Catalogue) -> dict:
+    explanation: dict[str, list[str]] = {}
+    try:
+        policy = catalogue.get(row.policy_id, row.policy_version)
+    except KeyError:
+        policy = None
+    if policy is not None and row.facts:
+        traced = trace(policy, json.loads(row.facts) | {"uscc": row.uscc}, row.as_of)
+        explanation = {"zh": traced.lines("zh"), "en": traced.lines("en")}
+    return {
+        "idempotency_key": row.idempotency_key,
+        "uscc": row.uscc,
+        "policy_id": row.policy_id,
+        "policy_version": row.policy_version,
+        "period": row.period_key,
+        "kind": row.kind,
+        "amount_yuan": None if row.amount_fen is None else row.amount_fen / 100,
+        "respond_by": row.respond_by.isoformat() if row.respond_by else None,
+        "title": {"zh": row.title_zh, "en": row.title_en},
+        "body": {"zh": row.body_zh, "en": row.body_en},
+        "explanation": explanation,
+    }
+
+
+def _due(engine: Engine, now: datetime, limit: int):
+    query = (
+        select(
+            notices.c.id,
+            notices.c.idempotency_key,
+            notices.c.uscc,
+            notices.c.policy_id,
+            notices.c.policy_version,
+            notices.c.period_key,
+            notices.c.kind,
+            notices.c.amount_fen,
+            notices.c.respond_by,
+            notices.c.title_zh,
+            notices.c.title_en,
+            notices.c.body_zh,
+            notices.c.body_en,
+            notices.c.attempts,
+            webhooks.c.url,
+            decisions.c.facts,
+            runs.c.as_of,
+        )
+        .join(webhooks, webhooks.c.uscc == notices.c.uscc)
+        .join(runs, runs.c.id == notices.c.run_id)
+        .outerjoin(
+            decisions,
+            and_(
+                decisions.c.run_id == notices.c.run_id,
+                decisions.c.uscc == notices.c.uscc,
+                decisions.c.policy_id == notices.c.policy_id,
+            ),
+        )
+        .where(notices.c.delivery_status == "pending", notices.c.next_attempt_at <= now)
+        .order_by(notices.c.next_attempt_at, notices.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        return connection.execute(query).all()
+
+
+def deliver_due(
+    engine: Engine,
+    catalogue: Catalogue,
+    client: httpx.Client,
+    *,
+    policy: DeliveryPolicy = DeliveryPolicy(),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> DeliveryReport:
+    """One pass over the notices due now; call again (after the backoff) until nothing is due."""
+    report = DeliveryReport()
+    for row in _due(engine, now(), policy.batch):
+        try:
+            response = client.post(
+                row.url,
+                json=_payload(row, catalogue),
+                headers={"Idempotency-Key": row.idempotency_key},
+                timeout=policy.timeout_seconds,
+            )
+            error = None if response.is_success else f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        attempts = row.attempts + 1
+        if error is None:
+            values = {"delivery_status": "delivered", "delivered_at": now(), "attempts": attempts, "last_error": None}
+            report.delivered += 1
+        elif attempts >= policy.max_attempts:
+            values = {"delivery_status": "dead", "attempts": attempts, "last_error": error}
+            report.dead += 1
+        else:
+            values = {"attempts": attempts, "last_error": error, "next_attempt_at": now() + policy.delay(attempts)}
+            report.retried += 1
+        if error:
+            report.errors.append(f"{row.idempotency_key}: {error}")
+        with engine.begin() as connection:
+            connection.execute(update(notices).where(notices.c.id == row.id).values(**values))
+    return report
+
+
+def dead_letters(engine: Engine, limit: int = 100) -> list[dict]:
+    """Notices that exhausted their attempts, newest first: for officers to follow up by other means."""
+    query = (
+        select(
+            notices.c.idempotency_key,
+            notices.c.uscc,
+            notices.c.policy_id,
+            notices.c.kind,
+            notices.c.attempts,
+            notices.c.last_error,
+            notices.c.created_at,
+        )
+        .where(notices.c.delivery_status == "dead")
+        .order_by(notices.c.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(query).mappings()]
