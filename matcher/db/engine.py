@@ -42,8 +42,12 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` with Alembic (the only way tables are made)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema to ``revision`` with Alembic (the only way tables are made).
+
+    ``heads``: every branch of the migration history, so features developed side
+    by side may each add a revision on the same parent.
+    """
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 

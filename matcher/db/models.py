@@ -27,7 +27,17 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["audit_log", "benefits", "decisions", "metadata", "notices", "runs", "webhooks"]
+__all__ = [
+    "RESPONSE_KINDS",
+    "audit_log",
+    "benefits",
+    "decisions",
+    "metadata",
+    "notices",
+    "responses",
+    "runs",
+    "webhooks",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -134,4 +144,25 @@ audit_log = Table(
     Column("action", String(80), nullable=False),
     Column("subject", String(200), nullable=False),
     Column("detail", JSON),
+)
+
+# What an enterprise did with a notice: the ranker's relevance labels and the service's actions.
+RESPONSE_KINDS = ("opened", "confirmed", "supplied_data", "declined", "objected", "ignored")
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("notice_id", BigInteger, ForeignKey("notices.id"), nullable=False),
+    Column("uscc", String(18), nullable=False),
+    Column("policy_id", String(80), nullable=False),
+    Column("period_key", String(16), nullable=False),
+    Column(
+        "kind", String(24), nullable=False, comment="opened | confirmed | supplied_data | declined | objected | ignored"
+    ),
+    Column("detail", JSON, comment="objection reason, or the supplied fact and value"),
+    Column("actor", String(80), nullable=False, comment="who acted: the enterprise's token, or 'simulator'"),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index(None, "uscc", "policy_id"),
+    Index(None, "notice_id"),
 )
