@@ -101,7 +101,7 @@ def _leaves(cond) -> list[Leaf]:
 
 
 def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
-    """Facts read (JSON), facts missing (names, zh, en) and thresholds missed (zh, en) for one policy's rows."""
+    """Facts read (JSON), facts missing (names) and thresholds missed (zh, en) for one policy's rows."""
     names = sorted(policy.facts)
     # The decision's own status is set aside: a policy may read the profile fact called `status`.
     rows = (
@@ -113,15 +113,7 @@ def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledP
     def listing(parts: list[pl.Expr]) -> pl.Expr:
         return pl.concat_str(parts, separator="; ", ignore_nulls=True) if parts else pl.lit(None, pl.String)
 
-    missing = {
-        lang: listing(
-            [
-                pl.when(pl.col(n).is_null()).then(pl.lit(n if lang == "id" else getattr(catalogue_fact(n), lang)))
-                for n in names
-            ]
-        )
-        for lang in ("id", "zh", "en")
-    }
+    missing = listing([pl.when(pl.col(n).is_null()).then(pl.lit(n)) for n in names])
     missed: dict[str, list[pl.Expr]] = {"zh": [], "en": []}
     for leaf in _leaves(policy.eligibility):
         node = leaf.expr.node
@@ -149,9 +141,7 @@ def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledP
         "uscc",
         "policy_id",
         pl.struct(names).struct.json_encode().alias("facts"),
-        pl.when(unknown).then(missing["id"]).alias("unknown_facts"),
-        pl.when(unknown).then(missing["zh"]).alias("unknown_zh"),
-        pl.when(unknown).then(missing["en"]).alias("unknown_en"),
+        pl.when(unknown).then(missing).alias("unknown_facts"),
         pl.when(near).then(listing(missed["zh"])).alias("failing_zh"),
         pl.when(near).then(listing(missed["en"])).alias("failing"),
     )
@@ -292,8 +282,6 @@ def decide(
         "amount_full_fen",
         "facts",
         "unknown_facts",
-        "unknown_zh",
-        "unknown_en",
         "failing",
         "failing_zh",
     ).sort("uscc", "policy_id")

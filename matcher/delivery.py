@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import polars as pl
 from sqlalchemy import Engine, and_, select, update
 
 from matcher.db.models import decisions, notices, runs, webhooks
+from matcher.notices import idempotency_key, notice_texts
 from policies.catalogue import Catalogue
 from policies.trace import trace
 
@@ -48,35 +50,35 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _payload(row, catalogue: Catalogue) -> dict:
+def _payload(row: dict, catalogue: Catalogue) -> dict:
     explanation: dict[str, list[str]] = {}
     try:
-        policy = catalogue.get(row.policy_id, row.policy_version)
+        policy = catalogue.get(row["policy_id"], row["policy_version"])
     except KeyError:
         policy = None
-    if policy is not None and row.facts:
-        traced = trace(policy, json.loads(row.facts) | {"uscc": row.uscc}, row.as_of)
+    if policy is not None and row["facts"]:
+        traced = trace(policy, json.loads(row["facts"]) | {"uscc": row["uscc"]}, row["as_of"])
         explanation = {"zh": traced.lines("zh"), "en": traced.lines("en")}
     return {
-        "idempotency_key": row.idempotency_key,
-        "uscc": row.uscc,
-        "policy_id": row.policy_id,
-        "policy_version": row.policy_version,
-        "period": row.period_key,
-        "kind": row.kind,
-        "amount_yuan": None if row.amount_fen is None else row.amount_fen / 100,
-        "respond_by": row.respond_by.isoformat() if row.respond_by else None,
-        "title": {"zh": row.title_zh, "en": row.title_en},
-        "body": {"zh": row.body_zh, "en": row.body_en},
+        "idempotency_key": row["idempotency_key"],
+        "uscc": row["uscc"],
+        "policy_id": row["policy_id"],
+        "policy_version": row["policy_version"],
+        "period": row["period_key"],
+        "kind": row["kind"],
+        "amount_yuan": None if row["amount_fen"] is None else row["amount_fen"] / 100,
+        "respond_by": row["respond_by"].isoformat() if row["respond_by"] else None,
+        "title": {"zh": row["title_zh"], "en": row["title_en"]},
+        "body": {"zh": row["body_zh"], "en": row["body_en"]},
         "explanation": explanation,
     }
 
 
-def _due(engine: Engine, now: datetime, limit: int):
+def _due(engine: Engine, catalogue: Catalogue, now: datetime, limit: int) -> list[dict]:
+    """The notices due now, with their decision's evidence and their text."""
     query = (
         select(
             notices.c.id,
-            notices.c.idempotency_key,
             notices.c.uscc,
             notices.c.policy_id,
             notices.c.policy_version,
@@ -84,13 +86,12 @@ def _due(engine: Engine, now: datetime, limit: int):
             notices.c.kind,
             notices.c.amount_fen,
             notices.c.respond_by,
-            notices.c.title_zh,
-            notices.c.title_en,
-            notices.c.body_zh,
-            notices.c.body_en,
             notices.c.attempts,
             webhooks.c.url,
             decisions.c.facts,
+            decisions.c.unknown_facts,
+            decisions.c.failing,
+            decisions.c.failing_zh,
             runs.c.as_of,
         )
         .join(webhooks, webhooks.c.uscc == notices.c.uscc)
@@ -108,7 +109,12 @@ def _due(engine: Engine, now: datetime, limit: int):
         .limit(limit)
     )
     with engine.connect() as connection:
-        return connection.execute(query).all()
+        rows = connection.execute(query).mappings().all()
+    if not rows:
+        return []
+    frame = pl.DataFrame([dict(r) for r in rows], infer_schema_length=None)
+    frame = frame.with_columns(idempotency_key()).pipe(notice_texts, catalogue.policies)
+    return frame.to_dicts()
 
 
 def deliver_due(
@@ -121,18 +127,18 @@ def deliver_due(
 ) -> DeliveryReport:
     """One pass over the notices due now; call again (after the backoff) until nothing is due."""
     report = DeliveryReport()
-    for row in _due(engine, now(), policy.batch):
+    for row in _due(engine, catalogue, now(), policy.batch):
         try:
             response = client.post(
-                row.url,
+                row["url"],
                 json=_payload(row, catalogue),
-                headers={"Idempotency-Key": row.idempotency_key},
+                headers={"Idempotency-Key": row["idempotency_key"]},
                 timeout=policy.timeout_seconds,
             )
             error = None if response.is_success else f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
-        attempts = row.attempts + 1
+        attempts = row["attempts"] + 1
         if error is None:
             values = {"delivery_status": "delivered", "delivered_at": now(), "attempts": attempts, "last_error": None}
             report.delivered += 1
@@ -143,9 +149,9 @@ def deliver_due(
             values = {"attempts": attempts, "last_error": error, "next_attempt_at": now() + policy.delay(attempts)}
             report.retried += 1
         if error:
-            report.errors.append(f"{row.idempotency_key}: {error}")
+            report.errors.append(f"{row['idempotency_key']}: {error}")
         with engine.begin() as connection:
-            connection.execute(update(notices).where(notices.c.id == row.id).values(**values))
+            connection.execute(update(notices).where(notices.c.id == row["id"]).values(**values))
     return report
 
 
@@ -153,9 +159,9 @@ def dead_letters(engine: Engine, limit: int = 100) -> list[dict]:
     """Notices that exhausted their attempts, newest first: for officers to follow up by other means."""
     query = (
         select(
-            notices.c.idempotency_key,
             notices.c.uscc,
             notices.c.policy_id,
+            notices.c.period_key,
             notices.c.kind,
             notices.c.attempts,
             notices.c.last_error,
@@ -166,4 +172,5 @@ def dead_letters(engine: Engine, limit: int = 100) -> list[dict]:
         .limit(limit)
     )
     with engine.connect() as connection:
-        return [dict(r) for r in connection.execute(query).mappings()]
+        rows = [dict(r) for r in connection.execute(query).mappings()]
+    return [r | {"idempotency_key": ":".join((r["uscc"], r["policy_id"], r["period_key"], r["kind"]))} for r in rows]

@@ -1,9 +1,12 @@
-"""Notices in Chinese and English, one per decision that reaches an enterprise, built in bulk.
+"""Notices, one per decision that reaches an enterprise: rows in bulk, text on read.
 
-A notice says what, how much, why in one line, and what to do by when. The
-full explanation (every condition with its registry and date) is the tracer's,
-rendered from the decision's stored facts when the notice is delivered or
-read, so it is never computed for a million notices at once.
+A notice row records what it announces (kind, amount, deadline); its text —
+what, how much, why in one line, what to do by when, in Chinese and English —
+is rendered from that row and its decision by ``notice_texts``, vectorised, when
+the notice is delivered or read. Storing facts rather than renderings keeps a
+million-notice run small, and one function owns the wording. The full
+explanation (every condition with its registry and date) is the tracer's,
+rendered from the decision's stored facts in the same way.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from features.profiles.catalogue import FACTS
 from policies.compiled import CompiledPolicy
 
-__all__ = ["RESPONSE_DAYS", "build_notices"]
+__all__ = ["RESPONSE_DAYS", "TEXT_COLUMNS", "build_notices", "idempotency_key", "notice_texts"]
 
 # Days an enterprise has to object, confirm or supply a fact (public-notice practice is 7 days
 # in Sichuan; 15 leaves room for post and holidays — a choice, kept in one place).
@@ -63,53 +67,83 @@ def _yuan(fen: pl.Expr) -> pl.Expr:
     return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2))
 
 
-def build_notices(
-    decisions: pl.DataFrame, policies: Sequence[CompiledPolicy], as_of: date, run_id: str, now: datetime
-) -> pl.DataFrame:
+def idempotency_key() -> pl.Expr:
+    """``uscc:policy:period:kind``: what a receiver uses to recognise a repeated notice."""
+    return pl.concat_str(["uscc", "policy_id", "period_key", "kind"], separator=":").alias("idempotency_key")
+
+
+def build_notices(decisions: pl.DataFrame, as_of: date, run_id: str, now: datetime) -> pl.DataFrame:
     """Rows for the ``notices`` table (delivery starts pending) from the decided rows."""
+    respond_by = as_of + timedelta(days=RESPONSE_DAYS)
+    return decisions.filter(pl.col("status").is_in(list(_TEMPLATES))).select(
+        "uscc",
+        "policy_id",
+        "policy_version",
+        "period_key",
+        pl.col("status").alias("kind"),
+        pl.lit(run_id).alias("run_id"),
+        "amount_fen",
+        pl.when(pl.col("status") != "recommended").then(pl.lit(respond_by)).alias("respond_by"),
+        pl.lit("pending").alias("delivery_status"),
+        pl.lit(0).alias("attempts"),
+        pl.lit(now).alias("next_attempt_at"),
+        pl.lit(now).alias("created_at"),
+    )
+
+
+TEXT_COLUMNS = ("title_zh", "title_en", "body_zh", "body_en")
+_FACT_WORDS = {lang: {f.name: getattr(f, lang) for f in FACTS} for lang in ("zh", "en")}
+
+
+def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> pl.DataFrame:
+    """``notices`` with their text added (``TEXT_COLUMNS``).
+
+    Needs the notice's ``policy_id``, ``policy_version``, ``kind``, ``amount_fen``
+    and ``respond_by``, and its decision's ``unknown_facts``, ``failing`` and
+    ``failing_zh``. Any number of rows, one pass per notice kind.
+    """
     titles = pl.DataFrame(
         {
             "policy_id": [p.id for p in policies],
+            "policy_version": [p.version for p in policies],
             "t_zh": [p.policy.title.zh for p in policies],
             "t_en": [p.policy.title.en for p in policies],
-        }
+        },
+        schema_overrides={"policy_version": notices.schema.get("policy_version", pl.Int64)},
     )
-    respond_by = as_of + timedelta(days=RESPONSE_DAYS)
-    rows = decisions.join(titles, on="policy_id")
+    unknown = pl.col("unknown_facts").str.split("; ")
+    typed = notices.with_columns(  # rows read back from a database may hold all-null (untyped) columns
+        pl.col("unknown_facts", "failing", "failing_zh").cast(pl.String),
+        pl.col("amount_fen").cast(pl.Int64),
+        pl.col("respond_by").cast(pl.Date),
+    )
+    rows = typed.with_row_index("_order").join(titles, on=["policy_id", "policy_version"], how="left")
+    rows = rows.with_columns(
+        t_zh=pl.col("t_zh").fill_null(pl.col("policy_id")),
+        t_en=pl.col("t_en").fill_null(pl.col("policy_id")),
+        unknown_zh=unknown.list.eval(pl.element().replace(_FACT_WORDS["zh"])).list.join("、"),
+        unknown_en=unknown.list.eval(pl.element().replace(_FACT_WORDS["en"])).list.join(", "),
+        respond_text=pl.col("respond_by").cast(pl.String),
+    )
     parts = []
-    for kind, (title_zh, title_en, body_zh, body_en) in _TEMPLATES.items():
-        part = rows.filter(pl.col("status") == kind)
+    for kind, templates in _TEMPLATES.items():
 
         def fill(template: str, lang: str) -> pl.Expr:
             values = {
                 "title": pl.col(f"t_{lang}"),
                 "amount": _yuan(pl.col("amount_fen")),
-                "respond_by": pl.lit(respond_by.isoformat()),
-                "unknown": pl.col("unknown_zh" if lang == "zh" else "unknown_en"),
+                "respond_by": pl.col("respond_text"),
+                "unknown": pl.col(f"unknown_{lang}"),
                 "failing": pl.col("failing_zh" if lang == "zh" else "failing"),
             }
             names = re.findall(r"\{(\w+)\}", template)
             return pl.format(re.sub(r"\{\w+\}", "{}", template), *(values[n].fill_null("") for n in names))
 
+        langs = ("zh", "en", "zh", "en")
         parts.append(
-            part.select(
-                pl.concat_str(["uscc", "policy_id", "period_key", "status"], separator=":").alias("idempotency_key"),
-                "uscc",
-                "policy_id",
-                "policy_version",
-                "period_key",
-                pl.col("status").alias("kind"),
-                pl.lit(run_id).alias("run_id"),
-                "amount_fen",
-                fill(title_zh, "zh").alias("title_zh"),
-                fill(title_en, "en").alias("title_en"),
-                fill(body_zh, "zh").alias("body_zh"),
-                fill(body_en, "en").alias("body_en"),
-                pl.lit(respond_by if kind != "recommended" else None, dtype=pl.Date).alias("respond_by"),
-                pl.lit("pending").alias("delivery_status"),
-                pl.lit(0).alias("attempts"),
-                pl.lit(now).alias("next_attempt_at"),
-                pl.lit(now).alias("created_at"),
+            rows.filter(pl.col("kind") == kind).with_columns(
+                fill(t, lang).alias(c) for t, lang, c in zip(templates, langs, TEXT_COLUMNS, strict=True)
             )
         )
-    return pl.concat(parts) if parts else pl.DataFrame()
+    texts = pl.concat(parts).sort("_order") if parts else rows
+    return texts.drop("_order", "t_zh", "t_en", "unknown_zh", "unknown_en", "respond_text")

@@ -43,6 +43,7 @@ DECISION_COLUMNS = (
     "facts",
     "unknown_facts",
     "failing",
+    "failing_zh",
 )
 
 
@@ -160,7 +161,7 @@ def run_matching(
     done("writing the benefit ledger")
 
     stage("writing notices")
-    insert_missing(engine, notices, build_notices(rows, policies, as_of, run_id, stamp), chunk_rows=chunk_rows)
+    insert_missing(engine, notices, build_notices(rows, as_of, run_id, stamp), chunk_rows=chunk_rows)
     done("writing notices")
 
     with engine.begin() as connection:

@@ -6,6 +6,12 @@ Constraints carry the exactly-once promises:
 - ``decisions``: one row per (run, enterprise, policy);
 - ``notices``: one per (enterprise, policy, period, kind), so a rerun or a
   later run that reaches the same decision does not notify again.
+
+The bulk tables (decisions, benefits, notices) carry ``run_id`` without a
+foreign key: only the run writes them, right after creating its ``runs`` row,
+and a per-row foreign-key check would cost as much as the insert itself at
+millions of rows. Notices store what they announce, not their text: the text
+is rendered from the notice and its decision (``matcher.notices``), zh and en.
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ decisions = Table(
     "decisions",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("run_id", String(32), nullable=False, comment="runs.id"),
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
     Column("policy_version", Integer, nullable=False),
@@ -78,11 +84,12 @@ decisions = Table(
     Column("amount_fen", BigInteger, comment="after budget scaling"),
     Column("amount_full_fen", BigInteger, comment="before budget scaling"),
     Column("facts", Text, nullable=False, comment="JSON of the facts the policy read: the decision's evidence"),
-    Column("unknown_facts", Text, comment="comma-separated facts to ask for (needs_data)"),
-    Column("failing", Text, comment="conditions not met, with their gap (near_miss)"),
+    Column("unknown_facts", Text, comment="'; '-separated facts to ask for (needs_data)"),
+    Column("failing", Text, comment="conditions not met, with their gap, in English (near_miss)"),
+    Column("failing_zh", Text, comment="the same in Chinese"),
     Column("rank", Float, comment="ranker score, when a model orders the notices"),
-    UniqueConstraint("run_id", "uscc", "policy_id"),
-    Index(None, "uscc"),
+    # uscc first: the index also serves an enterprise's decisions across runs.
+    UniqueConstraint("uscc", "run_id", "policy_id"),
 )
 
 benefits = Table(
@@ -95,7 +102,7 @@ benefits = Table(
     Column("period_key", String(16), nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
     Column("status", String(16), nullable=False, comment="granted | held (objection) | paid | cancelled"),
-    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("run_id", String(32), nullable=False, comment="runs.id"),
     Column("granted_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("uscc", "policy_id", "period_key"),
 )
@@ -104,18 +111,13 @@ notices = Table(
     "notices",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("idempotency_key", String(160), nullable=False, unique=True, comment="uscc:policy:period:kind"),
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
     Column("policy_version", Integer, nullable=False),
     Column("period_key", String(16), nullable=False),
     Column("kind", String(24), nullable=False, comment="the decision status it announces"),
-    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("run_id", String(32), nullable=False, comment="runs.id"),
     Column("amount_fen", BigInteger),
-    Column("title_zh", Text, nullable=False),
-    Column("title_en", Text, nullable=False),
-    Column("body_zh", Text, nullable=False),
-    Column("body_en", Text, nullable=False),
     Column("respond_by", Date, comment="objection or confirmation deadline"),
     # The outbox: delivery state lives with the notice, written in the same transaction.
     Column("delivery_status", String(16), nullable=False, comment="pending | delivered | dead | held"),
@@ -124,6 +126,7 @@ notices = Table(
     Column("last_error", Text),
     Column("delivered_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The idempotency key sent with the notice is these four joined by ':' (matcher.notices.idempotency_key).
     UniqueConstraint("uscc", "policy_id", "period_key", "kind"),
     Index(None, "delivery_status", "next_attempt_at"),
 )

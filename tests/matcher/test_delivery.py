@@ -57,7 +57,8 @@ def with_notices(engine, tmp_path):
     generate(registry, enterprises=200, seed=4)
     run_matching(engine, registry, AS_OF, load_catalogue().in_force(AS_OF))
     with engine.connect() as connection:
-        keys = dict(connection.execute(select(notices.c.idempotency_key, notices.c.uscc)).all())
+        rows = connection.execute(select(notices.c.uscc, notices.c.policy_id, notices.c.period_key, notices.c.kind))
+        keys = {":".join(r): r.uscc for r in rows}
     return engine, keys
 
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STATE = {
     decisions: ["run_id", "uscc", "policy_id", "policy_version", "period_key", "status", "amount_fen", "facts"],
     benefits: ["uscc", "policy_id", "period_key", "amount_fen", "status", "run_id"],
-    notices: ["idempotency_key", "kind", "amount_fen", "body_zh", "body_en", "delivery_status"],
+    notices: ["uscc", "policy_id", "period_key", "kind", "amount_fen", "respond_by", "delivery_status"],
 }
 
 
