@@ -27,6 +27,7 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python bench/registries.py
 	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
