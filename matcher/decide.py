@@ -39,6 +39,19 @@ __all__ = ["DECIDED", "Decided", "decide"]
 DECIDED = ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss")
 _BY_DELIVERY = {"automatic": "granted", "confirm": "awaiting_confirmation", "notify": "recommended"}
 PAYABLE = ("granted", "awaiting_confirmation")
+_SCHEMA = {
+    "uscc": pl.String,
+    "policy_id": pl.String,
+    "policy_version": pl.Int32,
+    "period_key": pl.String,
+    "status": pl.String,
+    "amount_fen": pl.Int64,
+    "amount_full_fen": pl.Int64,
+    "facts": pl.String,
+    "unknown_facts": pl.String,
+    "failing": pl.String,
+    "failing_zh": pl.String,
+}
 
 
 @dataclass
@@ -49,18 +62,32 @@ class Decided:
 
 
 def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_of: date, margin: float) -> pl.DataFrame:
-    wide = evaluate_policies(profiles, policies, as_of, near_miss_margin=margin)
+    """One row per (enterprise, policy) that is eligible, unknown or nearly eligible.
+
+    ``_row`` is the enterprise's row in ``profiles``: evidence is gathered by it, not
+    joined. Rows come policy by policy, by USCC within a policy: the order decisions
+    are written in, which keeps inserts into the (uscc, …) unique index local.
+    """
+    wide = evaluate_policies(profiles, policies, as_of, near_miss_margin=margin).with_columns(
+        _row=pl.int_range(pl.len(), dtype=pl.UInt32),
+        _order=pl.col("uscc").rank("ordinal").cast(pl.UInt32),
+    )
     parts = [
         wide.select(
             "uscc",
+            "_row",
+            "_order",
             pl.lit(p.id).alias("policy_id"),
             pl.col(f"{p.id}:eligible").alias("eligible"),
             pl.col(f"{p.id}:near").alias("near"),
             (pl.col(f"{p.id}:amount") * 100).round(0).cast(pl.Int64).alias("amount_full_fen"),
-        ).filter(pl.col("eligible").is_null() | pl.col("eligible") | pl.col("near").fill_null(False))
-        for p in policies
+        )
+        .filter(pl.col("eligible").is_null() | pl.col("eligible") | pl.col("near").fill_null(False))
+        .sort("_order")
+        .drop("_order")
+        for p in sorted(policies, key=lambda p: p.id)
     ]
-    return pl.concat(parts).collect() if parts else pl.DataFrame()
+    return pl.concat(parts).collect()
 
 
 def _resolve_conflicts(eligible: pl.DataFrame, prior: pl.DataFrame, pairs: set[tuple[str, str]]) -> pl.DataFrame:
@@ -103,12 +130,9 @@ def _leaves(cond) -> list[Leaf]:
 def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
     """Facts read (JSON), facts missing (names) and thresholds missed (zh, en) for one policy's rows."""
     names = sorted(policy.facts)
+    mine = decisions.filter(pl.col("policy_id") == policy.id)
     # The decision's own status is set aside: a policy may read the profile fact called `status`.
-    rows = (
-        decisions.filter(pl.col("policy_id") == policy.id)
-        .select("uscc", "policy_id", pl.col("status").alias("_decision"))
-        .join(profiles.select("uscc", *names), on="uscc")
-    )
+    rows = profiles.select(pl.col(names).gather(mine["_row"])).with_columns(_decision=mine["status"])
 
     def listing(parts: list[pl.Expr]) -> pl.Expr:
         return pl.concat_str(parts, separator="; ", ignore_nulls=True) if parts else pl.lit(None, pl.String)
@@ -137,14 +161,13 @@ def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledP
         )
     near = pl.col("_decision") == "near_miss"
     unknown = pl.col("_decision") == "needs_data"
-    return rows.select(
-        "uscc",
-        "policy_id",
+    evidence = rows.select(
         pl.struct(names).struct.json_encode().alias("facts"),
         pl.when(unknown).then(missing).alias("unknown_facts"),
         pl.when(near).then(listing(missed["zh"])).alias("failing_zh"),
         pl.when(near).then(listing(missed["en"])).alias("failing"),
     )
+    return pl.concat([mine, evidence], how="horizontal")
 
 
 def decide(
@@ -160,6 +183,9 @@ def decide(
     ``prior`` holds benefits other runs granted (uscc, policy_id, period_key, amount_fen):
     they are not due again, block conflicting benefits, satisfy ``requires`` and use budget.
     """
+    if not policies:  # nothing in force: no decision, but the frame keeps its columns for the writers
+        counts = dict.fromkeys(DECIDED, 0) | {"enterprises": profiles.height}
+        return Decided(pl.DataFrame(schema=_SCHEMA), counts, {})
     by_id = {p.id: p for p in policies}
     keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies}
     key_frame = pl.DataFrame({"policy_id": list(keys), "period_key": list(keys.values())})
@@ -172,8 +198,10 @@ def decide(
     ).join(key_frame, on=["policy_id", "period_key"], how="semi")
     counts: dict[str, int] = {}
 
-    cand = _candidates(profiles, policies, as_of, near_miss_margin).join(key_frame, on="policy_id")
-    due = cand.join(prior, on=["uscc", "policy_id"], how="anti")
+    cand = _candidates(profiles, policies, as_of, near_miss_margin).with_columns(
+        period_key=pl.col("policy_id").replace_strict(keys, return_dtype=pl.String)
+    )
+    due = cand.join(prior, on=["uscc", "policy_id"], how="anti") if prior.height else cand
     counts["already_granted"] = cand.height - due.height
     # Eligible with an unknown amount cannot be paid: the missing fact is asked for instead.
     due = due.with_columns(
@@ -226,20 +254,14 @@ def decide(
             ).filter(~(mine & is_eligible & ~has & ~unsure))
             counts["unmet_requirement"] = counts.get("unmet_requirement", 0) + before - due.height
 
-    delivery = pl.DataFrame(
-        {
-            "policy_id": list(by_id),
-            "delivery": [p.policy.delivery for p in policies],
-            "policy_version": [p.version for p in policies],
-        },
-        schema_overrides={"policy_version": pl.Int32},
-    )
-    decided = due.join(delivery, on="policy_id").with_columns(
+    policy_id = pl.col("policy_id")
+    decided = due.with_columns(
+        policy_version=policy_id.replace_strict({p.id: p.version for p in policies}, return_dtype=pl.Int32),
         status=pl.when(pl.col("eligible"))
-        .then(pl.col("delivery").replace_strict(_BY_DELIVERY))
+        .then(policy_id.replace_strict({p.id: _BY_DELIVERY[p.policy.delivery] for p in policies}))
         .when(pl.col("eligible").is_null())
         .then(pl.lit("needs_data"))
-        .otherwise(pl.lit("near_miss"))
+        .otherwise(pl.lit("near_miss")),
     )
 
     budgets: dict[str, dict] = {}
@@ -270,21 +292,8 @@ def decide(
         .otherwise(pl.col("amount_full_fen"))
     )
 
-    evidence = pl.concat([_evidence(decided, profiles, p, as_of) for p in policies]) if policies else None
-    decisions = decided.join(evidence, on=["uscc", "policy_id"], how="left") if evidence is not None else decided
-    decisions = decisions.select(
-        "uscc",
-        "policy_id",
-        "policy_version",
-        "period_key",
-        "status",
-        "amount_fen",
-        "amount_full_fen",
-        "facts",
-        "unknown_facts",
-        "failing",
-        "failing_zh",
-    ).sort("uscc", "policy_id")
+    parts = [_evidence(decided, profiles, p, as_of) for p in sorted(policies, key=lambda p: p.id)]
+    decisions = pl.concat(parts).select(*_SCHEMA)
     for status in DECIDED:
         counts[status] = int((decisions["status"] == status).sum())
     counts["enterprises"] = profiles.height
