@@ -118,3 +118,10 @@ def test_decide_when_delivery_needs_confirmation_or_an_application_says_so(tmp_p
     policies = catalogue(tmp_path, {"id": "c", "delivery": "confirm"}, {"id": "n", "delivery": "notify"})
     got = decide(profiles({"uscc": "E1", "ui_paid_months": 24}), policies, AS_OF)
     assert statuses(got) == {("E1", "c"): "awaiting_confirmation", ("E1", "n"): "recommended"}
+
+
+def test_decide_when_no_policy_is_in_force_decides_nothing_and_keeps_the_columns_writers_need():
+    decided = decide(profiles({"uscc": "E1", "ui_paid_months": 30}), [], AS_OF)
+    assert decided.decisions.height == 0
+    assert {"uscc", "policy_id", "status", "amount_fen", "facts", "failing_zh"} <= set(decided.decisions.columns)
+    assert decided.counts["granted"] == 0 and decided.counts["enterprises"] == 1
