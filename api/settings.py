@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -14,10 +15,22 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str | None = None  # HUIQI_DATABASE_URL; default: a SQLite file in the data directory
+    # The ranker (matcher/ranking): MLflow store, and how many notices an enterprise gets at once.
+    mlflow_uri: str | None = None  # HUIQI_MLFLOW_URI; default: a SQLite store in the data directory
+    push_cap: int = Field(default=3, ge=1)  # HUIQI_PUSH_CAP: new notices pushed at once per enterprise
+    push_wave_days: int = Field(default=7, ge=0)  # HUIQI_PUSH_WAVE_DAYS: days between waves of notices
 
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'huiqi.db'}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.mlflow_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.data_dir / "mlartifacts"
 
     @property
     def registry_dir(self) -> Path:

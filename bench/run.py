@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     parser.add_argument("--postgresql-url", default=DEFAULT_PG)
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     root = Path(tempfile.mkdtemp(prefix="huiqi-bench-run-"))
     results: dict[tuple[int, str], dict] = {}
     try:

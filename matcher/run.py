@@ -28,6 +28,7 @@ from matcher.db.models import benefits, decisions, notices, runs
 from matcher.decide import decide
 from matcher.notices import build_notices
 from matcher.periods import period_key
+from matcher.ranking.serve import PushPlan, rank_decisions
 from policies.compiled import CompiledPolicy
 
 __all__ = ["RunSummary", "catalogue_fingerprint", "run_matching"]
@@ -44,6 +45,7 @@ DECISION_COLUMNS = (
     "unknown_facts",
     "failing",
     "failing_zh",
+    "rank",
 )
 
 
@@ -84,7 +86,9 @@ def run_matching(
     progress: Callable[[str], None] = lambda _: None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     chunk_rows: int = CHUNK_ROWS,
+    push: PushPlan | None = None,
 ) -> RunSummary:
+    """``push``: how the ranker orders and times the notices (matcher/ranking); ``None``: all at once, unranked."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -138,8 +142,12 @@ def run_matching(
     decided = decide(profiles, policies, as_of, prior=prior)
     done("deciding")
 
+    stage("ranking")  # orders and times the notices; never changes a decision
+    ranked = rank_decisions(engine, run_id, decided.decisions, profiles, policies, as_of, push, chunk_rows=chunk_rows)
+    done("ranking")
+
     stage("writing decisions")
-    rows = decided.decisions
+    rows = ranked.decisions
     insert_missing(
         engine, decisions, rows.select(*DECISION_COLUMNS).with_columns(run_id=pl.lit(run_id)), chunk_rows=chunk_rows
     )
@@ -161,7 +169,8 @@ def run_matching(
     done("writing the benefit ledger")
 
     stage("writing notices")
-    insert_missing(engine, notices, build_notices(rows, as_of, run_id, stamp), chunk_rows=chunk_rows)
+    notice_rows = ranked.schedule(build_notices(rows, as_of, run_id, stamp))
+    insert_missing(engine, notices, notice_rows, chunk_rows=chunk_rows)
     done("writing notices")
 
     with engine.begin() as connection:
@@ -169,7 +178,12 @@ def run_matching(
             update(runs)
             .where(runs.c.id == run_id)
             .values(
-                status="completed", finished_at=now(), counts=decided.counts, budgets=decided.budgets, timings=timings
+                status="completed",
+                finished_at=now(),
+                counts=decided.counts,
+                budgets=decided.budgets,
+                timings=timings,
+                model_version=ranked.model_version,
             )
         )
     return RunSummary(run_id, as_of, "completed", decided.counts, decided.budgets, timings, quarantined)

@@ -76,6 +76,11 @@ def _convert(node: yaml.Node, path: Path_, positions: Positions, file: str, load
         ) from None
 
 
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
 def read_yaml(text: str, file: str) -> tuple[Any, Positions]:
     """Parse ``text`` (from ``file``) into plain data and the position of every value."""
     try:
@@ -90,6 +95,13 @@ def read_yaml(text: str, file: str) -> tuple[Any, Positions]:
             f"YAML syntax error: {err.problem or err.context}",
             hint="check the indentation and that text containing ': ' or '#' is quoted",
             location=Location(file, mark.line + 1, mark.column + 1) if mark else Location(file),
+        ) from None
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (control characters, …)
+        line, column = _line_column(text, err.position)
+        raise PolicyFileError(
+            f"character {err.character!r} is not allowed in a policy file",
+            hint="remove it; copy-pasted text sometimes carries invisible control characters",
+            location=Location(file, line, column),
         ) from None
     if root is None:
         raise PolicyFileError(

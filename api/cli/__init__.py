@@ -8,6 +8,7 @@ import typer
 
 from api.cli.progress import console
 from features.errors import FeaturesError
+from matcher.ranking.errors import RankingError
 from policies.errors import PolicyError
 
 app = typer.Typer(
@@ -18,10 +19,10 @@ app = typer.Typer(
 )
 
 # Registering commands is the import's side effect; keep these below `app`.
-from api.cli import demo, notices, policies, registries, run  # noqa: E402, F401
+from api.cli import demo, notices, policies, ranking, registries, run, serve, tokens  # noqa: E402, F401
 
 # Domain errors carry complete messages (what, where, how to fix): print them, no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (FeaturesError, PolicyError)
+USER_ERRORS: tuple[type[Exception], ...] = (FeaturesError, PolicyError, RankingError)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console, stages
+from api.cli.ranking import push_plan
 from api.settings import Settings
 from matcher.db import make_engine, upgrade
 from matcher.run import RunSummary, run_matching
@@ -63,7 +64,7 @@ def run(
     day = as_of.date()
     policies = load_catalogue().in_force(day)
     with stages("run") as step:
-        summary = run_matching(engine, registry, day, policies, progress=step)
+        summary = run_matching(engine, registry, day, policies, progress=step, push=push_plan(settings))
     if as_json:
         print(json.dumps(asdict(summary), default=str, ensure_ascii=False, indent=2))
     else:

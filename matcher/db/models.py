@@ -35,12 +35,16 @@ from sqlalchemy import (
 
 __all__ = [
     "RESPONSE_KINDS",
+    "api_tokens",
     "audit_log",
     "benefits",
     "decisions",
     "metadata",
     "notices",
+    "policy_drafts",
+    "policy_versions",
     "responses",
+    "run_requests",
     "runs",
     "webhooks",
 ]
@@ -168,4 +172,86 @@ responses = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index(None, "uscc", "policy_id"),
     Index(None, "notice_id"),
+)
+
+# The ranker's view of each decision of a run (matcher/ranking): its features as known when the run ran
+# (point in time, so training sees what serving saw), its score, and where it stood in the push order.
+rank_features = Table(
+    "rank_features",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("uscc", String(18), primary_key=True),
+    Column("policy_id", String(80), primary_key=True),
+    Column("feature_set", String(16), nullable=False, comment="version of the feature list the values follow"),
+    Column("features", Text, nullable=False, comment="comma-separated values in the feature set's order; empty = null"),
+    Column("score", Float, comment="the model's score; null under the fallback order"),
+    Column("position", Integer, nullable=False, comment="1 = first among the enterprise's notices of the run"),
+    Column("wave", Integer, nullable=False, comment="0 = pushed with the run; n = pushed n × wave_days later"),
+    Index(None, "uscc", "policy_id"),
+)
+
+# The service (api/service): bearer tokens, policy drafts and published versions, runs started over HTTP.
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True, comment="sha256 of the token; never the token"),
+    Column("prefix", String(12), nullable=False, comment="the token's first characters, to recognise it"),
+    Column("role", String(16), nullable=False, comment="enterprise | officer | analyst | admin"),
+    Column("uscc", String(18), comment="the one enterprise an enterprise token acts for"),
+    Column("name", String(80), nullable=False, comment="who holds it, for the audit log"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+policy_drafts = Table(
+    "policy_drafts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy_id", String(80), comment="read from the text when it parses"),
+    Column("version", Integer, comment="read from the text when it parses"),
+    Column("source", Text, nullable=False, comment="the policy text as the officer wrote it"),
+    Column("format", String(8), nullable=False, comment="yaml | json"),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(80), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), comment="set once published; a published draft is frozen"),
+)
+
+# Versions published through the service. With the repository's policies/catalogue/ they make the published
+# catalogue: a row replaces the repository file of the same (policy_id, version) — that is how an older
+# version is closed (its effective.to set) when a newer one takes over.
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy_id", String(80), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", Text, nullable=False, comment="the policy file text in force"),
+    Column("effective_from", Date, nullable=False),
+    Column("effective_to", Date),
+    Column("draft_id", Integer, ForeignKey("policy_drafts.id"), comment="null: a closed repository version"),
+    Column("published_by", String(80), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("policy_id", "version"),
+)
+
+run_requests = Table(
+    "run_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("as_of", Date, nullable=False),
+    Column("status", String(16), nullable=False, comment="queued | running | completed | failed"),
+    Column("stage", String(80), comment="the stage the run is in"),
+    Column("run_id", String(32), comment="the matching run, once known"),
+    Column("outcome", String(16), comment="completed | unchanged"),
+    Column("summary", JSON),
+    Column("error", Text),
+    Column("requested_by", String(80), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
 )

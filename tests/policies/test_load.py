@@ -59,6 +59,13 @@ def test_load_when_yaml_syntax_is_broken_points_at_the_line(tmp_path):
     assert err.location.file.endswith("policy.yaml") and err.location.line is not None
 
 
+def test_load_when_a_control_character_hides_in_the_text_points_at_it(tmp_path):
+    err = load_error(tmp_path, GOOD.replace("delivery: automatic", "delivery: auto\x07matic"))
+    assert isinstance(err, PolicyFileError) and "not allowed" in err.message
+    line = GOOD.splitlines().index("delivery: automatic") + 1
+    assert (err.location.line, err.location.column) == (line, len("delivery: auto") + 1)
+
+
 def test_load_when_a_fact_is_misspelt_names_the_nearest_facts_at_line_and_column(tmp_path):
     err = load_error(tmp_path, GOOD.replace('"ui_paid_months >= 12"', '"ui_paid_month >= 12"'))
     assert isinstance(err, UnknownFactError)

@@ -1,0 +1,14 @@
+"""The HTTP service (FastAPI): enterprises, policy officers, runs; bearer tokens with roles.
+
+app.py        create_app: settings → database, published catalogue, run worker, routes
+auth.py       roles and tenant isolation;   tokens.py  issuing and checking tokens (hashed)
+problems.py   problem details (RFC 9457);   audit.py   one audit entry per write
+published.py  repository catalogue + versions published through the service
+drafts.py     drafts' text, effective dates, the publish plan;   impact.py  a draft's impact
+explain.py    a decision's explanation;     actions.py the enterprise's actions on a notice
+runner.py     runs in a worker thread;      routes/, schemas/: per audience
+"""
+
+from api.service.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,71 @@
+"""The FastAPI application: ``create_app(settings)`` wires the database, the catalogue, the run worker and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from api.service.problems import install_problem_handlers
+from api.service.published import PublishedCatalogue
+from api.service.routes import drafts, enterprises, policies, runs
+from api.service.runner import Runner
+from api.service.state import ServiceState
+from api.settings import Settings
+from matcher.db import make_engine, upgrade
+from policies.catalogue import Catalogue
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """
+Apply-free benefits (免申即享). Enterprises read their decisions and notices, why, and confirm, supply
+missing facts, decline or object. Policy officers write drafts, validate them, run their examples, see
+their impact and publish new versions; they start matching runs and follow them.
+
+Every call needs `Authorization: Bearer <token>` (`huiqi token create`). An enterprise token is bound to
+one USCC and reaches only that enterprise's records. Errors are problem details (RFC 9457,
+`application/problem+json`); a validation error names the field. Money is in fen (1/100 yuan).
+"""
+
+
+class Health(BaseModel):
+    status: str = "ok"
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, repository: Catalogue | None = None
+) -> FastAPI:
+    """The service. ``engine`` (tests) replaces the settings' database; its schema is brought up to date."""
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.database)
+    upgrade(engine)
+    catalogue = PublishedCatalogue(repository)
+    runner = Runner(engine, settings, catalogue)
+    runner.recover()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner.shutdown()
+
+    app = FastAPI(
+        title="huiqi",
+        version="0.1.0",
+        summary="Apply-free government benefits: matches, explanations, policy authoring and impact.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = ServiceState(settings, engine, catalogue, runner)
+    install_problem_handlers(app)
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> Health:
+        """Liveness: answers without a token."""
+        return Health()
+
+    for module in (enterprises, policies, drafts, runs):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,26 @@
+"""Every write the service makes is audited in the same transaction: who, what, on what, when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import Connection, insert
+
+from api.service.tokens import Principal
+from matcher.db.models import audit_log
+
+__all__ = ["audit"]
+
+
+def audit(connection: Connection, principal: Principal, action: str, subject: str, detail: Any = None) -> None:
+    connection.execute(
+        insert(audit_log).values(
+            at=datetime.now(UTC),
+            actor=principal.actor,
+            action=action,
+            subject=subject[:200],
+            detail=jsonable_encoder(detail),
+        )
+    )

@@ -1,0 +1,176 @@
+"""Policy drafts: reading an officer's text, placing its effective dates, planning a publish.
+
+A draft is kept as written (YAML, or JSON normalised to two-space indentation),
+so every problem points at a line and column of the text the officer sees.
+Publishing plans the change as a whole before writing anything: the new
+version with its effective date, every older version of the policy closed the
+day before, and the resulting catalogue checked like one loaded from files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import yaml
+
+from api.service.published import check_catalogue, with_versions
+from policies.catalogue import Catalogue
+from policies.compiled import CompiledPolicy
+from policies.errors import Location, PolicyError, PolicyFileError
+from policies.load import load_policy_text
+from policies.source import read_yaml
+
+__all__ = ["DraftText", "PublishPlan", "normalise_json", "plan_publish", "problem_dicts", "read_draft", "set_effective"]
+
+
+@dataclass(frozen=True)
+class DraftText:
+    compiled: CompiledPolicy | None
+    problems: list[PolicyError]
+    policy_id: str | None = None
+    version: int | None = None
+
+
+def draft_file(draft_id: int | None, fmt: str) -> str:
+    return f"draft-{draft_id if draft_id is not None else 'new'}.{'json' if fmt == 'json' else 'yaml'}"
+
+
+def normalise_json(raw: bytes) -> str:
+    """JSON as text the YAML reader takes (JSON is YAML, but not with tabs): raises ValueError with a position."""
+    try:
+        value = json.loads(raw)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"the body is not UTF-8 text: {err.reason}") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"not valid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object of policy fields, found {type(value).__name__}")
+    return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+def _unreadable(err: yaml.YAMLError, text: str, file: str) -> PolicyFileError:
+    """What the YAML reader refuses before parsing (a control character): placed at its line and column."""
+    position = getattr(err, "position", None)
+    line = column = None
+    if isinstance(position, int):
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return PolicyFileError(
+        f"unreadable text: {getattr(err, 'reason', None) or err}",
+        hint="remove control characters; policy files are plain UTF-8 text",
+        location=Location(file, line, column),
+    )
+
+
+def read_draft(text: str, file: str) -> DraftText:
+    """Compile the text; on failure keep the first problem and whatever id and version can be read."""
+    try:
+        compiled, _ = load_policy_text(text, file)
+    except yaml.YAMLError as err:  # policies.source reports syntax errors, not the reader's refusals
+        return DraftText(None, [_unreadable(err, text, file)])
+    except PolicyError as err:
+        pid, version = None, None
+        try:
+            raw, _ = read_yaml(text, file)
+        except PolicyError:
+            raw = None
+        if isinstance(raw, dict):
+            pid = raw.get("id") if isinstance(raw.get("id"), str) else None
+            version = raw.get("version") if type(raw.get("version")) is int else None
+        return DraftText(None, [err], pid[:80] if pid else None, version)
+    return DraftText(compiled, [], compiled.id, compiled.version)
+
+
+def problem_dicts(problems: list[PolicyError]) -> list[dict[str, Any]]:
+    return [
+        {
+            "message": p.message,
+            "hint": p.hint,
+            "file": p.location.file,
+            "line": p.location.line,
+            "column": p.location.column,
+        }
+        for p in problems
+    ]
+
+
+def _scalar_date(day: date, quoted: bool) -> str:
+    return f'"{day.isoformat()}"' if quoted else day.isoformat()
+
+
+def set_effective(text: str, key: str, day: date) -> str:
+    """The text with ``effective.<key>`` (``from`` or ``to``) set to ``day``, everything else left as written."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    effective = next(
+        (v for k, v in getattr(root, "value", []) if isinstance(k, yaml.ScalarNode) and k.value == "effective"), None
+    )
+    if not isinstance(effective, yaml.MappingNode):
+        raise PolicyFileError("missing 'effective' mapping", hint="add effective: {from: YYYY-MM-DD}")
+    quoted = text.lstrip().startswith("{")  # JSON: keep it JSON
+    for k, v in effective.value:
+        if k.value == key:
+            start, end = v.start_mark.index, v.end_mark.index
+            return text[:start] + _scalar_date(day, quoted or v.style in ("'", '"')) + text[end:]
+    if effective.flow_style:
+        at = effective.end_mark.index - 1  # before the closing brace
+        return text[:at] + f', "{key}": "{day.isoformat()}"' + text[at:]
+    last_key, last_value = effective.value[-1]
+    at = last_value.end_mark.index
+    return text[:at] + "\n" + " " * last_key.start_mark.column + f"{key}: {day.isoformat()}" + text[at:]
+
+
+@dataclass
+class PublishPlan:
+    new: CompiledPolicy | None = None
+    new_source: str = ""
+    closed: list[tuple[CompiledPolicy, str]] = field(default_factory=list)  # older versions with effective.to set
+    problems: list[PolicyError] = field(default_factory=list)
+    conflict: str | None = None  # a reason the publish cannot happen in the current state (409)
+
+
+def plan_publish(
+    catalogue: Catalogue,
+    draft: CompiledPolicy,
+    source: str,
+    effective_from: date,
+    source_of: Callable[[CompiledPolicy], str],
+) -> PublishPlan:
+    """Everything a publish would write, or the reason it cannot; writes nothing."""
+    plan = PublishPlan()
+    existing = catalogue.versions(draft.id)
+    if existing and draft.version <= existing[-1].version:
+        plan.conflict = (
+            f"version {draft.version} of '{draft.id}' is not new: the catalogue has versions"
+            f" {[p.version for p in existing]}; set version: {existing[-1].version + 1} in the draft"
+        )
+        return plan
+    try:
+        plan.new_source = set_effective(source, "from", effective_from)
+        plan.new, _ = load_policy_text(plan.new_source, draft.file)
+    except PolicyError as err:
+        plan.problems.append(err)
+        return plan
+    for older in existing:
+        span = older.policy.effective
+        if span.end is not None and span.end < effective_from:
+            continue  # already over before the new version starts
+        if span.start >= effective_from:
+            plan.conflict = (
+                f"version {older.version} of '{draft.id}' starts on {span.start}, not before the new version's"
+                f" effective date {effective_from}: publish from a later date"
+            )
+            return plan
+        text = set_effective(source_of(older), "to", effective_from - timedelta(days=1))
+        plan.closed.append((load_policy_text(text, older.file)[0], text))
+    scenario = with_versions(catalogue.policies, [plan.new, *(c for c, _ in plan.closed)])
+    plan.problems += check_catalogue(scenario)
+    return plan
+
+
+def locate(problems: list[PolicyError], file: str) -> list[PolicyError]:
+    """Errors found across the catalogue that have no file get the draft's."""
+    return [p if p.location.file else p.at(Location(file)) for p in problems]

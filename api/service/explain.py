@@ -1,0 +1,111 @@
+"""A decision's explanation, rendered from its stored evidence by the tracer (as delivery does).
+
+Every condition with its result, the facts it read, their registries and the
+as-of date, in Chinese and English; for a near miss, the conditions missed
+and by how much; for missing data, the facts to supply. Ranking reasons come
+from the ranker (``ranking_reasons``), when it has any.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from features.profiles.catalogue import fact as catalogue_fact
+from features.registries.schema import REGISTRIES
+from policies.compiled import CompiledPolicy
+from policies.trace import ConditionTrace, FactUse, trace
+
+__all__ = ["RESULTS", "evidence", "explain", "ranking_reasons"]
+
+RESULTS = {True: "met", False: "not_met", None: "unknown"}
+
+
+def ranking_reasons(decision: Any) -> list[dict[str, str]] | None:
+    """Why the ranker placed this notice where it did, as [{zh, en}, ...].
+
+    Hook for ``matcher/ranking/explain.py`` (being written): until it is wired
+    here, decisions carry no ranking reasons and the explanation says so.
+    """
+    return None
+
+
+def evidence(facts_json: str) -> dict[str, Any]:
+    """The stored facts, with dates back as dates (JSON has no date type)."""
+    facts = json.loads(facts_json) if facts_json else {}
+    for name, value in facts.items():
+        if isinstance(value, str) and catalogue_fact(name).kind == "date":
+            facts[name] = date.fromisoformat(value)
+    return facts
+
+
+def _fact(use: FactUse, as_of: date) -> dict[str, Any]:
+    value = use.value.isoformat() if isinstance(use.value, date) else use.value
+    return {
+        "name": use.name,
+        "label": {"zh": use.zh, "en": use.en},
+        "value": value,
+        "registries": [{"id": r, "zh": REGISTRIES[r].zh, "en": REGISTRIES[r].en} for r in use.registries],
+        "period": use.period,
+        "as_of": as_of,
+    }
+
+
+def _conditions(node: ConditionTrace, as_of: date, depth: int = 0) -> list[dict[str, Any]]:
+    row: dict[str, Any] = {
+        "depth": depth,
+        "result": RESULTS[node.result],
+        "sentence": {"zh": node.sentence("zh", as_of), "en": node.sentence("en", as_of)},
+        "expression": node.text,
+        "facts": [_fact(u, as_of) for u in node.facts],
+    }
+    if node.comparison is not None:
+        value = node.facts[0].value if node.facts else None
+        row |= {
+            "operator": node.comparison.op,
+            "threshold": node.comparison.threshold,
+            "gap": node.comparison.gap(value),
+        }
+    return [row] + [r for child in node.children for r in _conditions(child, as_of, depth + 1)]
+
+
+def explain(policy: CompiledPolicy | None, uscc: str, facts_json: str, as_of: date, decision: Any = None) -> dict:
+    if policy is None:
+        return {
+            "available": False,
+            "note": {
+                "zh": "该政策版本已不在目录中，无法展开逐条说明",
+                "en": "this policy version is no longer in the catalogue; no condition-by-condition explanation",
+            },
+            "conditions": [],
+            "missing_facts": [],
+            "failing": [],
+            "ranking_reasons": ranking_reasons(decision),
+        }
+    traced = trace(policy, evidence(facts_json) | {"uscc": uscc}, as_of)
+    missing = [
+        {"name": n, "label": {"zh": catalogue_fact(n).zh, "en": catalogue_fact(n).en}} for n in traced.unknown_facts()
+    ]
+    failing = [
+        {
+            "condition": {"zh": leaf.sentence("zh", as_of), "en": leaf.sentence("en", as_of)},
+            "fact": leaf.comparison.fact if leaf.comparison else None,
+            "value": leaf.facts[0].value if leaf.comparison and leaf.facts else None,
+            "operator": leaf.comparison.op if leaf.comparison else None,
+            "threshold": leaf.comparison.threshold if leaf.comparison else None,
+            "gap": leaf.comparison.gap(leaf.facts[0].value) if leaf.comparison and leaf.facts else None,
+        }
+        for leaf in traced.failing()
+    ]
+    return {
+        "available": True,
+        "eligible": RESULTS[traced.eligible],
+        "in_region": RESULTS[traced.in_region],
+        "amount_yuan": traced.amount,
+        "lines": {"zh": traced.lines("zh"), "en": traced.lines("en")},
+        "conditions": _conditions(traced.conditions, as_of),
+        "missing_facts": missing,
+        "failing": failing,
+        "ranking_reasons": ranking_reasons(decision),
+    }

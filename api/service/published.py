@@ -1,0 +1,98 @@
+"""The published catalogue: the repository's policy files, overlaid by the versions published through the service.
+
+Versions published over HTTP are rows of ``policy_versions`` (the database is
+the service's source of truth: a publish commits together with its audit
+entry, every service instance sees it at once, and nothing needs write access
+to the code checkout). A row replaces the repository file with the same
+(policy, version) — that is how a version is closed when a newer one takes
+over from an effective date: the older text is stored again with its
+``effective.to`` set to the day before, so the catalogue never has two
+versions of one policy in force on the same day (the graph check refuses
+that). The whole overlay is checked like a catalogue loaded from files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, Engine, select
+
+from matcher.db.models import policy_versions
+from policies.catalogue import Catalogue
+from policies.compiled import CompiledPolicy
+from policies.errors import CatalogueError, Location, PolicyError
+from policies.graph import check_relations
+from policies.load import CATALOGUE_DIR, load_catalogue, load_policy_text
+
+__all__ = ["PublishedCatalogue", "check_catalogue", "published_file", "with_versions"]
+
+
+def published_file(policy_id: str, version: int) -> str:
+    """The name a published version goes by in error messages and ``CompiledPolicy.file``."""
+    return f"published/{policy_id}-v{version}.yaml"
+
+
+def check_catalogue(policies: Sequence[CompiledPolicy]) -> list[PolicyError]:
+    """What ``load_catalogue`` checks across files: relation targets exist, then the policy graph."""
+    ids = {p.id for p in policies}
+    errors: list[PolicyError] = []
+    for p in policies:
+        for kind in ("excludes", "requires", "supersedes"):
+            for target in getattr(p.policy.relations, kind):
+                if target not in ids:
+                    near = difflib.get_close_matches(target, sorted(ids), n=1, cutoff=0.5)
+                    errors.append(
+                        PolicyError(
+                            f"'{kind}' names unknown policy '{target}'",
+                            hint=(f"did you mean '{near[0]}'? " if near else "") + "check relations." + kind,
+                            location=Location(p.file),
+                        )
+                    )
+    return errors or check_relations(policies)
+
+
+def with_versions(base: Iterable[CompiledPolicy], versions: Iterable[CompiledPolicy]) -> list[CompiledPolicy]:
+    """``base`` with each of ``versions`` added, or replacing the one with the same (id, version)."""
+    merged = {p.policy.key: p for p in base} | {p.policy.key: p for p in versions}
+    return sorted(merged.values(), key=lambda p: p.policy.key)
+
+
+class PublishedCatalogue:
+    """Loads the repository catalogue once; compiles each published text once (keyed by its text)."""
+
+    def __init__(self, repository: Catalogue | None = None) -> None:
+        self._repository = repository
+        self._compiled: dict[tuple[str, int, str], CompiledPolicy] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def repository(self) -> Catalogue:
+        with self._lock:
+            if self._repository is None:
+                self._repository = load_catalogue(CATALOGUE_DIR)
+            return self._repository
+
+    def _compile(self, policy_id: str, version: int, source: str) -> CompiledPolicy:
+        key = (policy_id, version, source)
+        if key not in self._compiled:
+            self._compiled[key] = load_policy_text(source, published_file(policy_id, version))[0]
+        return self._compiled[key]
+
+    def load(self, source: Engine | Connection) -> Catalogue:
+        query = select(policy_versions.c.policy_id, policy_versions.c.version, policy_versions.c.source)
+        if isinstance(source, Engine):
+            with source.connect() as connection:
+                rows = connection.execute(query).all()
+        else:
+            rows = source.execute(query).all()
+        published = [self._compile(r.policy_id, r.version, r.source) for r in rows]
+        policies = with_versions(self.repository.policies, published)
+        errors = check_catalogue(policies) if published else []
+        if errors:  # only a change to the repository files can get here: publishing checks first
+            raise CatalogueError(errors)
+        return Catalogue(tuple(policies))
+
+    def is_published(self, policy: CompiledPolicy) -> bool:
+        return policy.file.startswith("published/")

@@ -1,0 +1,1 @@
+"""Routers, one per audience or resource."""

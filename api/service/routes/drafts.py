@@ -1,0 +1,350 @@
+"""Policy officers' drafts: write, validate, try the examples, see the impact, publish."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from api.service.audit import audit
+from api.service.auth import allow
+from api.service.drafts import draft_file, locate, normalise_json, plan_publish, problem_dicts, read_draft
+from api.service.impact import impact
+from api.service.problems import Conflict, Invalid, NotFound, Unsupported
+from api.service.routes.common import Limit, Offset, problems
+from api.service.routes.policies import source_text
+from api.service.schemas.policies import (
+    DraftOut,
+    ExampleResultOut,
+    ImpactOut,
+    PublishIn,
+    PublishOut,
+    ValidationOut,
+)
+from api.service.state import ServiceState, StateDep
+from api.service.tokens import Principal
+from features.profiles.store import read_profile_info
+from matcher.db.models import policy_drafts, policy_versions
+from policies.errors import Location, PolicyError
+from policies.examples import run_examples
+
+router = APIRouter(prefix="/policy-drafts", tags=["policy drafts"])
+Officer = Annotated[Principal, Depends(allow("officer", "admin"))]
+DraftId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the draft's id")]
+MAX_BODY = 256 * 1024
+
+_EXAMPLE_YAML = """id: job-retention-refund
+version: 2
+title: {zh: 失业保险稳岗返还, en: Unemployment-insurance job-retention refund}
+authority: {zh: 人力资源社会保障部, en: Ministry of Human Resources and Social Security, level: national}
+basis: 人社部发〔2024〕40号
+effective: {from: 2025-07-01}
+delivery: automatic
+category: employment
+benefit: {amount: "round(ui_paid_last_year * 60%, 2)", period: yearly}
+eligibility:
+  all: ["ui_paid_months >= 6", "not serious_dishonesty"]
+examples:
+  - name: paid 6 months
+    facts: {ui_paid_months: 6, serious_dishonesty: false, ui_paid_last_year: 1000}
+    expect: {eligible: true, amount: 600}
+"""
+_BODY = {
+    "required": True,
+    "description": "The policy file (docs/policies.md) as YAML text, or as a JSON object.",
+    "content": {
+        "application/yaml": {"schema": {"type": "string", "maxLength": MAX_BODY}, "example": _EXAMPLE_YAML},
+        "application/json": {
+            "schema": {"type": "object", "additionalProperties": True},
+            "example": {"id": "job-retention-refund", "version": 2, "effective": {"from": "2025-07-01"}},
+        },
+    },
+}
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+
+
+async def draft_body(request: Request) -> tuple[str, str]:
+    """(text, format) from a YAML or JSON body."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise Invalid(
+            f"body: the policy text is over {MAX_BODY // 1024} KiB", errors=[{"field": "body", "message": "too large"}]
+        )
+    if media == "application/json":
+        try:
+            return normalise_json(raw), "json"
+        except ValueError as err:
+            raise Invalid(f"body: {err}", errors=[{"field": "body", "message": str(err)}]) from None
+    if media in _YAML_TYPES:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Invalid(
+                "body: the policy text is not UTF-8", errors=[{"field": "body", "message": "not UTF-8"}]
+            ) from None
+        if not text.strip() or "\x00" in text:
+            raise Invalid("body: the policy text is empty", errors=[{"field": "body", "message": "empty"}])
+        return text, "yaml"
+    raise Unsupported(f"send the policy as application/yaml or application/json, not {media or 'no content type'!r}")
+
+
+Body = Annotated[tuple[str, str], Depends(draft_body)]
+
+
+def _draft_row(connection: Connection, draft_id: int) -> Any:
+    row = connection.execute(select(policy_drafts).where(policy_drafts.c.id == draft_id)).first()
+    if row is None:
+        raise NotFound(f"no policy draft {draft_id}")
+    return row
+
+
+def _draft_out(row: Any) -> dict[str, Any]:
+    parsed = read_draft(row.source, draft_file(row.id, row.format))
+    return {
+        **{k: getattr(row, k) for k in ("id", "policy_id", "version", "format", "created_by", "created_at")},
+        **{k: getattr(row, k) for k in ("updated_by", "updated_at", "published_at")},
+        "text": row.source,
+        "valid": parsed.compiled is not None,
+        "problems": problem_dicts(parsed.problems),
+    }
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DraftOut,
+    responses=problems(415, body=True),
+    openapi_extra={"requestBody": _BODY},
+)
+def create_draft(body: Body, principal: Officer, state: StateDep) -> dict[str, Any]:
+    """Save a new draft, valid or not; the answer lists its problems with line and column."""
+    text, fmt = body
+    parsed = read_draft(text, draft_file(None, fmt))
+    now = datetime.now(UTC)
+    with state.engine.begin() as connection:
+        draft_id = connection.execute(
+            insert(policy_drafts)
+            .values(
+                policy_id=parsed.policy_id,
+                version=parsed.version,
+                source=text,
+                format=fmt,
+                created_by=principal.actor,
+                created_at=now,
+                updated_by=principal.actor,
+                updated_at=now,
+            )
+            .returning(policy_drafts.c.id)
+        ).scalar_one()
+        audit(connection, principal, "draft.create", f"draft:{draft_id}", {"policy_id": parsed.policy_id})
+        row = _draft_row(connection, draft_id)
+    return _draft_out(row)
+
+
+@router.get("", response_model=list[DraftOut], responses=problems())
+def list_drafts(principal: Officer, state: StateDep, limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
+    """Drafts, newest first."""
+    with state.engine.connect() as connection:
+        rows = connection.execute(
+            select(policy_drafts).order_by(policy_drafts.c.id.desc()).limit(limit).offset(offset)
+        ).all()
+    return [_draft_out(r) for r in rows]
+
+
+@router.get("/{draft_id}", response_model=DraftOut, responses=problems(404))
+def read_draft_endpoint(draft_id: DraftId, principal: Officer, state: StateDep) -> dict[str, Any]:
+    """One draft with its text and problems."""
+    with state.engine.connect() as connection:
+        return _draft_out(_draft_row(connection, draft_id))
+
+
+@router.put(
+    "/{draft_id}",
+    response_model=DraftOut,
+    responses=problems(404, 409, 415, body=True),
+    openapi_extra={"requestBody": _BODY},
+)
+def update_draft(draft_id: DraftId, body: Body, principal: Officer, state: StateDep) -> dict[str, Any]:
+    """Replace a draft's text. A published draft is frozen: write a new draft for the next version."""
+    text, fmt = body
+    with state.engine.begin() as connection:
+        if _draft_row(connection, draft_id).published_at is not None:
+            raise Conflict(f"draft {draft_id} is published and frozen; create a new draft for the next version")
+        parsed = read_draft(text, draft_file(draft_id, fmt))
+        connection.execute(
+            update(policy_drafts)
+            .where(policy_drafts.c.id == draft_id)
+            .values(
+                policy_id=parsed.policy_id,
+                version=parsed.version,
+                source=text,
+                format=fmt,
+                updated_by=principal.actor,
+                updated_at=datetime.now(UTC),
+            )
+        )
+        audit(connection, principal, "draft.update", f"draft:{draft_id}", {"policy_id": parsed.policy_id})
+        return _draft_out(_draft_row(connection, draft_id))
+
+
+def _compiled(row: Any):
+    parsed = read_draft(row.source, draft_file(row.id, row.format))
+    if parsed.compiled is None:
+        # The request is fine; the draft's text is not (yet): a state to fix first, hence 409 rather than 422.
+        raise Conflict(
+            f"draft {row.id} does not load: {parsed.problems[0].message}; fix the draft first",
+            errors=problem_dicts(parsed.problems),
+        )
+    return parsed.compiled
+
+
+@router.post("/{draft_id}/validate", response_model=ValidationOut, responses=problems(404))
+def validate(
+    draft_id: DraftId,
+    principal: Officer,
+    state: StateDep,
+    effective_from: Annotated[
+        date | None, Query(description="check publishing from this date (default: the draft's)")
+    ] = None,
+) -> dict[str, Any]:
+    """Everything publishing would check, from the draft's own effective date: the file, the facts and types,
+    the relations with the published catalogue, and no overlap with other versions."""
+    with state.engine.connect() as connection:
+        row = _draft_row(connection, draft_id)
+        catalogue = state.catalogue.load(connection)
+    file = draft_file(row.id, row.format)
+    parsed = read_draft(row.source, file)
+    found = list(parsed.problems)
+    if parsed.compiled is not None:
+        plan = plan_publish(
+            catalogue,
+            parsed.compiled,
+            row.source,
+            effective_from or parsed.compiled.policy.effective.start,
+            lambda p: source_text(state, p),
+        )
+        found += locate(plan.problems, file)
+        if plan.conflict:
+            found.append(PolicyError(plan.conflict, location=Location(file)))
+    return {
+        "valid": not found,
+        "policy_id": parsed.policy_id,
+        "version": parsed.version,
+        "problems": problem_dicts(found),
+    }
+
+
+@router.post("/{draft_id}/examples", response_model=list[ExampleResultOut], responses=problems(404, 409))
+def run_draft_examples(draft_id: DraftId, principal: Officer, state: StateDep) -> list[dict[str, Any]]:
+    """Run the draft's examples through the bulk evaluator and the tracer; each must agree with its expectation."""
+    with state.engine.connect() as connection:
+        compiled = _compiled(_draft_row(connection, draft_id))
+    return [{"example": r.example, "ok": r.ok, "problems": list(r.problems)} for r in run_examples([compiled])]
+
+
+_profiles_lock = threading.Lock()
+_profiles_cache: dict[str, tuple[int, pl.DataFrame]] = {}
+
+
+def latest_profiles(state: ServiceState) -> tuple[pl.DataFrame, Any]:
+    path: FilePath = state.settings.profiles_path
+    if not path.exists():
+        raise Conflict(f"no profiles at {path}: build them with `huiqi profiles` or start a run (POST /runs) first")
+    with _profiles_lock:
+        stamp = path.stat().st_mtime_ns
+        cached = _profiles_cache.get(str(path))
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, pl.read_parquet(path))
+            _profiles_cache[str(path)] = cached
+    return cached[1], read_profile_info(path).as_of
+
+
+@router.get("/{draft_id}/impact", response_model=ImpactOut, responses=problems(404, 409))
+def draft_impact(
+    draft_id: DraftId,
+    principal: Officer,
+    state: StateDep,
+    limit: Annotated[int, Query(ge=0, le=100_000, description="how many USCCs to list per change")] = 100,
+) -> dict[str, Any]:
+    """What the draft would change against the published version, over the latest profiles: who becomes
+    eligible or stops being, the total against the budget, and the breakdown by region, size and industry."""
+    with state.engine.connect() as connection:
+        compiled = _compiled(_draft_row(connection, draft_id))
+        catalogue = state.catalogue.load(connection)
+    profiles, as_of = latest_profiles(state)
+    return impact(profiles, catalogue.in_force(as_of), compiled, as_of, limit=limit)
+
+
+@router.post("/{draft_id}/publish", status_code=201, response_model=PublishOut, responses=problems(404, 409, body=True))
+def publish(draft_id: DraftId, body: PublishIn, principal: Officer, state: StateDep) -> dict[str, Any]:
+    """Publish the draft as a new version from ``effective_from``; older versions end the day before and are kept."""
+    now = datetime.now(UTC)
+    try:
+        with state.engine.begin() as connection:
+            row = _draft_row(connection, draft_id)
+            if row.published_at is not None:
+                raise Conflict(f"draft {draft_id} was already published on {row.published_at:%Y-%m-%d}")
+            compiled = _compiled(row)
+            catalogue = state.catalogue.load(connection)
+            plan = plan_publish(catalogue, compiled, row.source, body.effective_from, lambda p: source_text(state, p))
+            if plan.conflict:
+                raise Conflict(plan.conflict)
+            if plan.problems:
+                found = locate(plan.problems, draft_file(row.id, row.format))
+                raise Invalid(f"publishing would break the catalogue: {found[0].message}", errors=problem_dicts(found))
+            new = plan.new.policy
+            connection.execute(
+                insert(policy_versions).values(
+                    policy_id=new.id,
+                    version=new.version,
+                    source=plan.new_source,
+                    effective_from=new.effective.start,
+                    effective_to=new.effective.end,
+                    draft_id=draft_id,
+                    published_by=principal.actor,
+                    published_at=now,
+                )
+            )
+            closed = []
+            for older, text in plan.closed:
+                key = (policy_versions.c.policy_id == older.id) & (policy_versions.c.version == older.version)
+                values = {"source": text, "effective_to": older.policy.effective.end}
+                if connection.execute(update(policy_versions).where(key).values(**values)).rowcount == 0:
+                    connection.execute(
+                        insert(policy_versions).values(
+                            policy_id=older.id,
+                            version=older.version,
+                            effective_from=older.policy.effective.start,
+                            published_by=principal.actor,
+                            published_at=now,
+                            **values,
+                        )
+                    )
+                closed.append({"version": older.version, "effective_to": older.policy.effective.end})
+            connection.execute(update(policy_drafts).where(policy_drafts.c.id == draft_id).values(published_at=now))
+            out = {
+                "policy_id": new.id,
+                "version": new.version,
+                "effective_from": new.effective.start,
+                "effective_to": new.effective.end,
+                "closed": closed,
+            }
+            audit(
+                connection,
+                principal,
+                "policy.publish",
+                f"policy:{new.id}:v{new.version}",
+                {"draft_id": draft_id, **out},
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"version {compiled.version} of '{compiled.id}' was published meanwhile; reload and retry"
+        ) from None
+    return out

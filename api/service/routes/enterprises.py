@@ -1,0 +1,326 @@
+"""Enterprises: their decisions and notices, why, and what they do about them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import and_, select
+
+from api.service import actions
+from api.service.auth import ActingEnterprise, ReadingEnterprise, UsccPath
+from api.service.explain import RESULTS, evidence, explain
+from api.service.problems import Conflict, NotFound
+from api.service.routes.common import Limit, Offset, problems
+from api.service.schemas.common import Text
+from api.service.schemas.enterprises import (
+    ActionOut,
+    DecisionDetail,
+    DecisionOut,
+    DecisionStatus,
+    DeclineIn,
+    NoticeDetail,
+    NoticeOut,
+    ObjectionIn,
+    SupplyIn,
+)
+from api.service.state import ServiceState, StateDep
+from matcher.db.models import benefits, decisions, notices, responses, runs
+from matcher.notices import notice_texts
+from policies.catalogue import Catalogue
+from policies.trace import trace
+
+router = APIRouter(prefix="/enterprises/{uscc}", tags=["enterprises"])
+NoticeId = Annotated[int, Path(ge=1, le=2**62, description="the notice's id")]
+DecisionId = Annotated[int, Path(ge=1, le=2**62, description="the decision's id")]
+
+_DECISION_COLUMNS = (
+    decisions.c.id,
+    decisions.c.run_id,
+    runs.c.as_of,
+    decisions.c.uscc,
+    decisions.c.policy_id,
+    decisions.c.policy_version,
+    decisions.c.period_key,
+    decisions.c.status,
+    decisions.c.amount_fen,
+    decisions.c.amount_full_fen,
+    benefits.c.status.label("benefit_status"),
+    notices.c.id.label("notice_id"),
+)
+
+
+def _decision_query(uscc: str):
+    same_benefit = and_(
+        benefits.c.uscc == decisions.c.uscc,
+        benefits.c.policy_id == decisions.c.policy_id,
+        benefits.c.period_key == decisions.c.period_key,
+    )
+    # A notice is sent once per (enterprise, policy, period, kind): a later run reaching the same decision shares it.
+    same_notice = and_(
+        notices.c.uscc == decisions.c.uscc,
+        notices.c.policy_id == decisions.c.policy_id,
+        notices.c.period_key == decisions.c.period_key,
+        notices.c.kind == decisions.c.status,
+    )
+    return (
+        select(*_DECISION_COLUMNS)
+        .join(runs, runs.c.id == decisions.c.run_id)
+        .outerjoin(benefits, same_benefit)
+        .outerjoin(notices, same_notice)
+        .where(decisions.c.uscc == uscc)
+    )
+
+
+def _title(catalogue: Catalogue, policy_id: str, version: int) -> dict[str, str] | None:
+    try:
+        return catalogue.get(policy_id, version).policy.title.model_dump()
+    except KeyError:
+        return None
+
+
+def _policy(catalogue: Catalogue, policy_id: str, version: int):
+    try:
+        return catalogue.get(policy_id, version)
+    except KeyError:
+        return None
+
+
+@router.get("/decisions", response_model=list[DecisionOut], responses=problems())
+def list_decisions(
+    uscc: UsccPath,
+    principal: ReadingEnterprise,
+    state: StateDep,
+    status: Annotated[DecisionStatus | None, Query(description="only decisions with this status")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """The enterprise's decisions, newest first, with amounts and the ledger status of each benefit."""
+    query = _decision_query(uscc)
+    if status is not None:
+        query = query.where(decisions.c.status == status)
+    catalogue = state.catalogue.load(state.engine)
+    with state.engine.connect() as connection:
+        rows = connection.execute(query.order_by(decisions.c.id.desc()).limit(limit).offset(offset)).mappings().all()
+    return [dict(r) | {"title": _title(catalogue, r["policy_id"], r["policy_version"])} for r in rows]
+
+
+@router.get("/decisions/{decision_id}", response_model=DecisionDetail, responses=problems(404))
+def read_decision(
+    uscc: UsccPath, decision_id: DecisionId, principal: ReadingEnterprise, state: StateDep
+) -> dict[str, Any]:
+    """One decision with its explanation: each condition, the facts read, their registries and dates."""
+    query = _decision_query(uscc).add_columns(decisions.c.facts, decisions.c.unknown_facts, decisions.c.failing)
+    with state.engine.connect() as connection:
+        row = connection.execute(query.where(decisions.c.id == decision_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"enterprise {uscc} has no decision {decision_id}", detail_zh="未找到该决定")
+    catalogue = state.catalogue.load(state.engine)
+    policy = _policy(catalogue, row["policy_id"], row["policy_version"])
+    return dict(row) | {
+        "title": _title(catalogue, row["policy_id"], row["policy_version"]),
+        "explanation": explain(policy, uscc, row["facts"], row["as_of"], row),
+    }
+
+
+_NOTICE_COLUMNS = (
+    *(notices.c[k] for k in ("id", "uscc", "policy_id", "policy_version", "period_key", "kind", "run_id")),
+    *(notices.c[k] for k in ("amount_fen", "respond_by", "delivery_status", "created_at")),
+    benefits.c.status.label("benefit_status"),
+    decisions.c.id.label("decision_id"),
+    decisions.c.facts,
+    decisions.c.unknown_facts,
+    decisions.c.failing,
+    decisions.c.failing_zh,
+    runs.c.as_of,
+)
+
+
+def _notice_rows(state: ServiceState, uscc: str, notice_id: int | None = None, limit: int = 100, offset: int = 0):
+    """Notices with their ledger status, their decision's evidence, their text (rendered) and the responses."""
+    query = (
+        select(*_NOTICE_COLUMNS)
+        .outerjoin(
+            benefits,
+            and_(
+                benefits.c.uscc == notices.c.uscc,
+                benefits.c.policy_id == notices.c.policy_id,
+                benefits.c.period_key == notices.c.period_key,
+            ),
+        )
+        .outerjoin(
+            decisions,
+            and_(
+                decisions.c.uscc == notices.c.uscc,
+                decisions.c.run_id == notices.c.run_id,
+                decisions.c.policy_id == notices.c.policy_id,
+            ),
+        )
+        .outerjoin(runs, runs.c.id == notices.c.run_id)
+        .where(notices.c.uscc == uscc)
+    )
+    if notice_id is not None:
+        query = query.where(notices.c.id == notice_id)
+    with state.engine.connect() as connection:
+        rows = connection.execute(query.order_by(notices.c.id.desc()).limit(limit).offset(offset)).mappings().all()
+        done = connection.execute(
+            select(responses.c.notice_id, responses.c.kind)
+            .where(responses.c.notice_id.in_([r["id"] for r in rows]))
+            .order_by(responses.c.id)
+        ).all()
+    if not rows:
+        return []
+    kinds: dict[int, list[str]] = {}
+    for nid, kind in done:
+        kinds.setdefault(nid, []).append(kind)
+    frame = pl.DataFrame([dict(r) for r in rows], infer_schema_length=None)
+    texts = notice_texts(frame, state.catalogue.load(state.engine).policies)
+    return [
+        row
+        | {
+            "title": {"zh": row.pop("title_zh"), "en": row.pop("title_en")},
+            "body": {"zh": row.pop("body_zh"), "en": row.pop("body_en")},
+            "responses": list(dict.fromkeys(kinds.get(row["id"], []))),
+        }
+        for row in texts.to_dicts()
+    ]
+
+
+@router.get("/notices", response_model=list[NoticeOut], responses=problems())
+def list_notices(
+    uscc: UsccPath, principal: ReadingEnterprise, state: StateDep, limit: Limit = 100, offset: Offset = 0
+) -> list[dict[str, Any]]:
+    """The enterprise's notices, newest first, with delivery and ledger status and what it did about each."""
+    return _notice_rows(state, uscc, limit=limit, offset=offset)
+
+
+def _one_notice(state: ServiceState, uscc: str, notice_id: int) -> dict[str, Any]:
+    rows = _notice_rows(state, uscc, notice_id)
+    if not rows:
+        raise NotFound(f"enterprise {uscc} has no notice {notice_id}", detail_zh="未找到该通知")
+    return rows[0]
+
+
+@router.get("/notices/{notice_id}", response_model=NoticeDetail, responses=problems(404))
+def read_notice(uscc: UsccPath, notice_id: NoticeId, principal: ReadingEnterprise, state: StateDep) -> dict[str, Any]:
+    """One notice with the full explanation. The enterprise's first reading is recorded as 'opened'."""
+    notice = _one_notice(state, uscc, notice_id)
+    if principal.role == "enterprise" and "opened" not in notice["responses"]:
+        with state.engine.begin() as connection:
+            row = connection.execute(select(notices).where(notices.c.id == notice_id)).first()
+            actions.record(connection, principal, row, "opened")
+        notice["responses"] = [*notice["responses"], "opened"]
+    policy = _policy(state.catalogue.load(state.engine), notice["policy_id"], notice["policy_version"])
+    if notice["facts"] is None:  # no decision row (should not happen): say so rather than guess
+        policy = None
+    explanation = explain(policy, uscc, notice["facts"] or "{}", notice["as_of"] or notice["created_at"].date(), notice)
+    return notice | {"explanation": explanation}
+
+
+def _notice_for_action(connection, uscc: str, notice_id: int):
+    row = connection.execute(select(notices).where(notices.c.id == notice_id, notices.c.uscc == uscc)).first()
+    if row is None:
+        raise NotFound(f"enterprise {uscc} has no notice {notice_id}", detail_zh="未找到该通知")
+    return row
+
+
+_MESSAGES = {
+    "confirmed": Text(zh="已确认，款项将按程序拨付。", en="Confirmed: the amount will be paid."),
+    "declined": Text(zh="已放弃该项待遇。", en="Declined: the benefit will not be paid."),
+    "objected": Text(
+        zh="异议已受理，款项暂缓拨付，工作人员将核实处理。",
+        en="Objection received: the payout is held until an officer has reviewed it.",
+    ),
+    "supplied_data": Text(
+        zh="已收到补充信息，工作人员核实后办理。",
+        en="Thank you: an officer will check the facts you supplied before the benefit is decided.",
+    ),
+}
+_ACTION_PROBLEMS = problems(404, 409, body=True)
+
+
+@router.post("/notices/{notice_id}/confirm", response_model=ActionOut, responses=_ACTION_PROBLEMS)
+def confirm(uscc: UsccPath, notice_id: NoticeId, principal: ActingEnterprise, state: StateDep) -> dict[str, Any]:
+    """Confirm a benefit awaiting confirmation: it enters the benefit ledger (once per policy and period)."""
+    with state.engine.begin() as connection:
+        notice = _notice_for_action(connection, uscc, notice_id)
+        status, at = actions.confirm(connection, principal, notice)
+    return {
+        "notice_id": notice_id,
+        "action": "confirmed",
+        "benefit_status": status,
+        "message": _MESSAGES["confirmed"],
+        "at": at,
+    }
+
+
+@router.post("/notices/{notice_id}/decline", response_model=ActionOut, responses=_ACTION_PROBLEMS)
+def decline(
+    uscc: UsccPath, notice_id: NoticeId, body: DeclineIn, principal: ActingEnterprise, state: StateDep
+) -> dict[str, Any]:
+    """Decline a benefit: a granted one not yet paid is cancelled."""
+    with state.engine.begin() as connection:
+        notice = _notice_for_action(connection, uscc, notice_id)
+        status, at = actions.decline(connection, principal, notice, body.reason)
+    return {
+        "notice_id": notice_id,
+        "action": "declined",
+        "benefit_status": status,
+        "message": _MESSAGES["declined"],
+        "at": at,
+    }
+
+
+@router.post("/notices/{notice_id}/object", response_model=ActionOut, responses=_ACTION_PROBLEMS)
+def object_to(
+    uscc: UsccPath, notice_id: NoticeId, body: ObjectionIn, principal: ActingEnterprise, state: StateDep
+) -> dict[str, Any]:
+    """Object, with a reason: the payout and the pending notices of this benefit are held until reviewed."""
+    with state.engine.begin() as connection:
+        notice = _notice_for_action(connection, uscc, notice_id)
+        status, at = actions.object_to(connection, principal, notice, body.reason)
+    return {
+        "notice_id": notice_id,
+        "action": "objected",
+        "benefit_status": status,
+        "message": _MESSAGES["objected"],
+        "at": at,
+    }
+
+
+@router.post("/notices/{notice_id}/supply", response_model=ActionOut, responses=_ACTION_PROBLEMS)
+def supply(
+    uscc: UsccPath, notice_id: NoticeId, body: SupplyIn, principal: ActingEnterprise, state: StateDep
+) -> dict[str, Any]:
+    """Supply facts the registries lack. They are checked by an officer; the preview shows what they would give."""
+    with state.engine.begin() as connection:
+        notice = _notice_for_action(connection, uscc, notice_id)
+        if notice.kind != "needs_data":
+            raise Conflict(
+                f"only a notice asking for information takes supplied facts; this one is '{notice.kind}'",
+                detail_zh="该通知不需要补充信息",
+            )
+        decision = connection.execute(
+            select(decisions.c.facts, decisions.c.unknown_facts, runs.c.as_of)
+            .join(runs, runs.c.id == decisions.c.run_id)
+            .where(
+                decisions.c.run_id == notice.run_id, decisions.c.uscc == uscc, decisions.c.policy_id == notice.policy_id
+            )
+        ).first()
+        asked = [n.strip() for n in (decision.unknown_facts or "").split(";") if n.strip()] if decision else []
+        typed = actions.check_supplied(asked, body.facts)
+        preview = None
+        policy = _policy(state.catalogue.load(connection), notice.policy_id, notice.policy_version)
+        if policy is not None and decision is not None:
+            traced = trace(policy, evidence(decision.facts) | typed | {"uscc": uscc}, decision.as_of)
+            preview = {"eligible": RESULTS[traced.eligible], "amount_yuan": traced.amount}
+        at = actions.record(connection, principal, notice, "supplied_data", {"facts": body.facts, "note": body.note})
+    return {
+        "notice_id": notice_id,
+        "action": "supplied_data",
+        "benefit_status": None,
+        "message": _MESSAGES["supplied_data"],
+        "preview": preview,
+        "at": at,
+    }

@@ -1,0 +1,22 @@
+"""Errors of the ranker. Every message says what was expected, what was found and how to fix it.
+
+RankingError
+ ├── NoFeedbackError     nothing to train on yet
+ └── ModelStoreError     the MLflow store or a registered model cannot be used
+"""
+
+from __future__ import annotations
+
+__all__ = ["ModelStoreError", "NoFeedbackError", "RankingError"]
+
+
+class RankingError(Exception):
+    """Base class of every error in ``matcher.ranking``."""
+
+
+class NoFeedbackError(RankingError):
+    pass
+
+
+class ModelStoreError(RankingError):
+    pass

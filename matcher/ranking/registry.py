@@ -1,0 +1,218 @@
+"""The MLflow store: tracked training runs, registered model versions and the ``champion`` alias.
+
+By default a local store: ``sqlite:///<data_dir>/mlflow.db`` for runs and the
+model registry (the registry needs a database-backed store), artifacts under
+``<data_dir>/mlartifacts``. Nothing is downloaded. The serving side asks for
+the champion; when the store does not exist yet it answers "none" without
+even importing MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from matcher.ranking.errors import ModelStoreError
+from matcher.ranking.features import FEATURE_SET, FEATURES
+from matcher.ranking.model import BoosterScorer, matrix
+
+__all__ = ["CHAMPION", "EXPERIMENT", "MODEL_NAME", "ModelStore"]
+
+MODEL_NAME = "huiqi-ranker"
+EXPERIMENT = "huiqi-ranker"
+CHAMPION = "champion"
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow's informational chatter (database set-up, "registered model ...") off; warnings about the
+    model environment (we pin requirements ourselves) off; errors still raise."""
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic", "huey", "mlflow.store.db.utils")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    tracking_uri: str
+    artifact_root: Path
+    name: str = MODEL_NAME
+
+    # -- plumbing
+
+    def exists(self) -> bool:
+        """False when the default SQLite store was never created (nothing trained yet)."""
+        if self.tracking_uri.startswith("sqlite:///"):
+            return Path(self.tracking_uri.removeprefix("sqlite:///")).exists()
+        return True
+
+    @contextmanager
+    def _mlflow(self):
+        with _quiet():
+            try:
+                import mlflow
+            except ImportError as exc:  # pragma: no cover - a dependency of the package
+                raise ModelStoreError(f"MLflow is not installed ({exc}): run `make setup`") from None
+            if self.tracking_uri.startswith("sqlite:///"):
+                Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.tracking_uri)
+            yield mlflow
+
+    def _aliases(self, mlflow) -> dict[str, str]:
+        client = mlflow.MlflowClient()
+        found = client.search_registered_models(filter_string=f"name = '{self.name}'")
+        return dict(found[0].aliases) if found else {}
+
+    def create(self) -> None:
+        """Create the store's tables now (they are otherwise made on first use)."""
+        with self._mlflow() as mlflow:
+            mlflow.MlflowClient().search_experiments()
+
+    # -- reading
+
+    def champion_version(self) -> str | None:
+        if not self.exists():
+            return None
+        with self._mlflow() as mlflow:
+            version = self._aliases(mlflow).get(CHAMPION)
+        return None if version is None else str(version)
+
+    def load(self, version: str) -> BoosterScorer:
+        with self._mlflow() as mlflow:
+            import mlflow.lightgbm
+
+            try:
+                booster = mlflow.lightgbm.load_model(f"models:/{self.name}/{version}")
+            except Exception as exc:  # MLflow raises many kinds: missing version, missing artifact, ...
+                raise ModelStoreError(
+                    f"model {self.name} version {version} cannot be loaded from {self.tracking_uri}: {exc}"
+                ) from None
+        if tuple(booster.feature_name()) != FEATURES:
+            raise ModelStoreError(
+                f"model {self.name} version {version} was trained on other features than this code computes "
+                f"(feature set {FEATURE_SET}): retrain with `huiqi train`"
+            )
+        return BoosterScorer(booster, f"{self.name}/{version}")
+
+    def champion(self) -> BoosterScorer | None:
+        """The model serving now, or None (nothing trained or promoted yet)."""
+        version = self.champion_version()
+        return None if version is None else self.load(version)
+
+    def versions(self) -> list[dict[str, Any]]:
+        if not self.exists():
+            return []
+        with self._mlflow() as mlflow:
+            client = mlflow.MlflowClient()
+            champion = self._aliases(mlflow).get(CHAMPION)
+            rows = []
+            for mv in client.search_model_versions(f"name = '{self.name}'"):
+                metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+                rows.append(
+                    {
+                        "version": str(mv.version),
+                        "champion": str(mv.version) == str(champion),
+                        "created": mv.creation_timestamp,
+                        "run_id": mv.run_id,
+                        "ndcg_5": metrics.get("ndcg_5"),
+                        "shuffled_labels": (mv.tags or {}).get("shuffled_labels") == "true",
+                    }
+                )
+        return sorted(rows, key=lambda r: int(r["version"]))
+
+    # -- writing
+
+    def log(
+        self,
+        booster,
+        *,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        sample: pl.DataFrame,
+        tags: dict[str, str],
+    ) -> tuple[str, str]:
+        """Log a training run (parameters, metrics, feature importance plot, the model with its signature)
+        and register the model. Returns (MLflow run id, registered version)."""
+        import lightgbm as lgb
+
+        with self._mlflow() as mlflow:
+            import mlflow.lightgbm
+            from mlflow.models import infer_signature
+
+            experiment = mlflow.get_experiment_by_name(self.name)
+            experiment_id = (
+                experiment.experiment_id
+                if experiment is not None
+                else mlflow.create_experiment(self.name, artifact_location=self.artifact_root.resolve().as_uri())
+            )
+            x = pl.DataFrame(matrix(sample), schema=list(FEATURES), orient="row").to_pandas()
+            with mlflow.start_run(experiment_id=experiment_id) as run:
+                mlflow.log_params({k: str(v) for k, v in params.items()})
+                mlflow.log_metrics(metrics)
+                mlflow.set_tags(tags)
+                importance = dict(
+                    zip(FEATURES, booster.feature_importance(importance_type="gain").tolist(), strict=True)
+                )
+                mlflow.log_dict(importance, "feature_importance.json")
+                mlflow.log_figure(_importance_figure(importance), "feature_importance.png")
+                info = mlflow.lightgbm.log_model(
+                    booster,
+                    name="model",
+                    signature=infer_signature(x, booster.predict(x.to_numpy())),
+                    pip_requirements=[f"lightgbm=={lgb.__version__}"],
+                )
+            # Registered through the client (the fluent `registered_model_name` prints to stderr).
+            client = mlflow.MlflowClient()
+            if not client.search_registered_models(filter_string=f"name = '{self.name}'"):
+                client.create_registered_model(self.name, description="orders each enterprise's notices (LambdaRank)")
+            registered = client.create_model_version(
+                self.name, source=info.model_uri, run_id=run.info.run_id, tags=tags, model_id=info.model_id
+            )
+            version = str(registered.version)
+        return run.info.run_id, version
+
+    def promote(self, version: str) -> None:
+        with self._mlflow() as mlflow:
+            mlflow.MlflowClient().set_registered_model_alias(self.name, CHAMPION, version)
+
+    def demote(self) -> None:
+        """Remove the champion alias: runs fall back to the documented order."""
+        with self._mlflow() as mlflow:
+            if CHAMPION in self._aliases(mlflow):
+                mlflow.MlflowClient().delete_registered_model_alias(self.name, CHAMPION)
+
+
+def _importance_figure(importance: dict[str, float]):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(importance, key=importance.get)
+    figure, axes = plt.subplots(figsize=(7, 7))
+    axes.barh(names, [importance[n] for n in names])
+    axes.set_xlabel("total gain")
+    axes.set_title("ranker feature importance")
+    figure.tight_layout()
+    plt.close(figure)
+    return figure
