@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from matcher.db import make_engine, upgrade
+from matcher.ranking.serve import PushPlan
 from matcher.run import run_matching
 from policies.load import load_catalogue
 
@@ -25,11 +26,12 @@ def main(registry: str, url: str, as_of: str) -> None:
     upgrade(engine)
     policies = load_catalogue().in_force(day)
     started = time.perf_counter()
-    summary = run_matching(engine, Path(registry), day, policies)
+    # As `huiqi run` on a fresh install: ranked by the fallback order (no champion yet), pushed in waves.
+    summary = run_matching(engine, Path(registry), day, policies, push=PushPlan())
     total = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     started = time.perf_counter()
-    again = run_matching(engine, Path(registry), day, policies)
+    again = run_matching(engine, Path(registry), day, policies, push=PushPlan())
     rerun = time.perf_counter() - started
     assert again.outcome == "unchanged", again.outcome
     written = sum(

@@ -179,15 +179,15 @@ responses = Table(
 rank_features = Table(
     "rank_features",
     metadata,
-    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    # Key led by the enterprise: it serves both a run's rows and one pair's history; no foreign key (bulk table).
     Column("uscc", String(18), primary_key=True),
     Column("policy_id", String(80), primary_key=True),
+    Column("run_id", String(32), primary_key=True, comment="runs.id"),
     Column("feature_set", String(16), nullable=False, comment="version of the feature list the values follow"),
     Column("features", Text, nullable=False, comment="comma-separated values in the feature set's order; empty = null"),
     Column("score", Float, comment="the model's score; null under the fallback order"),
     Column("position", Integer, nullable=False, comment="1 = first among the enterprise's notices of the run"),
     Column("wave", Integer, nullable=False, comment="0 = pushed with the run; n = pushed n × wave_days later"),
-    Index(None, "uscc", "policy_id"),
 )
 
 # The service (api/service): bearer tokens, policy drafts and published versions, runs started over HTTP.

@@ -16,9 +16,9 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "rank_features",
-        sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("uscc", sa.String(length=18), nullable=False),
         sa.Column("policy_id", sa.String(length=80), nullable=False),
+        sa.Column("run_id", sa.String(length=32), nullable=False, comment="runs.id"),
         sa.Column(
             "feature_set",
             sa.String(length=16),
@@ -44,12 +44,9 @@ def upgrade() -> None:
             nullable=False,
             comment="0 = pushed with the run; n = pushed n × wave_days later",
         ),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_rank_features_run_id_runs")),
-        sa.PrimaryKeyConstraint("run_id", "uscc", "policy_id", name=op.f("pk_rank_features")),
+        sa.PrimaryKeyConstraint("uscc", "policy_id", "run_id", name=op.f("pk_rank_features")),
     )
-    op.create_index(op.f("ix_rank_features_uscc_policy_id"), "rank_features", ["uscc", "policy_id"])
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_rank_features_uscc_policy_id"), table_name="rank_features")
     op.drop_table("rank_features")
