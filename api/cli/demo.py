@@ -1,21 +1,54 @@
-"""`huiqi demo`: the main job on embedded defaults, from nothing."""
+"""`huiqi demo`: the main job on embedded defaults, from nothing to a service ready to try.
+
+Registries are generated, earlier months are run and answered by the
+simulated enterprises (the ranker's feedback), the ranker is trained, the
+as-of date is run with the champion, tokens are issued for each role, and the
+service starts with the first URLs to open printed.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine, select
 
 from api.cli import app
 from api.cli.progress import console, stages
+from api.cli.ranking import model_store, push_plan
 from api.cli.registries import build_and_write_profiles
 from api.cli.run import print_summary
+from api.service.published import PublishedCatalogue
+from api.service.tokens import issue_token
 from api.settings import Settings
 from features.synthetic import generate as generate_registries
 from matcher.db import make_engine, upgrade
+from matcher.db.models import decisions, runs
+from matcher.ranking.simulate import as_of_dates, simulate
+from matcher.ranking.train import train
 from matcher.run import run_matching
-from policies.load import load_catalogue
+
+
+def _month_ends_before(day: date, count: int) -> list[date]:
+    """The ``count`` quarter ends (every 3 months) before ``day``'s month: the feedback history."""
+    start = date(day.year - (count * 3 + 11) // 12, (day.month - count * 3 - 1) % 12 + 1, 1)
+    return [d for d in as_of_dates(start, day, 3) if d < date(day.year, day.month, 1)][-count:]
+
+
+def _showcase(engine: Engine, run_id: str) -> str | None:
+    """An enterprise with a near miss and something to confirm, if any: the most to look at."""
+    with engine.connect() as connection:
+        for status in ("awaiting_confirmation", "near_miss", "needs_data", "granted"):
+            uscc = connection.execute(
+                select(decisions.c.uscc)
+                .where(decisions.c.run_id == run_id, decisions.c.status == status)
+                .order_by(decisions.c.uscc)
+                .limit(1)
+            ).scalar()
+            if uscc:
+                return uscc
+    return None
 
 
 @app.command()
@@ -23,21 +56,77 @@ def demo(
     enterprises: Annotated[int, typer.Option(min=1, help="Number of synthetic enterprises.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"])] = datetime(2025, 6, 30),
+    history: Annotated[int, typer.Option(min=2, help="Earlier quarter ends run and answered (feedback).")] = 4,
+    serve: Annotated[bool, typer.Option(help="Start the service at the end.")] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
-    """Generate registries (with a few bad rows), validate them, build profiles and run the matcher."""
+    """From nothing to a service ready to try: registries, feedback history, ranker, run, tokens, service."""
     settings = Settings()
     day = as_of.date()
-    with stages("demo") as step:
+    with stages("registries") as step:
         generate_registries(settings.registry_dir, enterprises=enterprises, seed=seed, dirty=0.002, progress=step)
     build_and_write_profiles(settings.registry_dir, day, settings.profiles_path, settings.quarantine_dir)
     engine = make_engine(settings.database)
     upgrade(engine)
-    with stages("run") as step:
-        summary = run_matching(engine, settings.registry_dir, day, load_catalogue().in_force(day), progress=step)
-    print_summary(summary)
+    catalogue = PublishedCatalogue().load(engine)
+
+    earlier = _month_ends_before(day, history)
+    with stages("feedback history") as step:
+        simulated = simulate(
+            engine, settings.registry_dir, earlier, catalogue.in_force, plan=push_plan(settings), progress=step
+        )
     console.print(
-        f"\nDecisions, benefit ledger and notices are in {settings.database}. Unknown means a fact is missing from"
-        " the registries: the enterprise is asked for it (needs_data), never silently excluded.\n"
-        "[bold]Next:[/] `huiqi policies explain --uscc <USCC> --policy job-retention-refund` explains a decision;"
-        " `huiqi webhook set` + `huiqi deliver` push notices; `huiqi facts` lists the profile facts."
+        f"{len(simulated.dates)} earlier runs ({earlier[0]} … {earlier[-1]}); simulated responses: "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(simulated.responses.items()))
     )
+    with stages("ranker") as step:
+        step("training on the feedback (LightGBM LambdaRank), registering in MLflow")
+        report = train(engine, model_store(settings))
+    ranker = report.metrics["ranker"]["ndcg_5"]
+    best_baseline = max(v["ndcg_5"] for k, v in report.metrics.items() if k not in ("ranker", "champion"))
+    console.print(
+        f"ranker version {report.version}: held-out NDCG@5 {ranker:.3f} against the best baseline {best_baseline:.3f}"
+        f" — {'champion' if report.promoted else 'not promoted'} ({report.reason})"
+    )
+
+    with stages("run") as step:
+        summary = run_matching(
+            engine, settings.registry_dir, day, catalogue.in_force(day), progress=step, push=push_plan(settings)
+        )
+    print_summary(summary)
+    with engine.connect() as connection:
+        model = connection.execute(select(runs.c.model_version).where(runs.c.id == summary.run_id)).scalar()
+    console.print(f"notices ordered by {model or 'the fallback order'}; ledger and notices in {settings.database}")
+
+    uscc = _showcase(engine, summary.run_id)
+    tokens = {role: issue_token(engine, role=role, name=f"demo {role}")[0] for role in ("officer", "analyst")}
+    if uscc:
+        tokens["enterprise"] = issue_token(engine, role="enterprise", uscc=uscc, name=f"demo {uscc}")[0]
+    base = f"http://127.0.0.1:{port}"
+    console.print("\n[bold]Tokens[/] (demo only; `huiqi token create --role ROLE [--uscc USCC]` issues more):")
+    for role, token in tokens.items():
+        console.print(f"  {role:<10} {token}", highlight=False, soft_wrap=True)
+    console.print("\n[bold]Try[/]:")
+    console.print(f"  {base}/docs  — the API, with examples (Authorize with a token above)", highlight=False)
+    if uscc:
+        console.print(
+            f"  curl -H 'Authorization: Bearer {tokens['enterprise']}' {base}/enterprises/{uscc}/decisions",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"  curl -H 'Authorization: Bearer {tokens['officer']}' {base}/policies", highlight=False, soft_wrap=True
+    )
+    console.print(
+        f"  curl -H 'Authorization: Bearer {tokens['analyst']}' {base}/models/champion",
+        highlight=False,
+        soft_wrap=True,
+    )
+    engine.dispose()
+    if serve:
+        import uvicorn
+
+        from api.service import create_app
+
+        console.print(f"\nserving on {base} (Ctrl-C stops)")
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

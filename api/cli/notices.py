@@ -13,11 +13,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from api.cli import app
 from api.cli.progress import console
+from api.service.published import PublishedCatalogue
 from api.settings import Settings
 from matcher.db import make_engine, upgrade
 from matcher.db.models import webhooks
 from matcher.delivery import DeliveryPolicy, dead_letters, deliver_due
-from policies.load import load_catalogue
 
 webhook_app = typer.Typer(no_args_is_help=True, help="Where each enterprise receives its notices.")
 notices_app = typer.Typer(no_args_is_help=True, help="Notices: what could not be delivered.")
@@ -55,7 +55,7 @@ def deliver(
 ) -> None:
     """Post pending notices to the enterprises' webhooks, retrying with backoff; stops when nothing is due."""
     engine = _engine()
-    catalogue = load_catalogue()
+    catalogue = PublishedCatalogue().load(engine)  # notices of versions published over HTTP render too
     policy = DeliveryPolicy(max_attempts=max_attempts, base_delay=timedelta(seconds=base_delay))
     totals = {"delivered": 0, "retried": 0, "dead": 0}
     with httpx.Client() as client:

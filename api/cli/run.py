@@ -13,11 +13,11 @@ from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console, stages
-from api.cli.ranking import push_plan
+from api.ranking import push_plan
+from api.service.published import PublishedCatalogue
 from api.settings import Settings
 from matcher.db import make_engine, upgrade
 from matcher.run import RunSummary, run_matching
-from policies.load import load_catalogue
 
 db_app = typer.Typer(no_args_is_help=True, help="The database: create or upgrade its schema.")
 app.add_typer(db_app, name="db")
@@ -62,7 +62,7 @@ def run(
     engine = make_engine(settings.database)
     upgrade(engine)
     day = as_of.date()
-    policies = load_catalogue().in_force(day)
+    policies = PublishedCatalogue().load(engine).in_force(day)  # repository files + versions published over HTTP
     with stages("run") as step:
         summary = run_matching(engine, registry, day, policies, progress=step, push=push_plan(settings))
     if as_json:

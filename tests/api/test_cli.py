@@ -100,3 +100,26 @@ def test_cli_when_run_twice_for_one_date_decides_once_and_says_so(tmp_path):
     assert (tmp_path / "data" / "huiqi.db").exists()
     second = huiqi("run", "--registry", str(registry), "--as-of", "2025-06-30", env=env)
     assert second.returncode == 0 and "already completed earlier: nothing changed" in second.stderr
+
+
+def test_cli_demo_goes_from_nothing_to_a_ranked_run_with_working_tokens_and_urls(tmp_path):
+    import re
+
+    from sqlalchemy import select
+
+    from api.service.tokens import lookup_token
+    from matcher.db import make_engine
+    from matcher.db.models import runs
+
+    data = tmp_path / "data"
+    done = huiqi("demo", "--enterprises", "1500", "--history", "2", "--no-serve", env={"HUIQI_DATA_DIR": str(data)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout + done.stderr  # the demo talks to a person: its report is on the console (stderr)
+    assert "held-out NDCG@5" in out and "/docs" in out and "/enterprises/" in out
+    engine = make_engine(f"sqlite:///{data / 'huiqi.db'}")
+    with engine.connect() as connection:
+        latest = connection.execute(select(runs.c.as_of, runs.c.model_version).order_by(runs.c.as_of.desc())).first()
+    assert str(latest.as_of) == "2025-06-30" and latest.model_version  # the final run was ordered by the champion
+    tokens = dict(re.findall(r"^\s+(officer|analyst|enterprise)\s+(hq_\S+)", out, flags=re.MULTILINE))
+    assert set(tokens) == {"officer", "analyst", "enterprise"}
+    assert all(lookup_token(engine, t).role == role for role, t in tokens.items())
