@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import threading
+import time
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Engine, select
@@ -27,6 +28,10 @@ from policies.graph import check_relations
 from policies.load import CATALOGUE_DIR, load_catalogue, load_policy_text
 
 __all__ = ["PublishedCatalogue", "check_catalogue", "published_file", "with_versions"]
+
+
+# Seconds a catalogue read through an engine is reused: a request then costs no catalogue query.
+READ_TTL = 5.0
 
 
 def published_file(policy_id: str, version: int) -> str:
@@ -66,6 +71,7 @@ class PublishedCatalogue:
         self._repository = repository
         self._compiled: dict[tuple[str, int, str], CompiledPolicy] = {}
         self._lock = threading.Lock()
+        self._read: tuple[float, Catalogue] | None = None
 
     @property
     def repository(self) -> Catalogue:
@@ -81,8 +87,14 @@ class PublishedCatalogue:
         return self._compiled[key]
 
     def load(self, source: Engine | Connection) -> Catalogue:
+        """The catalogue now. Read through an engine, it may be up to ``READ_TTL`` seconds old (versions
+        published by another process show after that); read in a transaction, it is exact."""
         query = select(policy_versions.c.policy_id, policy_versions.c.version, policy_versions.c.source)
         if isinstance(source, Engine):
+            with self._lock:
+                fresh = self._read is not None and time.monotonic() - self._read[0] < READ_TTL
+                if fresh:
+                    return self._read[1]
             with source.connect() as connection:
                 rows = connection.execute(query).all()
         else:
@@ -92,7 +104,15 @@ class PublishedCatalogue:
         errors = check_catalogue(policies) if published else []
         if errors:  # only a change to the repository files can get here: publishing checks first
             raise CatalogueError(errors)
-        return Catalogue(tuple(policies))
+        catalogue = Catalogue(tuple(policies))
+        with self._lock:  # a read in a transaction may see uncommitted versions: not for others to reuse
+            self._read = (time.monotonic(), catalogue) if isinstance(source, Engine) else None
+        return catalogue
+
+    def invalidate(self) -> None:
+        """Forget the reused catalogue: call after committing a publish, so this process shows it at once."""
+        with self._lock:
+            self._read = None
 
     def is_published(self, policy: CompiledPolicy) -> bool:
         return policy.file.startswith("published/")

@@ -347,4 +347,5 @@ def publish(draft_id: DraftId, body: PublishIn, principal: Officer, state: State
         raise Conflict(
             f"version {compiled.version} of '{compiled.id}' was published meanwhile; reload and retry"
         ) from None
+    state.catalogue.invalidate()  # this process serves the new version from the next request
     return out
