@@ -13,25 +13,15 @@ from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console, stages
+from api.ranking import model_store, push_plan
 from api.settings import Settings
 from matcher.db import make_engine, upgrade
-from matcher.ranking.registry import ModelStore
-from matcher.ranking.serve import PushPlan
 from policies.load import load_catalogue
 
 model_app = typer.Typer(no_args_is_help=True, help="The ranker's models in the MLflow registry.")
 app.add_typer(model_app, name="model")
 
 _LABELS = {"ranker": "ranker (new)", "amount": "amount-sorted", "rule_margin": "rule-margin-sorted", "random": "random"}
-
-
-def model_store(settings: Settings) -> ModelStore:
-    return ModelStore(settings.mlflow_tracking_uri, settings.mlflow_artifacts)
-
-
-def push_plan(settings: Settings) -> PushPlan:
-    """The champion (or the fallback order when none is registered) with the configured push cap."""
-    return PushPlan(model_store(settings).champion(), settings.push_cap, settings.push_wave_days)
 
 
 def _engine(settings: Settings):

@@ -1,4 +1,5 @@
-"""The FastAPI application: ``create_app(settings)`` wires the database, the catalogue, the run worker and routes."""
+"""The FastAPI application: ``create_app(settings)`` wires the database, the catalogue, the run and training
+workers, the ranker and routes."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from api.ranking import model_store
 from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
-from api.service.routes import drafts, enterprises, policies, runs
+from api.service.ranker import Ranker
+from api.service.routes import drafts, enterprises, models, policies, runs
 from api.service.runner import Runner
 from api.service.state import ServiceState
+from api.service.trainer import Trainer
 from api.settings import Settings
 from matcher.db import make_engine, upgrade
 from policies.catalogue import Catalogue
@@ -23,7 +27,8 @@ __all__ = ["create_app"]
 DESCRIPTION = """
 Apply-free benefits (免申即享). Enterprises read their decisions and notices, why, and confirm, supply
 missing facts, decline or object. Policy officers write drafts, validate them, run their examples, see
-their impact and publish new versions; they start matching runs and follow them.
+their impact and publish new versions; they start matching runs and follow them. Data scientists read the
+ranker's champion and registered versions with their held-out metrics, and train new ones.
 
 Every call needs `Authorization: Bearer <token>` (`huiqi token create`). An enterprise token is bound to
 one USCC and reaches only that enterprise's records. Errors are problem details (RFC 9457,
@@ -45,11 +50,15 @@ def create_app(
     catalogue = PublishedCatalogue(repository)
     runner = Runner(engine, settings, catalogue)
     runner.recover()
+    ranker = Ranker(engine, model_store(settings))
+    trainer = Trainer(engine, ranker.store, on_done=ranker.forget)
+    trainer.recover()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         runner.shutdown()
+        trainer.shutdown()
 
     app = FastAPI(
         title="huiqi",
@@ -58,7 +67,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.service = ServiceState(settings, engine, catalogue, runner)
+    app.state.service = ServiceState(settings, engine, catalogue, runner, trainer, ranker)
     install_problem_handlers(app)
 
     @app.get("/health", response_model=Health, tags=["service"])
@@ -66,6 +75,6 @@ def create_app(
         """Liveness: answers without a token."""
         return Health()
 
-    for module in (enterprises, policies, drafts, runs):
+    for module in (enterprises, policies, drafts, runs, models):
         app.include_router(module.router)
     return app

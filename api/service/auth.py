@@ -9,6 +9,8 @@
 | start runs          | no             | yes     | no      | yes   |
 | follow runs         | no             | yes     | yes     | yes   |
 | dead letters        | no             | yes     | no      | yes   |
+| ranker models       | no             | read    | yes     | yes   |
+| train the ranker    | no             | no      | yes     | yes   |
 
 Only the enterprise itself confirms, supplies, declines or objects: those are
 its declarations, and nobody — officer or admin — may make them in its name.

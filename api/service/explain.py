@@ -3,32 +3,37 @@
 Every condition with its result, the facts it read, their registries and the
 as-of date, in Chinese and English; for a near miss, the conditions missed
 and by how much; for missing data, the facts to supply. Ranking reasons come
-from the ranker (``ranking_reasons``), when it has any.
+from the champion model (``ranking_reasons``): its top contributing features
+for the pair as its run ranked it, or a note saying why there are none.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from features.profiles.catalogue import fact as catalogue_fact
 from features.registries.schema import REGISTRIES
 from policies.compiled import CompiledPolicy
 from policies.trace import ConditionTrace, FactUse, trace
 
+if TYPE_CHECKING:
+    from api.service.ranker import Ranker
+
 __all__ = ["RESULTS", "evidence", "explain", "ranking_reasons"]
 
 RESULTS = {True: "met", False: "not_met", None: "unknown"}
 
 
-def ranking_reasons(decision: Any) -> list[dict[str, str]] | None:
-    """Why the ranker placed this notice where it did, as [{zh, en}, ...].
-
-    Hook for ``matcher/ranking/explain.py`` (being written): until it is wired
-    here, decisions carry no ranking reasons and the explanation says so.
-    """
-    return None
+def ranking_reasons(decision: Any, ranker: Ranker | None = None) -> dict[str, Any]:
+    """Why the champion places this notice where it does: ``ranking_reasons`` [{feature, value, contribution,
+    zh, en}, ...] for the decision's (uscc, policy) in its run, or null with ``ranking_note`` {zh, en} saying why
+    (no champion, the pair was not ranked)."""
+    if ranker is None or decision is None:
+        return {"ranking_reasons": None, "ranking_note": None}
+    reasons, note = ranker.reasons(decision["uscc"], decision["policy_id"], decision.get("run_id"))
+    return {"ranking_reasons": reasons, "ranking_note": note}
 
 
 def evidence(facts_json: str) -> dict[str, Any]:
@@ -70,7 +75,17 @@ def _conditions(node: ConditionTrace, as_of: date, depth: int = 0) -> list[dict[
     return [row] + [r for child in node.children for r in _conditions(child, as_of, depth + 1)]
 
 
-def explain(policy: CompiledPolicy | None, uscc: str, facts_json: str, as_of: date, decision: Any = None) -> dict:
+def explain(
+    policy: CompiledPolicy | None,
+    uscc: str,
+    facts_json: str,
+    as_of: date,
+    decision: Any = None,
+    *,
+    ranker: Ranker | None = None,
+) -> dict:
+    """The decision's explanation; ``decision`` (a row with uscc, policy_id, run_id) for its ranking reasons."""
+    ranked = ranking_reasons(decision, ranker)
     if policy is None:
         return {
             "available": False,
@@ -81,7 +96,7 @@ def explain(policy: CompiledPolicy | None, uscc: str, facts_json: str, as_of: da
             "conditions": [],
             "missing_facts": [],
             "failing": [],
-            "ranking_reasons": ranking_reasons(decision),
+            **ranked,
         }
     traced = trace(policy, evidence(facts_json) | {"uscc": uscc}, as_of)
     missing = [
@@ -107,5 +122,5 @@ def explain(policy: CompiledPolicy | None, uscc: str, facts_json: str, as_of: da
         "conditions": _conditions(traced.conditions, as_of),
         "missing_facts": missing,
         "failing": failing,
-        "ranking_reasons": ranking_reasons(decision),
+        **ranked,
     }

@@ -3,9 +3,10 @@
 A request is stored first (queued), so its status can be read at once and
 survives the worker. The worker validates the registry directory of the
 settings, writes the profiles the impact analysis reads, then runs the
-matcher with the published catalogue in force on the date. A run is
-resumable (matcher.run), so a request cut short by a restart is marked failed
-and is simply started again.
+matcher with the published catalogue in force on the date and the push plan
+of `huiqi run` (the champion, or the fallback order; the settings' push cap
+and waves). A run is resumable (matcher.run), so a request cut short by a
+restart is marked failed and is simply started again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, insert, update
 
+from api.ranking import push_plan
 from features.profiles import build_profiles
 from features.profiles.store import ProfileInfo, write_profiles
 from features.registries.validate import check_registry, write_quarantine
@@ -42,10 +44,12 @@ class Runner:
         engine: Engine,
         settings: Settings,
         catalogue: PublishedCatalogue,
-        push: Callable[[], PushPlan | None] = lambda: None,
+        push: Callable[[], PushPlan | None] | None = None,
     ) -> None:
-        """``push``: the ranker's push plan for each run (``None``: every notice at once, in the fallback order)."""
-        self.engine, self.settings, self.catalogue, self.push = engine, settings, catalogue, push
+        """``push``: the push plan of each run, read when it starts; by default ``api.ranking.push_plan``, as
+        `huiqi run` uses (``None`` from it: no ranking at all)."""
+        self.engine, self.settings, self.catalogue = engine, settings, catalogue
+        self.push = push or (lambda: push_plan(settings))
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huiqi-run")
 
     def recover(self) -> None:

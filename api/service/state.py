@@ -1,5 +1,5 @@
-"""What every request needs — settings, the database, the published catalogue, the run worker — and the
-``Annotated`` aliases routes declare them with."""
+"""What every request needs — settings, the database, the published catalogue, the run and training workers,
+the ranker — and the ``Annotated`` aliases routes declare them with."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from api.service.published import PublishedCatalogue
+from api.service.ranker import Ranker
 from api.service.runner import Runner
+from api.service.trainer import Trainer
 from api.settings import Settings
 
 __all__ = ["ServiceState", "StateDep", "get_state"]
@@ -22,9 +24,11 @@ class ServiceState:
     engine: Engine
     catalogue: PublishedCatalogue
     runner: Runner
+    trainer: Trainer
+    ranker: Ranker
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:  # async: no thread hop for a lookup
     return request.app.state.service
 
 

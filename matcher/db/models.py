@@ -255,3 +255,25 @@ run_requests = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
 )
+
+# Training jobs started over HTTP (api/service/trainer.py): one at a time, followed like run requests.
+training_jobs = Table(
+    "training_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False, comment="queued | running | completed | failed"),
+    Column(
+        "active",
+        Integer,
+        unique=True,
+        comment="1 while queued or running, null once finished: the unique key lets one job run at a time",
+    ),
+    Column("params", JSON, nullable=False, comment="what the job was asked: holdout_share, seed"),
+    Column("requested_by", String(80), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("result", JSON, comment="metrics side by side, the version registered, promoted or not and why"),
+    Column("error", Text, comment="why it failed, e.g. no feedback yet"),
+)
+__all__ += ["training_jobs"]

@@ -2,12 +2,13 @@
 
 RankingError
  ├── NoFeedbackError     nothing to train on yet
- └── ModelStoreError     the MLflow store or a registered model cannot be used
+ ├── ModelStoreError     the MLflow store or a registered model cannot be used
+ └── UnrankedPair        no run ranked this enterprise's decision on this policy (nothing to explain)
 """
 
 from __future__ import annotations
 
-__all__ = ["ModelStoreError", "NoFeedbackError", "RankingError"]
+__all__ = ["ModelStoreError", "NoFeedbackError", "RankingError", "UnrankedPair"]
 
 
 class RankingError(Exception):
@@ -19,4 +20,8 @@ class NoFeedbackError(RankingError):
 
 
 class ModelStoreError(RankingError):
+    pass
+
+
+class UnrankedPair(RankingError):
     pass

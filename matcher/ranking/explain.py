@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from features.standards.industry import SECTIONS
 from matcher.db.models import rank_features, runs
-from matcher.ranking.errors import RankingError
+from matcher.ranking.errors import UnrankedPair
 from matcher.ranking.features import CODES, FEATURE_SET, FEATURES, decode_features
 from matcher.ranking.model import BoosterScorer
 
@@ -142,8 +142,11 @@ def explain_rows(scorer: BoosterScorer, frame: pl.DataFrame, *, top: int = 3) ->
     return out
 
 
-def explain_pair(engine: Engine, scorer: BoosterScorer, uscc: str, policy_id: str, *, top: int = 3) -> Explanation:
-    """The latest ranked decision of (uscc, policy_id), explained by ``scorer`` (the champion, usually)."""
+def explain_pair(
+    engine: Engine, scorer: BoosterScorer, uscc: str, policy_id: str, *, top: int = 3, run_id: str | None = None
+) -> Explanation:
+    """The latest ranked decision of (uscc, policy_id) — or the one of run ``run_id`` — explained by ``scorer``
+    (the champion, usually)."""
     query = (
         select(rank_features.c.uscc, rank_features.c.policy_id, rank_features.c.features)
         .join(runs, runs.c.id == rank_features.c.run_id)
@@ -155,11 +158,14 @@ def explain_pair(engine: Engine, scorer: BoosterScorer, uscc: str, policy_id: st
         .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
         .limit(1)
     )
+    if run_id is not None:
+        query = query.where(rank_features.c.run_id == run_id)
     with engine.connect() as connection:
         found = connection.execute(query).all()
     if not found:
-        raise RankingError(
-            f"no ranked decision for enterprise {uscc} and policy {policy_id!r}: expected one from a run that "
+        run = f" in run {run_id}" if run_id is not None else ""
+        raise UnrankedPair(
+            f"no ranked decision for enterprise {uscc} and policy {policy_id!r}{run}: expected one from a run that "
             "ranked its notices (`huiqi run` or `huiqi simulate`); check the USCC and the policy id"
         )
     frame = pl.DataFrame(found, schema=["uscc", "policy_id", "features"], orient="row").with_columns(decode_features())

@@ -120,25 +120,25 @@ class ModelStore:
         return None if version is None else self.load(version)
 
     def versions(self) -> list[dict[str, Any]]:
+        """Every registered version, oldest first (see ``_describe`` for what a row holds)."""
         if not self.exists():
             return []
         with self._mlflow() as mlflow:
             client = mlflow.MlflowClient()
-            champion = self._aliases(mlflow).get(CHAMPION)
-            rows = []
-            for mv in client.search_model_versions(f"name = '{self.name}'"):
-                metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
-                rows.append(
-                    {
-                        "version": str(mv.version),
-                        "champion": str(mv.version) == str(champion),
-                        "created": mv.creation_timestamp,
-                        "run_id": mv.run_id,
-                        "ndcg_5": metrics.get("ndcg_5"),
-                        "shuffled_labels": (mv.tags or {}).get("shuffled_labels") == "true",
-                    }
-                )
+            aliases = self._aliases(mlflow)
+            rows = [_describe(client, mv, aliases) for mv in client.search_model_versions(f"name = '{self.name}'")]
         return sorted(rows, key=lambda r: int(r["version"]))
+
+    def champion_info(self) -> dict[str, Any] | None:
+        """The champion's registry row (as ``versions``), without loading the model; None when there is none."""
+        if not self.exists():
+            return None
+        with self._mlflow() as mlflow:
+            aliases = self._aliases(mlflow)
+            if CHAMPION not in aliases:
+                return None
+            client = mlflow.MlflowClient()
+            return _describe(client, client.get_model_version(self.name, aliases[CHAMPION]), aliases)
 
     # -- writing
 
@@ -200,6 +200,25 @@ class ModelStore:
         with self._mlflow() as mlflow:
             if CHAMPION in self._aliases(mlflow):
                 mlflow.MlflowClient().delete_registered_model_alias(self.name, CHAMPION)
+
+
+def _describe(client, mv, aliases: dict[str, str]) -> dict[str, Any]:
+    """A model version as the registry knows it: its training run's metrics (flat, as logged), parameters and
+    tags, its aliases, and when it was registered (milliseconds since the epoch, as MLflow keeps it)."""
+    run = client.get_run(mv.run_id).data if mv.run_id else None
+    metrics = dict(run.metrics) if run else {}
+    return {
+        "version": str(mv.version),
+        "champion": str(aliases.get(CHAMPION)) == str(mv.version),
+        "aliases": sorted(a for a, v in aliases.items() if str(v) == str(mv.version)),
+        "created": mv.creation_timestamp,
+        "run_id": mv.run_id,
+        "ndcg_5": metrics.get("ndcg_5"),
+        "shuffled_labels": (mv.tags or {}).get("shuffled_labels") == "true",
+        "metrics": metrics,
+        "params": dict(run.params) if run else {},
+        "tags": dict(mv.tags or {}),
+    }
 
 
 def _importance_figure(importance: dict[str, float]):

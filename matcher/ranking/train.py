@@ -100,7 +100,9 @@ def train(
             f"two or more notices, so there is nothing to rank; {HOW_TO_GET_FEEDBACK}"
         )
     train_rows, holdout = split_by_time(usable, holdout_share)
+    fitting = time.perf_counter()
     booster = fit_ranker(train_rows, rounds=rounds, seed=seed, shuffle_labels=shuffle_labels)
+    fit_seconds = time.perf_counter() - fitting
 
     metrics = {"ranker": ranking_metrics(holdout, booster.predict(matrix(holdout)))}
     for name, score in baseline_scores(holdout, seed=seed).items():
@@ -130,15 +132,26 @@ def train(
     logged = {f"{k}": v for k, v in metrics["ranker"].items()}
     for name in (*BASELINES, "champion"):
         logged |= {f"{name}_{k}": v for k, v in metrics.get(name, {}).items()}
+    # What training took and saw, for whoever reads the registry later (the HTTP service shows them).
+    logged |= {"train_seconds": fit_seconds, "train_pairs": train_rows.height, "holdout_pairs": holdout.height}
+    holdout_dates = sorted(holdout["as_of"].unique().to_list())
     run_id, version = store.log(
         booster,
-        params={**PARAMS, "rounds": rounds, "seed": seed, "holdout_share": holdout_share, "feature_set": FEATURE_SET},
+        params={
+            **PARAMS,
+            "rounds": rounds,
+            "seed": seed,
+            "holdout_share": holdout_share,
+            "feature_set": FEATURE_SET,
+            "holdout_dates": ",".join(map(str, holdout_dates)),
+        },
         metrics=logged,
         sample=holdout.head(200),
         tags={
             "shuffled_labels": str(shuffle_labels).lower(),
             "promoted": str(promoted).lower(),
             "champion_before": champion_before or "",
+            "reason": reason[:5000],
         },
     )
     if promoted:
@@ -151,7 +164,7 @@ def train(
         champion_before=champion_before,
         metrics=metrics,
         train_dates=sorted(train_rows["as_of"].unique().to_list()),
-        holdout_dates=sorted(holdout["as_of"].unique().to_list()),
+        holdout_dates=holdout_dates,
         train_pairs=train_rows.height,
         holdout_pairs=holdout.height,
         holdout_groups=holdout.select(pl.struct("as_of", "uscc").n_unique()).item(),

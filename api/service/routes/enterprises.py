@@ -136,7 +136,7 @@ def read_decision(
     policy = _policy(catalogue, row["policy_id"], row["policy_version"])
     return dict(row) | {
         "title": _title(catalogue, row["policy_id"], row["policy_version"]),
-        "explanation": explain(policy, uscc, row["facts"], row["as_of"], row),
+        "explanation": explain(policy, uscc, row["facts"], row["as_of"], row, ranker=state.ranker),
     }
 
 
@@ -230,7 +230,8 @@ def read_notice(uscc: UsccPath, notice_id: NoticeId, principal: ReadingEnterpris
     policy = _policy(state.catalogue.load(state.engine), notice["policy_id"], notice["policy_version"])
     if notice["facts"] is None:  # no decision row (should not happen): say so rather than guess
         policy = None
-    explanation = explain(policy, uscc, notice["facts"] or "{}", notice["as_of"] or notice["created_at"].date(), notice)
+    as_of = notice["as_of"] or notice["created_at"].date()
+    explanation = explain(policy, uscc, notice["facts"] or "{}", as_of, notice, ranker=state.ranker)
     return notice | {"explanation": explanation}
 
 

@@ -71,6 +71,27 @@ class Lines(BaseModel):
     en: list[str]
 
 
+class RankingReason(Text):
+    """One feature's push on the notice's place (LightGBM's own contribution), in plain words."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "feature": "log_amount",
+                    "value": 5.08,
+                    "contribution": 0.4123,
+                    "zh": "补贴金额（120,000 元）使该通知排序靠前",
+                    "en": "the amount (120,000 yuan) moves it up",
+                }
+            ]
+        }
+    )
+    feature: str = Field(description="the ranker's feature (docs/ranking.md)")
+    value: float | None = Field(default=None, description="the feature's value as the run computed it")
+    contribution: float = Field(description="how far it moved the score: up if positive")
+
+
 class Explanation(BaseModel):
     available: bool
     eligible: Result | None = None
@@ -81,7 +102,12 @@ class Explanation(BaseModel):
     conditions: list[ConditionOut] = []
     missing_facts: list[MissingFact] = Field(default=[], description="facts to supply (needs_data)")
     failing: list[FailingCondition] = Field(default=[], description="conditions missed and by how much (near_miss)")
-    ranking_reasons: list[Text] | None = Field(default=None, description="why the ranker placed it so; null: none")
+    ranking_reasons: list[RankingReason] | None = Field(
+        default=None, description="why the ranking model places it where it is, strongest first; null: see the note"
+    )
+    ranking_note: Text | None = Field(
+        default=None, description="why there are no ranking reasons: no model in service, or the pair was not ranked"
+    )
 
 
 class DecisionOut(BaseModel):

@@ -63,7 +63,8 @@ def settings(tmp_path, registry, profiles_file):
 def app(settings, engine, repository):
     service = create_app(settings, engine=engine, repository=repository)
     yield service
-    service.state.service.runner.shutdown()  # runs started by a test finish before its database goes
+    service.state.service.runner.shutdown()  # runs and trainings started by a test finish before its database goes
+    service.state.service.trainer.shutdown()
 
 
 @pytest.fixture

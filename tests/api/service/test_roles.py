@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from matcher.db.models import decisions, run_requests
+from matcher.db.models import decisions, run_requests, training_jobs
 from tests.api.service.conftest import notice_of
 
 ROLES = (None, "enterprise", "other", "officer", "analyst", "admin")
@@ -21,6 +21,7 @@ ACT = {"enterprise"}
 EVERYONE = {"enterprise", "other", "officer", "analyst", "admin"}
 OFFICERS = {"officer", "admin"}
 FOLLOW = {"officer", "analyst", "admin"}
+SCIENCE = {"analyst", "admin"}
 P01 = Path(__file__).resolve().parents[3] / "policies/catalogue/p01-job-retention-refund.yaml"
 DRAFT = P01.read_text(encoding="utf-8").replace("version: 1", "version: 2")
 YAML = {"content-type": "application/yaml"}
@@ -51,6 +52,11 @@ ENDPOINTS = [
     ("GET", "/runs/{request_id}", {}, FOLLOW),
     ("POST", "/runs", {"json": {"as_of": "2025-06-30"}}, OFFICERS),
     ("GET", "/notices/dead", {}, OFFICERS),
+    ("GET", "/models/champion", {}, FOLLOW),
+    ("GET", "/models/versions", {}, FOLLOW),
+    ("GET", "/training-jobs", {}, SCIENCE),
+    ("GET", "/training-jobs/{job_id}", {}, SCIENCE),
+    ("POST", "/training-jobs", {"json": {}}, SCIENCE),
 ]
 
 
@@ -72,6 +78,11 @@ def test_endpoint_when_called_by_role_allows_exactly_the_table(client, engine, t
             )
             .returning(run_requests.c.id)
         ).scalar_one()
+        job = connection.execute(
+            insert(training_jobs)
+            .values(status="failed", params={}, requested_by="test", requested_at=datetime.now(UTC))
+            .returning(training_jobs.c.id)
+        ).scalar_one()
     draft = client.post("/policy-drafts", content=DRAFT, headers=YAML | tokens.headers("officer")).json()["id"]
     ids = {
         "uscc": tokens.uscc,
@@ -79,6 +90,7 @@ def test_endpoint_when_called_by_role_allows_exactly_the_table(client, engine, t
         "decision_id": decision,
         "draft_id": draft,
         "request_id": run,
+        "job_id": job,
         "policy_id": "job-retention-refund",
         "version": 1,
     }

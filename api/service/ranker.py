@@ -1,0 +1,137 @@
+"""The ranker seen from the service: the registry's versions, the champion model and its reasons.
+
+The champion is loaded once per version and its alias re-read at most every
+``ttl`` seconds, so reading a notice does not ask MLflow each time; a
+promotion by a training job here is seen at once (``forget``), one made
+elsewhere (`huiqi train`, `huiqi model demote`) within ``ttl``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from matcher.ranking.errors import UnrankedPair
+from matcher.ranking.evaluate import BASELINES
+from matcher.ranking.explain import explain_pair
+from matcher.ranking.model import BoosterScorer
+from matcher.ranking.registry import ModelStore
+
+__all__ = ["NOT_RANKED", "NO_CHAMPION", "Ranker", "grouped_metrics", "version_out"]
+
+log = logging.getLogger("huiqi.service.ranker")
+
+SCORERS = ("ranker", *BASELINES, "champion")
+METRICS = ("ndcg_5", "ndcg_10", "map")
+NO_CHAMPION = {
+    "zh": "尚无排序模型：通知按默认顺序排列（已核定、待确认、推荐申请、待补充信息、差一点符合；同类中金额大者在前）",
+    "en": "no ranking model is in service: notices follow the fallback order (granted, awaiting confirmation, "
+    "recommended, needs data, near miss; within each, larger amounts first)",
+}
+NOT_RANKED = {
+    "zh": "该事项所在批次未记录排序特征，无法说明排序原因",
+    "en": "the run that decided this did not record ranking features, so there are no ranking reasons",
+}
+UNAVAILABLE = {
+    "zh": "排序模型暂时无法读取，排序原因稍后可见",
+    "en": "the ranking model cannot be read right now; its reasons will show once it can",
+}
+
+
+def grouped_metrics(flat: dict[str, float]) -> dict[str, dict[str, float]]:
+    """MLflow's flat metric names (ndcg_5, amount_ndcg_5, champion_map, ...) by scorer, as training reports them."""
+    out = {}
+    for scorer in SCORERS:
+        prefix = "" if scorer == "ranker" else f"{scorer}_"
+        values = {m: flat[prefix + m] for m in METRICS if prefix + m in flat}
+        if len(values) == len(METRICS):
+            out[scorer] = values
+    return out
+
+
+def version_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A registry row (``ModelStore.versions``) as the API shows it (``ModelVersionOut``)."""
+    metrics, params, tags = row["metrics"], row["params"], row["tags"]
+    dates = [d for d in params.get("holdout_dates", "").split(",") if d]
+    counted = {k: int(metrics[k]) for k in ("train_pairs", "holdout_pairs") if k in metrics}
+    return {
+        "name": row.get("name"),
+        "version": row["version"],
+        "champion": row["champion"],
+        "aliases": row["aliases"],
+        "run_id": row["run_id"],
+        "registered_at": datetime.fromtimestamp(row["created"] / 1000, UTC),
+        "feature_set": params.get("feature_set"),
+        "metrics": grouped_metrics(metrics),
+        "training_seconds": metrics.get("train_seconds"),
+        **counted,
+        "holdout_dates": [date.fromisoformat(d) for d in dates],
+        "shuffled_labels": row["shuffled_labels"],
+        "promoted": {"true": True, "false": False}.get(tags.get("promoted", "")),
+        "reason": tags.get("reason"),
+    }
+
+
+class Ranker:
+    def __init__(self, engine: Engine, store: ModelStore, *, ttl: float = 30.0) -> None:
+        self.engine, self.store, self.ttl = engine, store, ttl
+        self._lock = threading.Lock()
+        self._checked = -float("inf")
+        self._version: str | None = None
+        self._model: BoosterScorer | None = None
+        self._broken = False
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Registered versions, newest first."""
+        return [version_out(r | {"name": self.store.name}) for r in reversed(self.store.versions())]
+
+    def champion_info(self) -> dict[str, Any] | None:
+        row = self.store.champion_info()
+        return None if row is None else version_out(row | {"name": self.store.name})
+
+    def forget(self) -> None:
+        """Re-read the champion on next use (after a promotion)."""
+        with self._lock:
+            self._checked = -float("inf")
+
+    def champion(self) -> BoosterScorer | None:
+        """The champion model, or None (none registered, or the store cannot be read)."""
+        return self._current()[0]
+
+    def _current(self) -> tuple[BoosterScorer | None, bool]:
+        """(model, broken). Raises nothing: a store that cannot be read is logged and reads as broken until the
+        next check."""
+        with self._lock:
+            if time.monotonic() - self._checked < self.ttl:
+                return self._model, self._broken
+            try:
+                version = self.store.champion_version()
+                if version != self._version or self._broken:
+                    self._model = None if version is None else self.store.load(version)
+                    self._version = version
+                self._broken = False
+            except Exception:  # MLflow raises many kinds; an explanation must not fail because of it
+                log.exception("the champion cannot be read from %s", self.store.tracking_uri)
+                self._model, self._version, self._broken = None, None, True
+            self._checked = time.monotonic()
+            return self._model, self._broken
+
+    def reasons(
+        self, uscc: str, policy_id: str, run_id: str | None = None, *, top: int = 3
+    ) -> tuple[list[dict[str, Any]] | None, dict[str, str] | None]:
+        """(reasons, None): the champion's top contributions for the pair as ranked in ``run_id``;
+        (None, note): why there are none — no champion, the pair was not ranked, the store cannot be read."""
+        model, broken = self._current()
+        if model is None:
+            return None, UNAVAILABLE if broken else NO_CHAMPION
+        try:
+            explanation = explain_pair(self.engine, model, uscc, policy_id, top=top, run_id=run_id)
+        except UnrankedPair:
+            return None, NOT_RANKED
+        keys = ("feature", "value", "contribution", "zh", "en")
+        return [{k: item[k] for k in keys} for item in explanation.items], None
