@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/registries.py
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/ranker.py
+	$(BIN)/python bench/service.py --workers 2
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
