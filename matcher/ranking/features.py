@@ -136,7 +136,7 @@ def _margins(rows: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledPolicy,
     return (
         rows.filter(pl.col("policy_id") == policy.id)
         .select("uscc", "policy_id")
-        .join(profiles, on="uscc", how="left")
+        .join(profiles.select("uscc", *sorted(policy.facts - {"uscc"})), on="uscc", how="left")  # only what it reads
         .select(
             "uscc",
             "policy_id",
