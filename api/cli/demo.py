@@ -23,7 +23,7 @@ from api.service.published import PublishedCatalogue
 from api.service.tokens import issue_token
 from api.settings import Settings
 from features.synthetic import generate as generate_registries
-from matcher.db import make_engine, upgrade
+from matcher.db import open_database
 from matcher.db.models import decisions, runs
 from matcher.ranking.simulate import as_of_dates, simulate
 from matcher.ranking.train import train
@@ -66,8 +66,7 @@ def demo(
     with stages("registries") as step:
         generate_registries(settings.registry_dir, enterprises=enterprises, seed=seed, dirty=0.002, progress=step)
     build_and_write_profiles(settings.registry_dir, day, settings.profiles_path, settings.quarantine_dir)
-    engine = make_engine(settings.database)
-    upgrade(engine)
+    engine = open_database(settings.database)
     catalogue = PublishedCatalogue().load(engine)
 
     earlier = _month_ends_before(day, history)

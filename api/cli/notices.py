@@ -15,7 +15,7 @@ from api.cli import app
 from api.cli.progress import console
 from api.service.published import PublishedCatalogue
 from api.settings import Settings
-from matcher.db import make_engine, upgrade
+from matcher.db import open_database
 from matcher.db.models import webhooks
 from matcher.delivery import DeliveryPolicy, dead_letters, deliver_due
 
@@ -26,9 +26,7 @@ app.add_typer(notices_app, name="notices")
 
 
 def _engine():
-    engine = make_engine(Settings().database)
-    upgrade(engine)
-    return engine
+    return open_database(Settings().database)
 
 
 @webhook_app.command("set")

@@ -15,7 +15,7 @@ from api.cli import app
 from api.cli.progress import console, stages
 from api.ranking import model_store, push_plan
 from api.settings import Settings
-from matcher.db import make_engine, upgrade
+from matcher.db import open_database
 from policies.load import load_catalogue
 
 model_app = typer.Typer(no_args_is_help=True, help="The ranker's models in the MLflow registry.")
@@ -25,9 +25,7 @@ _LABELS = {"ranker": "ranker (new)", "amount": "amount-sorted", "rule_margin": "
 
 
 def _engine(settings: Settings):
-    engine = make_engine(settings.database)
-    upgrade(engine)
-    return engine
+    return open_database(settings.database)
 
 
 @app.command()

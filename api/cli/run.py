@@ -16,7 +16,7 @@ from api.cli.progress import console, stages
 from api.ranking import push_plan
 from api.service.published import PublishedCatalogue
 from api.settings import Settings
-from matcher.db import make_engine, upgrade
+from matcher.db import make_engine, open_database, upgrade
 from matcher.run import RunSummary, run_matching
 
 db_app = typer.Typer(no_args_is_help=True, help="The database: create or upgrade its schema.")
@@ -59,8 +59,7 @@ def run(
 ) -> None:
     """Decide every in-force policy for every enterprise, and write decisions, ledger and notices once."""
     settings = Settings()
-    engine = make_engine(settings.database)
-    upgrade(engine)
+    engine = open_database(settings.database)
     day = as_of.date()
     policies = PublishedCatalogue().load(engine).in_force(day)  # repository files + versions published over HTTP
     with stages("run") as step:

@@ -13,7 +13,7 @@ from api.cli import app
 from api.cli.progress import console
 from api.service.tokens import ROLES, issue_token, revoke_token
 from api.settings import Settings
-from matcher.db import make_engine, upgrade
+from matcher.db import open_database
 from matcher.db.models import api_tokens
 
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the HTTP service.")
@@ -21,9 +21,7 @@ app.add_typer(token_app, name="token")
 
 
 def _engine():
-    engine = make_engine(Settings().database)
-    upgrade(engine)
-    return engine
+    return open_database(Settings().database)
 
 
 @token_app.command("create")

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 
-__all__ = ["connect", "make_engine", "upgrade"]
+__all__ = ["connect", "make_engine", "open_database", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -50,6 +50,13 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     """
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
+
+
+def open_database(url: str) -> Engine:
+    """An engine on ``url`` with its schema brought up to date: what every entry point starts with."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
 
 
 @contextmanager
