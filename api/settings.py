@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 __all__ = ["Settings"]
 
@@ -23,6 +24,11 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'huiqi.db'}"
+
+    @property
+    def database_shown(self) -> str:
+        """The database URL as printed: without its password."""
+        return make_url(self.database).render_as_string(hide_password=True)
 
     @property
     def mlflow_tracking_uri(self) -> str:

@@ -8,6 +8,7 @@ import typer
 
 from api.cli.progress import console
 from features.errors import FeaturesError
+from matcher.db import DatabaseUnavailable
 from matcher.ranking.errors import RankingError
 from policies.errors import PolicyError
 
@@ -22,7 +23,7 @@ app = typer.Typer(
 from api.cli import demo, notices, policies, ranking, registries, run, serve, tokens  # noqa: E402, F401
 
 # Domain errors carry complete messages (what, where, how to fix): print them, no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (FeaturesError, PolicyError, RankingError)
+USER_ERRORS: tuple[type[Exception], ...] = (FeaturesError, PolicyError, RankingError, DatabaseUnavailable)
 
 
 def main() -> None:

@@ -95,7 +95,8 @@ def demo(
     print_summary(summary)
     with engine.connect() as connection:
         model = connection.execute(select(runs.c.model_version).where(runs.c.id == summary.run_id)).scalar()
-    console.print(f"notices ordered by {model or 'the fallback order'}; ledger and notices in {settings.database}")
+    order = model or "the fallback order"
+    console.print(f"notices ordered by {order}; ledger and notices in {settings.database_shown}")
 
     uscc = _showcase(engine, summary.run_id)
     tokens = {role: issue_token(engine, role=role, name=f"demo {role}")[0] for role in ("officer", "analyst")}
@@ -123,9 +124,7 @@ def demo(
     )
     engine.dispose()
     if serve:
-        import uvicorn
-
-        from api.service import create_app
+        from api.service.server import serve as run_server
 
         console.print(f"\nserving on {base} (Ctrl-C stops)")
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        run_server(settings, "127.0.0.1", port, log_level="warning")

@@ -28,7 +28,7 @@ def db_upgrade() -> None:
     """Create or upgrade the schema (Alembic) of the database in HUIQI_DATABASE_URL (default: SQLite in data/)."""
     settings = Settings()
     upgrade(make_engine(settings.database))
-    console.print(f"schema up to date: {settings.database}")
+    console.print(f"schema up to date: {settings.database_shown}")
 
 
 def print_summary(summary: RunSummary) -> None:

@@ -15,12 +15,13 @@ from api.ranking import model_store
 from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
 from api.service.ranker import Ranker
+from api.service.reads import LoopReader
 from api.service.routes import drafts, enterprises, models, policies, runs
 from api.service.runner import Runner
 from api.service.state import ServiceState
 from api.service.trainer import Trainer
 from api.settings import Settings
-from matcher.db import make_engine, upgrade
+from matcher.db import open_database, upgrade
 from policies.catalogue import Catalogue
 
 __all__ = ["create_app"]
@@ -46,14 +47,17 @@ def create_app(
 ) -> FastAPI:
     """The service. ``engine`` (tests) replaces the settings' database; its schema is brought up to date."""
     settings = settings or Settings()
-    engine = engine or make_engine(settings.database)
-    upgrade(engine)
+    if engine is None:
+        engine = open_database(settings.database)
+    else:
+        upgrade(engine)
     catalogue = PublishedCatalogue(repository)
     runner = Runner(engine, settings, catalogue)
     runner.recover()
     ranker = Ranker(engine, model_store(settings))
     trainer = Trainer(engine, ranker.store, on_done=ranker.forget)
     trainer.recover()
+    reads = LoopReader(engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +66,7 @@ def create_app(
         # scans, whose pauses otherwise show in the latency tail under load.
         gc.freeze()
         yield
+        reads.close()
         runner.shutdown()
         trainer.shutdown()
 
@@ -72,11 +77,11 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.service = ServiceState(settings, engine, catalogue, runner, trainer, ranker)
+    app.state.service = ServiceState(settings, engine, catalogue, runner, trainer, ranker, reads)
     install_problem_handlers(app)
 
     @app.get("/health", response_model=Health, tags=["service"])
-    def health() -> Health:
+    async def health() -> Health:
         """Liveness: answers without a token."""
         return Health()
 

@@ -18,16 +18,15 @@ its declarations, and nobody — officer or admin — may make them in its name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from cachetools import TTLCache
 from fastapi import Depends, Path, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.service.problems import Forbidden, Unauthorized
-from api.service.tokens import Principal, lookup_token
+from api.service.tokens import TOKEN_ROW, Principal, live_principal, token_lookup
 
 __all__ = [
     "USCC_PATTERN",
@@ -35,24 +34,19 @@ __all__ = [
     "ReadingEnterprise",
     "UsccPath",
     "allow",
-    "current_principal",
 ]
 
 USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearer",
-    description="A token issued by `huiqi token create --role ROLE [--uscc USCC]`.",
-)
+BEARER = {
+    "scheme_name": "bearer",
+    "description": "A token issued by `huiqi token create --role ROLE [--uscc USCC]`.",
+}
 
 
 # Principals of recently seen tokens, per process: most requests then need no token query and no
 # thread hop. A token revoked or expired elsewhere stops working within PRINCIPAL_TTL seconds.
 PRINCIPAL_TTL = 10
 _principals: TTLCache[str, Principal | None] = TTLCache(maxsize=100_000, ttl=PRINCIPAL_TTL)
-
-
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
@@ -64,9 +58,10 @@ async def _principal(request: Request, credentials: HTTPAuthorizationCredentials
     token = credentials.credentials
     if token in _principals:
         principal = _principals[token]
-    else:
-        engine = request.app.state.service.engine
-        principal = _principals[token] = await run_in_threadpool(lookup_token, engine, token)
+    else:  # one indexed lookup on the event loop's own connection: cheaper than a hop to a thread
+        params = token_lookup(token)
+        rows = request.app.state.service.reads.rows(TOKEN_ROW, params) if params else []
+        principal = _principals[token] = live_principal(rows[0] if rows else None)
     if principal is None:
         raise Unauthorized(
             "unknown, revoked or expired token: ask for a new one (`huiqi token create`)",
@@ -83,22 +78,22 @@ def _check_role(principal: Principal, roles: tuple[str, ...], why: str | None) -
         )
 
 
-async def current_principal(request: Request, credentials: Credentials) -> Principal:
-    """Any valid token's principal."""
-    return await _principal(request, credentials)
+# Each guard is the bearer security scheme itself (so OpenAPI declares it) and checks token, role and
+# tenant in one call: FastAPI's cost per dependency, nested ones included, is a large share of a fast request.
+class _Guard(HTTPBearer):
+    def __init__(self, roles: tuple[str, ...], why: str | None = None) -> None:
+        super().__init__(auto_error=False, **BEARER)
+        self.roles, self.why = roles, why
 
-
-# Each guard is one flat dependency (token, role and tenant checked in one call): FastAPI's cost per
-# nested dependency is a large share of a fast request.
-def allow(*roles: str, why: str | None = None) -> Callable[..., Principal]:
-    """A dependency letting only ``roles`` through (403 for any other valid token)."""
-
-    async def check(request: Request, credentials: Credentials) -> Principal:
-        principal = await _principal(request, credentials)
-        _check_role(principal, roles, why)
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        principal = await _principal(request, await super().__call__(request))
+        _check_role(principal, self.roles, self.why)
         return principal
 
-    return check
+
+def allow(*roles: str, why: str | None = None) -> Callable[..., Awaitable[Principal]]:
+    """A dependency letting only ``roles`` through (403 for any other valid token)."""
+    return _Guard(roles, why)
 
 
 UsccPath = Annotated[
@@ -111,12 +106,11 @@ UsccPath = Annotated[
 ]
 
 
-def _enterprise(*roles: str, why: str | None = None) -> Callable[..., Principal]:
+class _EnterpriseGuard(_Guard):
     """``allow(*roles)`` on an enterprise's path: an enterprise token passes for its own USCC only."""
 
-    async def check(request: Request, uscc: UsccPath, credentials: Credentials) -> Principal:
-        principal = await _principal(request, credentials)
-        _check_role(principal, roles, why)
+    async def __call__(self, request: Request, uscc: UsccPath) -> Principal:  # type: ignore[override]
+        principal = await super().__call__(request)
         if principal.role == "enterprise" and principal.uscc != uscc:
             raise Forbidden(
                 "this token acts for another enterprise: an enterprise sees and acts on its own records only",
@@ -124,12 +118,10 @@ def _enterprise(*roles: str, why: str | None = None) -> Callable[..., Principal]
             )
         return principal
 
-    return check
-
 
 _ONLY_THE_ENTERPRISE = (
     "only the enterprise itself confirms, supplies facts, declines or objects: no officer or admin may act for it"
 )
 
-ReadingEnterprise = Annotated[Principal, Depends(_enterprise("enterprise", "officer", "admin"))]
-ActingEnterprise = Annotated[Principal, Depends(_enterprise("enterprise", why=_ONLY_THE_ENTERPRISE))]
+ReadingEnterprise = Annotated[Principal, Depends(_EnterpriseGuard(("enterprise", "officer", "admin")))]
+ActingEnterprise = Annotated[Principal, Depends(_EnterpriseGuard(("enterprise",), why=_ONLY_THE_ENTERPRISE))]

@@ -32,6 +32,7 @@ __all__ = ["PublishedCatalogue", "check_catalogue", "published_file", "with_vers
 
 # Seconds a catalogue read through an engine is reused: a request then costs no catalogue query.
 READ_TTL = 5.0
+_PUBLISHED = select(policy_versions.c.policy_id, policy_versions.c.version, policy_versions.c.source)
 
 
 def published_file(policy_id: str, version: int) -> str:
@@ -72,6 +73,7 @@ class PublishedCatalogue:
         self._compiled: dict[tuple[str, int, str], CompiledPolicy] = {}
         self._lock = threading.Lock()
         self._read: tuple[float, Catalogue] | None = None
+        self._last: tuple[tuple, Catalogue] | None = None  # the published rows last read, and their catalogue
 
     @property
     def repository(self) -> Catalogue:
@@ -89,22 +91,26 @@ class PublishedCatalogue:
     def load(self, source: Engine | Connection) -> Catalogue:
         """The catalogue now. Read through an engine, it may be up to ``READ_TTL`` seconds old (versions
         published by another process show after that); read in a transaction, it is exact."""
-        query = select(policy_versions.c.policy_id, policy_versions.c.version, policy_versions.c.source)
         if isinstance(source, Engine):
             with self._lock:
                 fresh = self._read is not None and time.monotonic() - self._read[0] < READ_TTL
                 if fresh:
                     return self._read[1]
             with source.connect() as connection:
-                rows = connection.execute(query).all()
+                rows = tuple(map(tuple, connection.execute(_PUBLISHED)))
         else:
-            rows = source.execute(query).all()
-        published = [self._compile(r.policy_id, r.version, r.source) for r in rows]
-        policies = with_versions(self.repository.policies, published)
-        errors = check_catalogue(policies) if published else []
-        if errors:  # only a change to the repository files can get here: publishing checks first
-            raise CatalogueError(errors)
-        catalogue = Catalogue(tuple(policies))
+            rows = tuple(map(tuple, source.execute(_PUBLISHED)))
+        last = self._last
+        if last is not None and last[0] == rows:  # nothing published since: keep the catalogue and its indexes
+            catalogue = last[1]
+        else:
+            published = [self._compile(*row) for row in rows]
+            policies = with_versions(self.repository.policies, published)
+            errors = check_catalogue(policies) if published else []
+            if errors:  # only a change to the repository files can get here: publishing checks first
+                raise CatalogueError(errors)
+            catalogue = Catalogue(tuple(policies))
+            self._last = (rows, catalogue)
         with self._lock:  # a read in a transaction may see uncommitted versions: not for others to reuse
             self._read = (time.monotonic(), catalogue) if isinstance(source, Engine) else None
         return catalogue

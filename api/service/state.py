@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from api.service.published import PublishedCatalogue
 from api.service.ranker import Ranker
+from api.service.reads import LoopReader
 from api.service.runner import Runner
 from api.service.trainer import Trainer
 from api.settings import Settings
@@ -26,6 +27,7 @@ class ServiceState:
     runner: Runner
     trainer: Trainer
     ranker: Ranker
+    reads: LoopReader
 
 
 async def get_state(request: Request) -> ServiceState:  # async: no thread hop for a lookup

@@ -11,15 +11,27 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from features.standards.uscc import uscc_problem
 from matcher.db.models import api_tokens
 
-__all__ = ["ROLES", "Principal", "hash_token", "issue_token", "lookup_token", "revoke_token"]
+__all__ = [
+    "ROLES",
+    "TOKEN_ROW",
+    "Principal",
+    "hash_token",
+    "issue_token",
+    "live_principal",
+    "lookup_token",
+    "revoke_token",
+    "token_lookup",
+]
 
 ROLES = ("enterprise", "officer", "analyst", "admin")
 PREFIX = "hq_"
@@ -86,19 +98,46 @@ def issue_token(
     return token, token_id
 
 
-def lookup_token(engine: Engine, token: str, now: datetime | None = None) -> Principal | None:
-    """The principal of a live token; None for an unknown, revoked or expired one."""
+# The row of a token, by the hash of it.
+TOKEN_ROW = select(
+    api_tokens.c.id,
+    api_tokens.c.role,
+    api_tokens.c.name,
+    api_tokens.c.uscc,
+    api_tokens.c.revoked_at,
+    api_tokens.c.expires_at,
+).where(api_tokens.c.token_hash == bindparam("token_hash"))
+
+
+def token_lookup(token: str) -> dict[str, str] | None:
+    """``TOKEN_ROW``'s parameters for ``token``; None when it cannot be one of ours."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
-    with engine.connect() as connection:
-        row = connection.execute(select(api_tokens).where(api_tokens.c.token_hash == hash_token(token))).first()
-    if row is None or row.revoked_at is not None:
+    return {"token_hash": hash_token(token)}
+
+
+def live_principal(row: Sequence[Any] | None, now: datetime | None = None) -> Principal | None:
+    """The principal of a ``TOKEN_ROW`` row if the token is live; None for none, a revoked or an expired one."""
+    if row is None:
         return None
-    if row.expires_at is not None:
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)  # SQLite drops tz
+    token_id, role, name, uscc, revoked_at, expires_at = row
+    if revoked_at is not None:
+        return None
+    if expires_at is not None:
+        expires = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)  # SQLite drops the zone
         if expires <= (now or datetime.now(UTC)):
             return None
-    return Principal(row.id, row.role, row.name, row.uscc)
+    return Principal(token_id, role, name, uscc)
+
+
+def lookup_token(engine: Engine, token: str, now: datetime | None = None) -> Principal | None:
+    """The principal of a live token; None for an unknown, revoked or expired one."""
+    params = token_lookup(token)
+    if params is None:
+        return None
+    with engine.connect() as connection:
+        row = connection.execute(TOKEN_ROW, params).first()
+    return live_principal(row, now)
 
 
 def revoke_token(engine: Engine, token_id: int, now: datetime | None = None) -> bool:

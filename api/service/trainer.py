@@ -5,8 +5,9 @@ survives the worker. The worker trains as `huiqi train` does
 (``matcher.ranking.train``): on the stored feedback, compared with the
 baselines and the champion, registered in MLflow, promoted on improvement.
 A job's ``active`` column is 1 while it is queued or running; its unique key
-refuses a second one, even from another service instance. A job cut short by
-a restart is marked failed at the next start.
+refuses a second one, even from another service worker. A job names the
+worker that owns it; one cut short by its worker's death is marked failed
+when a worker next starts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from api.service.workers import is_gone, worker_id
 from matcher.db.models import training_jobs
 from matcher.ranking.errors import RankingError
 from matcher.ranking.registry import ModelStore
@@ -45,18 +47,23 @@ class Trainer:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huiqi-train")
 
     def recover(self) -> None:
-        """Jobs left queued or running by a stopped service: failed, to be started again."""
+        """Jobs left queued or running by a worker that is gone: failed, to be started again."""
         with self.engine.begin() as connection:
-            connection.execute(
-                update(training_jobs)
-                .where(training_jobs.c.status.in_(ACTIVE))
-                .values(
-                    status="failed",
-                    active=None,
-                    error="interrupted: the service stopped before training finished; start a new job",
-                    finished_at=datetime.now(UTC),
+            left = connection.execute(
+                select(training_jobs.c.id, training_jobs.c.worker).where(training_jobs.c.status.in_(ACTIVE))
+            ).all()
+            gone = [r.id for r in left if is_gone(r.worker)]
+            if gone:
+                connection.execute(
+                    update(training_jobs)
+                    .where(training_jobs.c.id.in_(gone), training_jobs.c.status.in_(ACTIVE))
+                    .values(
+                        status="failed",
+                        active=None,
+                        error="interrupted: the service stopped before training finished; start a new job",
+                        finished_at=datetime.now(UTC),
+                    )
                 )
-            )
 
     def active(self, connection: Connection) -> int | None:
         """The id of the job queued or running, if any."""
@@ -67,7 +74,14 @@ class Trainer:
         commit."""
         return connection.execute(
             insert(training_jobs)
-            .values(status="queued", active=1, params=params, requested_by=actor, requested_at=datetime.now(UTC))
+            .values(
+                status="queued",
+                active=1,
+                params=params,
+                requested_by=actor,
+                requested_at=datetime.now(UTC),
+                worker=worker_id(),
+            )
             .returning(training_jobs.c.id)
         ).scalar_one()
 

@@ -8,9 +8,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import OperationalError
 
-__all__ = ["connect", "make_engine", "open_database", "upgrade"]
+__all__ = ["DatabaseUnavailable", "connect", "make_engine", "open_database", "upgrade"]
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be opened; the message says which one, the driver's reason, and what to check."""
+
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,7 +61,15 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
 def open_database(url: str) -> Engine:
     """An engine on ``url`` with its schema brought up to date: what every entry point starts with."""
     engine = make_engine(url)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise DatabaseUnavailable(
+            f"cannot open the database {shown}: {str(exc.orig).strip()}; check HUIQI_DATABASE_URL"
+            " (and that the database server is running)"
+        ) from exc
     return engine
 
 

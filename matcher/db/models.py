@@ -239,6 +239,7 @@ policy_versions = Table(
     UniqueConstraint("policy_id", "version"),
 )
 
+WORKER = "the service worker process that owns it, host:pid; recovery fails only what a dead worker left"
 run_requests = Table(
     "run_requests",
     metadata,
@@ -254,6 +255,14 @@ run_requests = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    Column("worker", String(80), comment=WORKER),
+    Column(
+        "running",
+        Integer,
+        index=True,
+        unique=True,
+        comment="1 while running, null otherwise: the unique index lets one run go at a time",
+    ),
 )
 
 # Training jobs started over HTTP (api/service/trainer.py): one at a time, followed like run requests.
@@ -275,5 +284,6 @@ training_jobs = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("result", JSON, comment="metrics side by side, the version registered, promoted or not and why"),
     Column("error", Text, comment="why it failed, e.g. no feedback yet"),
+    Column("worker", String(80), comment=WORKER),
 )
 __all__ += ["training_jobs"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 import polars as pl
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import and_, bindparam, select
 
 from api.service import actions
@@ -49,6 +50,9 @@ _DECISION_COLUMNS = (
     benefits.c.status.label("benefit_status"),
     notices.c.id.label("notice_id"),
 )
+
+
+_DECISION_KEYS = tuple(str(c.key) for c in _DECISION_COLUMNS)  # plain str: orjson takes no subclass
 
 
 def _decision_select():
@@ -105,22 +109,28 @@ def _policy(catalogue: Catalogue, policy_id: str, version: int):
 async def list_decisions(
     uscc: UsccPath,
     principal: ReadingEnterprise,
-    state: StateDep,
+    request: Request,
     status: Annotated[DecisionStatus | None, Query(description="only decisions with this status")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> list[dict[str, Any]]:
+) -> Response:
     """The enterprise's decisions, newest first, with amounts and the ledger status of each benefit."""
-    # async with the query inline: one indexed lookup (well under a millisecond) costs less than a thread hop,
-    # and the busiest endpoint then never queues for the thread pool.
+    # The busiest endpoint, so: async; the state read off the request (a dependency costs more); its one
+    # indexed lookup on the event loop's own connection (no thread hop, no pool checkout); the rows
+    # serialised straight to JSON — they come from our own tables in DecisionOut's shape, so validating
+    # them again would only cost time.
     page = {"uscc": uscc, "limit": limit, "offset": offset}
     query = _DECISION_PAGE if status is None else _DECISION_PAGE_BY_STATUS
     if status is not None:
         page["status"] = status
-    catalogue = state.catalogue.load(state.engine)
-    with state.engine.connect() as connection:
-        rows = connection.execute(query, page).mappings().all()
-    return [dict(r) | {"title": _title(catalogue, r["policy_id"], r["policy_version"])} for r in rows]
+    state: ServiceState = request.app.state.service
+    titles = state.catalogue.load(state.engine).titles
+    out = []
+    for row in state.reads.rows(query, page):
+        decision = dict(zip(_DECISION_KEYS, row, strict=True))
+        decision["title"] = titles.get((decision["policy_id"], decision["policy_version"]))
+        out.append(decision)
+    return Response(orjson.dumps(out), media_type="application/json")
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionDetail, responses=problems(404))
