@@ -109,9 +109,10 @@ UsccPath = Annotated[
 class _EnterpriseGuard(_Guard):
     """``allow(*roles)`` on an enterprise's path: an enterprise token passes for its own USCC only."""
 
-    async def __call__(self, request: Request, uscc: UsccPath) -> Principal:  # type: ignore[override]
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         principal = await super().__call__(request)
-        if principal.role == "enterprise" and principal.uscc != uscc:
+        # The raw path segment: the route validates it (a malformed one cannot be this token's own USCC).
+        if principal.role == "enterprise" and principal.uscc != request.path_params.get("uscc"):
             raise Forbidden(
                 "this token acts for another enterprise: an enterprise sees and acts on its own records only",
                 detail_zh="该令牌属于其他企业：企业只能查看和办理本企业的事项",
