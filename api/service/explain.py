@@ -113,13 +113,15 @@ def explain(
         }
         for leaf in traced.failing()
     ]
+    conditions = _conditions(traced.conditions, as_of)
     return {
         "available": True,
         "eligible": RESULTS[traced.eligible],
         "in_region": RESULTS[traced.in_region],
         "amount_yuan": traced.amount,
-        "lines": {"zh": traced.lines("zh"), "en": traced.lines("en")},
-        "conditions": _conditions(traced.conditions, as_of),
+        # PolicyTrace.lines, from the sentences already rendered: the same walk (pre-order, indented by depth).
+        "lines": {lang: ["  " * c["depth"] + c["sentence"][lang] for c in conditions] for lang in ("zh", "en")},
+        "conditions": conditions,
         "missing_facts": missing,
         "failing": failing,
         **ranked,

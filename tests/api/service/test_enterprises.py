@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from api.service.explain import evidence
 from matcher.db.models import audit_log, benefits, decisions, notices, responses
-from tests.api.service.conftest import notice_of
+from policies.trace import trace
+from tests.api.service.conftest import AS_OF, notice_of
 
 
 def _count(engine, table, *where) -> int:
@@ -24,7 +26,7 @@ def test_decisions_when_read_by_the_enterprise_lists_only_its_own_with_amounts(c
     assert all(r["benefit_status"] == "granted" for r in granted), granted
 
 
-def test_decision_when_explained_shows_each_condition_with_registry_and_date(client, engine, tokens):
+def test_decision_when_explained_shows_each_condition_with_registry_and_date(client, engine, tokens, repository):
     with engine.connect() as connection:
         decision_id = connection.execute(
             select(decisions.c.id).where(decisions.c.uscc == tokens.uscc, decisions.c.status == "awaiting_confirmation")
@@ -40,6 +42,13 @@ def test_decision_when_explained_shows_each_condition_with_registry_and_date(cli
     assert fact["registries"] and fact["registries"][0]["zh"] and fact["as_of"] == "2025-06-30"
     assert "截至2025-06-30" in explanation["lines"]["zh"][1] and "as of 2025-06-30" in explanation["lines"]["en"][1]
     assert explanation["ranking_reasons"] is None  # hook for the ranker's explanations
+    # The lines are the tracer's own, as delivery renders them into notices.
+    with engine.connect() as connection:
+        facts = connection.execute(select(decisions.c.facts).where(decisions.c.id == decision_id)).scalar_one()
+    traced = trace(
+        repository.get(body["policy_id"], body["policy_version"]), evidence(facts) | {"uscc": tokens.uscc}, AS_OF
+    )
+    assert explanation["lines"] == {"zh": traced.lines("zh"), "en": traced.lines("en")}
 
 
 def test_near_miss_when_explained_says_what_is_missing(client, engine, tokens):
