@@ -58,6 +58,8 @@ def _refuse_taken(host: str, port: int) -> None:
     # Without this check a second `huiqi serve` on the same port would join the first one's workers.
     family, address = _address(host, port)
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR: a stopped server's connections lingering in TIME_WAIT do not count as taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as exc:

@@ -60,6 +60,12 @@ def _sockets(pid: int, port: int, state: str) -> int:
     return held
 
 
+def _answering(server: subprocess.Popen, base: str) -> bool:
+    if server.poll() is not None:  # it gave up: say why, at once
+        raise AssertionError(f"huiqi serve exited with {server.returncode}: {server.stderr.read().decode()[-2000:]}")
+    return httpx.get(f"{base}/health").status_code == 200
+
+
 def test_serve_when_given_two_workers_spreads_connections_replaces_a_dead_worker_and_stops_on_sigterm(tmp_path):
     port = _free_port()
     env = os.environ | {"HUIQI_DATA_DIR": str(tmp_path), "HUIQI_DATABASE_URL": f"sqlite:///{tmp_path / 'huiqi.db'}"}
@@ -91,13 +97,23 @@ def test_serve_when_given_two_workers_spreads_connections_replaces_a_dead_worker
         replaced = _wait(replaced_workers, "a new worker in place of the dead one")
         _wait(lambda: httpx.get(f"{base}/health").status_code == 200, "the service after the restart")
 
+        idle = socket.create_connection(("127.0.0.1", port))  # a keep-alive connection the server closes first
+        idle.sendall(b"GET /health HTTP/1.1\r\nHost: huiqi\r\n\r\n")
+        assert idle.recv(4096).startswith(b"HTTP/1.1 200")
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
         assert not any(Path(f"/proc/{pid}").exists() for pid in replaced)
+        while idle.recv(4096):  # read to the server's end, then close: the server's side stays in TIME_WAIT
+            pass
+        idle.close()
+
+        # Started again at once, on the port whose connections still linger in TIME_WAIT.
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _wait(lambda: _answering(server, base), "the service started again")
     finally:
         if server.poll() is None:
-            server.kill()
-            server.wait()
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
 
 
 def test_serve_when_the_port_is_taken_says_so_and_starts_no_worker(tmp_path):
