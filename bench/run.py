@@ -20,16 +20,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
+from _databases import DEFAULT_PG, postgresql_schema  # bench/ is on the path: these scripts run from there
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
 
 AS_OF = "2025-06-30"
 HERE = Path(__file__).resolve().parent
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _process(*args: str) -> str:
@@ -41,22 +39,6 @@ def _process(*args: str) -> str:
 
 def _run(registry: Path, url: str) -> dict:
     return json.loads(_process(str(HERE / "_run.py"), str(registry), url, AS_OF))
-
-
-def _postgresql_schema(url: str):
-    """A fresh schema for one run, dropped afterwards: (url that uses it, cleanup)."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
 
 
 def main() -> None:
@@ -76,7 +58,7 @@ def main() -> None:
                 if db == "sqlite":
                     url, cleanup = f"sqlite:///{root / f'n{n}.db'}", lambda: None
                 else:
-                    url, cleanup = _postgresql_schema(args.postgresql_url)
+                    url, cleanup = postgresql_schema(args.postgresql_url)
                 try:
                     results[n, db] = r = _run(registry, url)
                 finally:

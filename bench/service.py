@@ -1,9 +1,10 @@
 """Benchmark: the enterprise endpoints under concurrent load from a second process.
 
     .venv/bin/python bench/service.py [--enterprises 100000] [--clients 50] [--seconds 20] [--workers 2]
-                                      [--load wrk aiohttp] [--workdir DIR]
+                                      [--load wrk aiohttp] [--databases sqlite postgresql] [--workdir DIR]
 
-Generates registries, runs the matcher into a fresh SQLite database, issues
+Generates registries, runs the matcher into a fresh database (SQLite, and
+PostgreSQL in a schema of its own when it answers at --postgresql-url), issues
 enterprise tokens for a sample of enterprises, starts the service as
 `huiqi serve --workers N --no-access-log` and drives it from a separate
 load-generator process (closed loop: each client sends its next request when
@@ -33,9 +34,11 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+from _databases import DEFAULT_PG, postgresql_schema  # bench/ is on the path: these scripts run from there
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 AS_OF = "2025-06-30"
 HERE = Path(__file__).resolve().parent
@@ -142,6 +145,25 @@ def _wrk_script(targets: Path, endpoint: str) -> str:
     return str(script)
 
 
+def _measure(console: Console, args, loads: list[str], database: str, root: Path, url: str) -> list[dict]:
+    targets_file = root / "targets.json"
+    if not targets_file.exists():
+        console.print(f"{database}: preparing {args.enterprises:,} enterprises (generate, run, tokens) …")
+        targets_file.write_text(json.dumps(_prepare(root, args.enterprises, url)), encoding="utf-8")
+    port = _free_port()
+    server = _serve(url, port, args.workers, root)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        return [
+            _load(load, base, targets_file, endpoint, args.clients, args.seconds) | {"database": database}
+            for load in loads
+            for endpoint in ("list", "explanation")
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--enterprises", type=int, default=100_000)
@@ -151,43 +173,44 @@ def main() -> None:
     parser.add_argument(
         "--load", nargs="+", choices=("wrk", "aiohttp"), default=["wrk", "aiohttp"], help="load generators to use"
     )
+    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
+    parser.add_argument("--postgresql-url", default=DEFAULT_PG)
     parser.add_argument(
-        "--workdir", type=Path, help="keep the prepared database here and reuse it on the next call (same size)"
+        "--workdir", type=Path, help="keep the prepared SQLite database here and reuse it on the next call (same size)"
     )
     args = parser.parse_args()
     console = Console(width=150)
-    with tempfile.TemporaryDirectory(prefix="huiqi-bench-service-") as tmp:
-        root = (args.workdir or Path(tmp)) / str(args.enterprises)
-        root.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{root / 'huiqi.db'}"
-        targets_file = root / "targets.json"
-        if not targets_file.exists():
-            console.print(f"preparing {args.enterprises:,} enterprises (generate, run, tokens) …")
-            targets = _prepare(root, args.enterprises, url)
-            targets_file.write_text(json.dumps(targets), encoding="utf-8")
-        loads = [load for load in args.load if load != "wrk" or shutil.which("wrk")]
-        if len(loads) < len(args.load):
-            console.print("wrk is not installed (apt-get install wrk): only the aiohttp client drives the load")
-        port = _free_port()
-        server = _serve(url, port, args.workers, root)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            results = [
-                _load(load, base, targets_file, endpoint, args.clients, args.seconds)
-                for load in loads
-                for endpoint in ("list", "explanation")
-            ]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    loads = [load for load in args.load if load != "wrk" or shutil.which("wrk")]
+    if len(loads) < len(args.load):
+        console.print("wrk is not installed (apt-get install wrk): only the aiohttp client drives the load")
+    results = []
+    for database in args.databases:
+        with tempfile.TemporaryDirectory(prefix="huiqi-bench-service-") as tmp:
+            root = (args.workdir if args.workdir and database == "sqlite" else Path(tmp)) / str(args.enterprises)
+            root.mkdir(parents=True, exist_ok=True)
+            cleanup = None
+            if database == "sqlite":
+                url = f"sqlite:///{root / 'huiqi.db'}"
+            else:
+                try:
+                    url, cleanup = postgresql_schema(args.postgresql_url)
+                except OperationalError as exc:
+                    console.print(f"PostgreSQL does not answer at {args.postgresql_url}: skipped ({exc.orig})")
+                    continue
+            try:
+                results += _measure(console, args, loads, database, root, url)
+            finally:
+                if cleanup:
+                    cleanup()
 
     table = Table(title=f"{args.enterprises:,} enterprises, {args.clients} clients, {args.workers} worker(s), 2 cores")
-    for col in ("endpoint", "load from", "requests/s", "p50", "p90", "p99", "requests", "non-2xx"):
-        table.add_column(col, justify="left" if col in ("endpoint", "load from") else "right")
+    for col in ("endpoint", "database", "load from", "requests/s", "p50", "p90", "p99", "requests", "non-2xx"):
+        table.add_column(col, justify="left" if col in ("endpoint", "database", "load from") else "right")
     names = {"list": "GET /enterprises/{uscc}/decisions", "explanation": "GET /enterprises/{uscc}/decisions/{id}"}
     for r in results:
         table.add_row(
             names[r["endpoint"]],
+            r["database"],
             r["load"],
             f"{r['requests'] / r['seconds']:,.0f}",
             f"{r['p50_ms']:.1f} ms",
@@ -201,7 +224,8 @@ def main() -> None:
         rps = listing["requests"] / listing["seconds"]
         ok = rps >= 1000 and listing["p99_ms"] < 50 and listing["failures"] == 0
         console.print(
-            f"decision list, load from {listing['load']}: {rps:,.0f} requests/s, p99 {listing['p99_ms']:.1f} ms"
+            f"decision list, {listing['database']}, load from {listing['load']}: {rps:,.0f} requests/s,"
+            f" p99 {listing['p99_ms']:.1f} ms"
             f" at {args.clients} clients — {'meets' if ok else 'MISSES'} the 1,000 requests/s, p99 < 50 ms target"
         )
 

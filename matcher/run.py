@@ -19,12 +19,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, text, update
 
 from features.profiles import build_profiles
 from features.registries.validate import RegistryCheck, check_registry
 from matcher.db.bulk import CHUNK_ROWS, insert_missing
-from matcher.db.models import benefits, decisions, notices, runs
+from matcher.db.models import benefits, decisions, notices, rank_features, runs
 from matcher.decide import decide
 from matcher.notices import build_notices
 from matcher.periods import period_key
@@ -172,6 +172,16 @@ def run_matching(
     notice_rows = ranked.schedule(build_notices(rows, as_of, run_id, stamp))
     insert_missing(engine, notices, notice_rows, chunk_rows=chunk_rows)
     done("writing notices")
+
+    if engine.dialect.name == "postgresql":
+        # After a bulk load the planner's statistics are stale until autovacuum gets round to them, and it then
+        # plans the service's per-enterprise lookups as scans of whole tables. ANALYZE samples: about a second.
+        stage("refreshing planner statistics")
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"ANALYZE {', '.join(t.name for t in (runs, decisions, benefits, notices, rank_features))}")
+            )
+        done("refreshing planner statistics")
 
     with engine.begin() as connection:
         connection.execute(

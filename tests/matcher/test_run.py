@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from features.registries.validate import check_registry
 from features.synthetic import generate
@@ -61,6 +61,23 @@ def test_run_when_repeated_for_the_same_date_changes_nothing(engine, registry):
     assert count(engine, notices) == sum(
         first.counts[s] for s in ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss")
     )
+
+
+def test_run_on_postgresql_when_done_leaves_the_planner_statistics_of_what_it_wrote(engine, registry):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("planner statistics: PostgreSQL only")
+    run_matching(engine, registry, AS_OF, load_catalogue().in_force(AS_OF))
+    with engine.connect() as connection:
+        estimates = dict(
+            connection.execute(
+                text(
+                    "SELECT relname, reltuples FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+                    " AND relname IN ('decisions', 'benefits', 'notices')"
+                )
+            ).all()
+        )
+    # reltuples is -1 until the table is analysed; ANALYZE of these small tables counts every row.
+    assert estimates == {t.name: count(engine, t) for t in (decisions, benefits, notices)}
 
 
 def test_run_when_a_later_date_comes_grants_only_what_is_newly_due(engine, registry):
