@@ -83,9 +83,12 @@ def explain(
     decision: Any = None,
     *,
     ranker: Ranker | None = None,
+    ranked: dict[str, Any] | None = None,
 ) -> dict:
-    """The decision's explanation; ``decision`` (a row with uscc, policy_id, run_id) for its ranking reasons."""
-    ranked = ranking_reasons(decision, ranker)
+    """The decision's explanation; ``decision`` (a row with uscc, policy_id, run_id) for its ranking reasons,
+    unless they are given already (``ranked``: what ``ranking_reasons`` returned)."""
+    if ranked is None:
+        ranked = ranking_reasons(decision, ranker)
     if policy is None:
         return {
             "available": False,

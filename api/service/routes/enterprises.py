@@ -7,11 +7,12 @@ from typing import Annotated, Any
 import orjson
 import polars as pl
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import and_, bindparam, select
 
 from api.service import actions
 from api.service.auth import ActingEnterprise, ReadingEnterprise, UsccPath
-from api.service.explain import RESULTS, evidence, explain
+from api.service.explain import RESULTS, evidence, explain, ranking_reasons
 from api.service.problems import Conflict, NotFound
 from api.service.routes.common import Limit, Offset, problems
 from api.service.schemas.common import Text
@@ -83,19 +84,13 @@ _DECISION_PAGE = _DECISIONS.order_by(decisions.c.id.desc()).limit(bindparam("lim
 _DECISION_DETAIL = _DECISIONS.add_columns(decisions.c.facts, decisions.c.unknown_facts, decisions.c.failing).where(
     decisions.c.id == bindparam("id")
 )
+_DECISION_DETAIL_KEYS = tuple(str(c.key) for c in _DECISION_DETAIL.selected_columns)
 _DECISION_PAGE_BY_STATUS = (
     _DECISIONS.where(decisions.c.status == bindparam("status"))
     .order_by(decisions.c.id.desc())
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
-
-
-def _title(catalogue: Catalogue, policy_id: str, version: int) -> dict[str, str] | None:
-    try:
-        return catalogue.get(policy_id, version).policy.title.model_dump()
-    except KeyError:
-        return None
 
 
 def _policy(catalogue: Catalogue, policy_id: str, version: int):
@@ -134,19 +129,23 @@ async def list_decisions(
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionDetail, responses=problems(404))
-def read_decision(
-    uscc: UsccPath, decision_id: DecisionId, principal: ReadingEnterprise, state: StateDep
+async def read_decision(
+    uscc: UsccPath, decision_id: DecisionId, principal: ReadingEnterprise, request: Request
 ) -> dict[str, Any]:
     """One decision with its explanation: each condition, the facts read, their registries and dates."""
-    with state.engine.connect() as connection:
-        row = connection.execute(_DECISION_DETAIL, {"uscc": uscc, "id": decision_id}).mappings().first()
-    if row is None:
+    # As the list: async, its lookup on the event loop's connection. Only the ranking reasons go to a thread:
+    # they may read the model registry and the run's ranking features.
+    state: ServiceState = request.app.state.service
+    rows = state.reads.rows(_DECISION_DETAIL, {"uscc": uscc, "id": decision_id})
+    if not rows:
         raise NotFound(f"enterprise {uscc} has no decision {decision_id}", detail_zh="未找到该决定")
+    row = dict(zip(_DECISION_DETAIL_KEYS, rows[0], strict=True))
+    ranked = await run_in_threadpool(ranking_reasons, row, state.ranker)
     catalogue = state.catalogue.load(state.engine)
     policy = _policy(catalogue, row["policy_id"], row["policy_version"])
-    return dict(row) | {
-        "title": _title(catalogue, row["policy_id"], row["policy_version"]),
-        "explanation": explain(policy, uscc, row["facts"], row["as_of"], row, ranker=state.ranker),
+    return row | {
+        "title": catalogue.titles.get((row["policy_id"], row["policy_version"])),
+        "explanation": explain(policy, uscc, row["facts"], row["as_of"], ranked=ranked),
     }
 
 
