@@ -7,7 +7,11 @@ answer, or any status outside 2xx) is retried with exponential backoff; after
 where officers see it. The payload carries the full explanation, rendered by
 the tracer from the decision's stored facts.
 
-One worker at a time: claims are not locked across processes.
+Several workers may run at once (processes or hosts): a worker claims each
+notice before posting it by moving its ``next_attempt_at`` a lease ahead, in a
+conditional update only one worker can win, and records the outcome only if it
+still holds that lease. A worker that dies mid-post leaves the notice to be
+retried when the lease runs out.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ class DeliveryPolicy:
     max_delay: timedelta = timedelta(hours=6)
     batch: int = 200
     timeout_seconds: float = 10.0
+    lease: timedelta = timedelta(minutes=2)  # how long a claimed notice is left to its worker: well over a post
+
+    def __post_init__(self) -> None:
+        if self.lease.total_seconds() <= self.timeout_seconds:
+            raise ValueError(f"lease ({self.lease}) must outlast a post's timeout ({self.timeout_seconds} s)")
 
     def delay(self, attempts: int) -> timedelta:
         """Wait before the next try after ``attempts`` failures: base, 2×base, 4×base, … capped."""
@@ -128,6 +137,9 @@ def deliver_due(
     """One pass over the notices due now; call again (after the backoff) until nothing is due."""
     report = DeliveryReport()
     for row in _due(engine, catalogue, now(), policy.batch):
+        lease = _claim(engine, row["id"], now(), policy.lease)
+        if lease is None:  # another worker took it since the batch was read
+            continue
         try:
             response = client.post(
                 row["url"],
@@ -150,9 +162,24 @@ def deliver_due(
             report.retried += 1
         if error:
             report.errors.append(f"{row['idempotency_key']}: {error}")
-        with engine.begin() as connection:
-            connection.execute(update(notices).where(notices.c.id == row["id"]).values(**values))
+        with engine.begin() as connection:  # only while the lease is ours: after it ran out the notice is not
+            connection.execute(
+                update(notices).where(notices.c.id == row["id"], notices.c.next_attempt_at == lease).values(**values)
+            )
     return report
+
+
+def _claim(engine: Engine, notice_id: int, now: datetime, lease: timedelta) -> datetime | None:
+    """Take the notice for ``lease`` if it is still pending and due: the lease's end, or None if another worker
+    holds it (or it was delivered) meanwhile."""
+    until = now + lease
+    with engine.begin() as connection:
+        claimed = connection.execute(
+            update(notices)
+            .where(notices.c.id == notice_id, notices.c.delivery_status == "pending", notices.c.next_attempt_at <= now)
+            .values(next_attempt_at=until)
+        ).rowcount
+    return until if claimed == 1 else None
 
 
 def dead_letters(engine: Engine, limit: int = 100) -> list[dict]:

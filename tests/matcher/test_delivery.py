@@ -3,7 +3,7 @@
 import json
 import threading
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 
 from features.synthetic import generate
 from matcher.db.models import notices, webhooks
-from matcher.delivery import DeliveryPolicy, deliver_due
+from matcher.delivery import DeliveryPolicy, _claim, deliver_due
 from matcher.run import run_matching
 from policies.load import load_catalogue
 
@@ -124,3 +124,56 @@ def test_deliver_when_a_receiver_never_answers_dead_letters_after_the_last_attem
 def test_deliver_when_a_try_fails_waits_longer_each_time():
     policy = DeliveryPolicy(base_delay=timedelta(seconds=30), max_delay=timedelta(minutes=10))
     assert [policy.delay(n).total_seconds() for n in range(1, 7)] == [30, 60, 120, 240, 480, 600]
+
+
+def test_deliver_when_two_workers_run_at_once_posts_each_notice_once(with_notices):
+    engine, keys = with_notices
+    receiver = Receiver(flaky=0)
+    register(engine, keys.values(), receiver.url)
+    start = threading.Barrier(2)
+
+    def worker() -> None:
+        start.wait()  # both read the same due batch
+        with httpx.Client() as client:
+            drain(engine, client)
+
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+    finally:
+        receiver.close()
+    assert set(receiver.accepted) == set(keys)
+    assert set(receiver.calls.values()) == {1}  # nobody posted a notice the other had claimed
+    with engine.connect() as connection:
+        statuses = Counter(connection.execute(select(notices.c.delivery_status)).scalars())
+    assert statuses == {"delivered": len(keys)}
+
+
+def test_deliver_when_a_worker_died_holding_a_notice_retries_it_once_the_lease_runs_out(with_notices):
+    engine, keys = with_notices
+    receiver = Receiver(flaky=0)
+    register(engine, keys.values(), receiver.url)
+    now = datetime.now(UTC)
+    with engine.connect() as connection:
+        held = connection.execute(select(notices.c.id).order_by(notices.c.id).limit(1)).scalar_one()
+    assert _claim(engine, held, now, FAST.lease) is not None  # a worker claims it, then dies before posting
+    assert _claim(engine, held, now, FAST.lease) is None  # nobody else may take it meanwhile
+    try:
+        with httpx.Client() as client:
+            while deliver_due(engine, load_catalogue(), client, policy=FAST, now=lambda: now).delivered:
+                pass
+            with engine.connect() as connection:
+                status = connection.execute(select(notices.c.delivery_status).where(notices.c.id == held)).scalar()
+            assert status == "pending"  # still leased: left alone
+            later = now + FAST.lease + timedelta(seconds=1)
+            while deliver_due(engine, load_catalogue(), client, policy=FAST, now=lambda: later).delivered:
+                pass
+    finally:
+        receiver.close()
+    with engine.connect() as connection:
+        status = connection.execute(select(notices.c.delivery_status).where(notices.c.id == held)).scalar()
+    assert status == "delivered"
+    assert set(receiver.calls.values()) == {1}
