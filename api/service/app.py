@@ -16,7 +16,7 @@ from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
 from api.service.ranker import Ranker
 from api.service.reads import LoopReader
-from api.service.routes import drafts, enterprises, models, policies, runs
+from api.service.routes import drafts, enterprises, models, objections, policies, runs
 from api.service.runner import Runner
 from api.service.state import ServiceState
 from api.service.trainer import Trainer
@@ -85,6 +85,6 @@ def create_app(
         """Liveness: answers without a token."""
         return Health()
 
-    for module in (enterprises, policies, drafts, runs, models):
+    for module in (enterprises, policies, drafts, runs, objections, models):
         app.include_router(module.router)
     return app

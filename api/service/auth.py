@@ -9,6 +9,7 @@
 | start runs          | no             | yes     | no      | yes   |
 | follow runs         | no             | yes     | yes     | yes   |
 | dead letters        | no             | yes     | no      | yes   |
+| review objections   | no             | yes     | no      | yes   |
 | ranker models       | no             | read    | yes     | yes   |
 | train the ranker    | no             | no      | yes     | yes   |
 

@@ -124,7 +124,9 @@ notices = Table(
     Column("amount_fen", BigInteger),
     Column("respond_by", Date, comment="objection or confirmation deadline"),
     # The outbox: delivery state lives with the notice, written in the same transaction.
-    Column("delivery_status", String(16), nullable=False, comment="pending | delivered | dead | held"),
+    Column(
+        "delivery_status", String(16), nullable=False, comment="pending | delivered | dead | held | withdrawn"
+    ),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("last_error", Text),
@@ -239,6 +241,30 @@ policy_versions = Table(
     UniqueConstraint("policy_id", "version"),
 )
 
+# An officer's verdict on an objection (api/service/objections.py): at most one per objection.
+objection_reviews = Table(
+    "objection_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "response_id",
+        BigInteger,
+        ForeignKey("responses.id"),
+        nullable=False,
+        unique=True,
+        comment="the objection (responses.kind = objected)",
+    ),
+    Column(
+        "outcome",
+        String(16),
+        nullable=False,
+        comment="dismissed (the decision stands: payout released) | upheld (the decision was wrong: cancelled)",
+    ),
+    Column("note", Text, nullable=False, comment="the officer's reasons, shown to the enterprise"),
+    Column("reviewed_by", String(80), nullable=False),
+    Column("reviewed_at", DateTime(timezone=True), nullable=False),
+)
+
 WORKER = "the service worker process that owns it, host:pid; recovery fails only what a dead worker left"
 run_requests = Table(
     "run_requests",
@@ -286,4 +312,4 @@ training_jobs = Table(
     Column("error", Text, comment="why it failed, e.g. no feedback yet"),
     Column("worker", String(80), comment=WORKER),
 )
-__all__ += ["training_jobs"]
+__all__ += ["objection_reviews", "training_jobs"]

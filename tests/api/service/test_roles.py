@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from matcher.db.models import decisions, run_requests, training_jobs
+from matcher.db.models import decisions, responses, run_requests, training_jobs
 from tests.api.service.conftest import notice_of
 
 ROLES = (None, "enterprise", "other", "officer", "analyst", "admin")
@@ -52,6 +52,8 @@ ENDPOINTS = [
     ("GET", "/runs/{request_id}", {}, FOLLOW),
     ("POST", "/runs", {"json": {"as_of": "2025-06-30"}}, OFFICERS),
     ("GET", "/notices/dead", {}, OFFICERS),
+    ("GET", "/objections", {}, OFFICERS),
+    ("POST", "/objections/{objection_id}/review", {"json": {"outcome": "dismissed", "note": "核实无误"}}, OFFICERS),
     ("GET", "/models/champion", {}, FOLLOW),
     ("GET", "/models/versions", {}, FOLLOW),
     ("GET", "/training-jobs", {}, SCIENCE),
@@ -78,6 +80,20 @@ def test_endpoint_when_called_by_role_allows_exactly_the_table(client, engine, t
             )
             .returning(run_requests.c.id)
         ).scalar_one()
+        objection = connection.execute(
+            insert(responses)
+            .values(
+                notice_id=notice.id,
+                uscc=notice.uscc,
+                policy_id=notice.policy_id,
+                period_key=notice.period_key,
+                kind="objected",
+                detail={"reason": "数据有误，请核实"},
+                actor="test",
+                at=datetime.now(UTC),
+            )
+            .returning(responses.c.id)
+        ).scalar_one()
         job = connection.execute(
             insert(training_jobs)
             .values(status="failed", params={}, requested_by="test", requested_at=datetime.now(UTC))
@@ -91,6 +107,7 @@ def test_endpoint_when_called_by_role_allows_exactly_the_table(client, engine, t
         "draft_id": draft,
         "request_id": run,
         "job_id": job,
+        "objection_id": objection,
         "policy_id": "job-retention-refund",
         "version": 1,
     }

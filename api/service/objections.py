@@ -1,0 +1,135 @@
+"""Officers review enterprises' objections: the held payout is released or cancelled, and the enterprise told why.
+
+An objection (``responses.kind = objected``) holds the benefit in the ledger
+and the benefit's undelivered notices. The review closes it, at most once:
+
+- **dismissed** — the decision stands: a held benefit goes back to granted
+  and the held notices to pending, so delivery sends them;
+- **upheld** — the decision was wrong: a held benefit is cancelled and the
+  held notices withdrawn. Correcting the registry data or the rule and
+  running again is the way to a right decision; the cancelled entry keeps
+  the period from being granted twice meanwhile.
+
+The state change, the review row and the audit entry commit together.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, and_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from api.service.audit import audit
+from api.service.problems import Conflict, NotFound
+from api.service.tokens import Principal
+from matcher.db.models import benefits, notices, objection_reviews, responses
+
+__all__ = ["list_objections", "review_objection"]
+
+Outcome = Literal["dismissed", "upheld"]
+# (benefit held → ?, notices held → ?) per outcome
+_RELEASE: dict[str, tuple[str, str]] = {"dismissed": ("granted", "pending"), "upheld": ("cancelled", "withdrawn")}
+
+_OBJECTIONS = (
+    select(
+        responses.c.id,
+        responses.c.notice_id,
+        responses.c.uscc,
+        responses.c.policy_id,
+        responses.c.period_key,
+        responses.c.detail,
+        responses.c.actor,
+        responses.c.at,
+        benefits.c.status.label("benefit_status"),
+        objection_reviews.c.outcome,
+        objection_reviews.c.note,
+        objection_reviews.c.reviewed_by,
+        objection_reviews.c.reviewed_at,
+    )
+    .outerjoin(
+        benefits,
+        and_(
+            benefits.c.uscc == responses.c.uscc,
+            benefits.c.policy_id == responses.c.policy_id,
+            benefits.c.period_key == responses.c.period_key,
+        ),
+    )
+    .outerjoin(objection_reviews, objection_reviews.c.response_id == responses.c.id)
+    .where(responses.c.kind == "objected")
+)
+
+
+def _out(row: Any) -> dict[str, Any]:
+    review = None
+    if row.outcome is not None:
+        review = {"outcome": row.outcome, "note": row.note, "by": row.reviewed_by, "at": row.reviewed_at}
+    return {
+        "id": row.id,
+        "notice_id": row.notice_id,
+        "uscc": row.uscc,
+        "policy_id": row.policy_id,
+        "period_key": row.period_key,
+        "reason": (row.detail or {}).get("reason", ""),
+        "objected_by": row.actor,
+        "objected_at": row.at,
+        "benefit_status": row.benefit_status,
+        "review": review,
+    }
+
+
+def list_objections(connection: Connection, state: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Objections, oldest open first (``open``), or newest first (``reviewed``, ``all``)."""
+    query = _OBJECTIONS
+    if state == "open":
+        query = query.where(objection_reviews.c.id.is_(None)).order_by(responses.c.id)
+    else:
+        if state == "reviewed":
+            query = query.where(objection_reviews.c.id.is_not(None))
+        query = query.order_by(responses.c.id.desc())
+    return [_out(r) for r in connection.execute(query.limit(limit).offset(offset))]
+
+
+def review_objection(
+    connection: Connection, principal: Principal, objection_id: int, outcome: Outcome, note: str
+) -> dict[str, Any]:
+    """Close the objection with ``outcome``: release or cancel what it held. 404 for no such objection, 409 for
+    one reviewed already."""
+    row = connection.execute(_OBJECTIONS.where(responses.c.id == objection_id)).first()
+    if row is None:
+        raise NotFound(f"no objection {objection_id}", detail_zh="未找到该异议")
+    if row.outcome is not None:
+        raise Conflict(
+            f"objection {objection_id} was already reviewed ({row.outcome}) on {row.reviewed_at:%Y-%m-%d}",
+            detail_zh="该异议已处理",
+        )
+    same = {"uscc": row.uscc, "policy_id": row.policy_id, "period_key": row.period_key}
+    now = datetime.now(UTC)
+    try:
+        with connection.begin_nested():  # a concurrent review of the same objection loses on the unique key
+            connection.execute(
+                objection_reviews.insert().values(
+                    response_id=objection_id, outcome=outcome, note=note, reviewed_by=principal.actor, reviewed_at=now
+                )
+            )
+    except IntegrityError:
+        raise Conflict(f"objection {objection_id} was already reviewed", detail_zh="该异议已处理") from None
+    audit(connection, principal, f"objection.{outcome}", f"objection:{objection_id}", same | {"note": note})
+    still_open = connection.execute(
+        _OBJECTIONS.where(*(responses.c[k] == v for k, v in same.items()), objection_reviews.c.id.is_(None))
+    ).first()
+    if still_open is not None:  # another objection to the same benefit keeps it held until it is reviewed too
+        return _out(connection.execute(_OBJECTIONS.where(responses.c.id == objection_id)).one())
+    benefit_to, notices_to = _RELEASE[outcome]
+    connection.execute(
+        update(benefits)
+        .where(*(benefits.c[k] == v for k, v in same.items()), benefits.c.status == "held")
+        .values(status=benefit_to)
+    )
+    connection.execute(
+        update(notices)
+        .where(*(notices.c[k] == v for k, v in same.items()), notices.c.delivery_status == "held")
+        .values(delivery_status=notices_to)
+    )
+    return _out(connection.execute(_OBJECTIONS.where(responses.c.id == objection_id)).one())
