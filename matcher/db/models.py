@@ -124,9 +124,7 @@ notices = Table(
     Column("amount_fen", BigInteger),
     Column("respond_by", Date, comment="objection or confirmation deadline"),
     # The outbox: delivery state lives with the notice, written in the same transaction.
-    Column(
-        "delivery_status", String(16), nullable=False, comment="pending | delivered | dead | held | withdrawn"
-    ),
+    Column("delivery_status", String(16), nullable=False, comment="pending | delivered | dead | held | withdrawn"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("last_error", Text),
