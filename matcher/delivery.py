@@ -23,8 +23,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import polars as pl
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, select, update
 
+from matcher.db.keys import same_decision
 from matcher.db.models import decisions, notices, runs, webhooks
 from matcher.notices import idempotency_key, notice_texts
 from policies.catalogue import Catalogue
@@ -105,14 +106,7 @@ def _due(engine: Engine, catalogue: Catalogue, now: datetime, limit: int) -> lis
         )
         .join(webhooks, webhooks.c.uscc == notices.c.uscc)
         .join(runs, runs.c.id == notices.c.run_id)
-        .outerjoin(
-            decisions,
-            and_(
-                decisions.c.run_id == notices.c.run_id,
-                decisions.c.uscc == notices.c.uscc,
-                decisions.c.policy_id == notices.c.policy_id,
-            ),
-        )
+        .outerjoin(decisions, same_decision(notices.c))
         .where(notices.c.delivery_status == "pending", notices.c.next_attempt_at <= now)
         .order_by(notices.c.next_attempt_at, notices.c.id)
         .limit(limit)

@@ -12,28 +12,21 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.service.audit import audit
 from api.service.problems import Conflict, Invalid
 from api.service.tokens import Principal
 from features.profiles.catalogue import fact as catalogue_fact
+from matcher.db.keys import same_benefit
 from matcher.db.models import benefits, notices, responses
 
 __all__ = ["benefit_of", "check_supplied", "confirm", "decline", "done_before", "object_to", "record"]
 
 
-def _benefit_key(notice: Any):
-    return and_(
-        benefits.c.uscc == notice.uscc,
-        benefits.c.policy_id == notice.policy_id,
-        benefits.c.period_key == notice.period_key,
-    )
-
-
 def benefit_of(connection: Connection, notice: Any) -> Any:
-    return connection.execute(select(benefits).where(_benefit_key(notice))).first()
+    return connection.execute(select(benefits).where(same_benefit(notice))).first()
 
 
 def done_before(connection: Connection, notice_id: int) -> dict[str, datetime]:

@@ -18,12 +18,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.service.audit import audit
 from api.service.problems import Conflict, NotFound
 from api.service.tokens import Principal
+from matcher.db.keys import same_benefit
 from matcher.db.models import benefits, notices, objection_reviews, responses
 
 __all__ = ["list_objections", "review_objection"]
@@ -48,14 +49,7 @@ _OBJECTIONS = (
         objection_reviews.c.reviewed_by,
         objection_reviews.c.reviewed_at,
     )
-    .outerjoin(
-        benefits,
-        and_(
-            benefits.c.uscc == responses.c.uscc,
-            benefits.c.policy_id == responses.c.policy_id,
-            benefits.c.period_key == responses.c.period_key,
-        ),
-    )
+    .outerjoin(benefits, same_benefit(responses.c))
     .outerjoin(objection_reviews, objection_reviews.c.response_id == responses.c.id)
     .where(responses.c.kind == "objected")
 )
@@ -122,11 +116,7 @@ def review_objection(
     if still_open is not None:  # another objection to the same benefit keeps it held until it is reviewed too
         return _out(connection.execute(_OBJECTIONS.where(responses.c.id == objection_id)).one())
     benefit_to, notices_to = _RELEASE[outcome]
-    connection.execute(
-        update(benefits)
-        .where(*(benefits.c[k] == v for k, v in same.items()), benefits.c.status == "held")
-        .values(status=benefit_to)
-    )
+    connection.execute(update(benefits).where(same_benefit(row), benefits.c.status == "held").values(status=benefit_to))
     connection.execute(
         update(notices)
         .where(*(notices.c[k] == v for k, v in same.items()), notices.c.delivery_status == "held")

@@ -25,11 +25,11 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from api.ranking import push_plan
-from api.service.workers import is_gone, worker_id
+from api.service.workers import fail_abandoned, worker_id
 from features.profiles import build_profiles
 from features.profiles.store import ProfileInfo, write_profiles
 from features.registries.validate import check_registry, write_quarantine
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["Runner"]
 
 log = logging.getLogger("huiqi.service.runs")
-ACTIVE = ("queued", "running")
 WAIT_SECONDS = 1.0  # how often a request behind another run asks again
 
 
@@ -65,22 +64,12 @@ class Runner:
 
     def recover(self) -> None:
         """Requests left queued or running by a worker that is gone: failed, to be started again."""
-        with self.engine.begin() as connection:
-            left = connection.execute(
-                select(run_requests.c.id, run_requests.c.worker).where(run_requests.c.status.in_(ACTIVE))
-            ).all()
-            gone = [r.id for r in left if is_gone(r.worker)]
-            if gone:
-                connection.execute(
-                    update(run_requests)
-                    .where(run_requests.c.id.in_(gone), run_requests.c.status.in_(ACTIVE))
-                    .values(
-                        status="failed",
-                        running=None,
-                        error="interrupted: the service stopped before the run finished; start it again (it resumes)",
-                        finished_at=datetime.now(UTC),
-                    )
-                )
+        fail_abandoned(
+            self.engine,
+            run_requests,
+            running=None,
+            error="interrupted: the service stopped before the run finished; start it again (it resumes)",
+        )
 
     def submit(self, as_of: date, actor: str, connection) -> int:
         """Store the request in the caller's transaction; the caller starts it with ``start`` after commit."""

@@ -21,7 +21,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from api.service.workers import is_gone, worker_id
+from api.service.workers import fail_abandoned, worker_id
 from matcher.db.models import training_jobs
 from matcher.ranking.errors import RankingError
 from matcher.ranking.registry import ModelStore
@@ -30,7 +30,6 @@ from matcher.ranking.train import train
 __all__ = ["Trainer"]
 
 log = logging.getLogger("huiqi.service.training")
-ACTIVE = ("queued", "running")
 
 
 class Trainer:
@@ -48,22 +47,12 @@ class Trainer:
 
     def recover(self) -> None:
         """Jobs left queued or running by a worker that is gone: failed, to be started again."""
-        with self.engine.begin() as connection:
-            left = connection.execute(
-                select(training_jobs.c.id, training_jobs.c.worker).where(training_jobs.c.status.in_(ACTIVE))
-            ).all()
-            gone = [r.id for r in left if is_gone(r.worker)]
-            if gone:
-                connection.execute(
-                    update(training_jobs)
-                    .where(training_jobs.c.id.in_(gone), training_jobs.c.status.in_(ACTIVE))
-                    .values(
-                        status="failed",
-                        active=None,
-                        error="interrupted: the service stopped before training finished; start a new job",
-                        finished_at=datetime.now(UTC),
-                    )
-                )
+        fail_abandoned(
+            self.engine,
+            training_jobs,
+            active=None,
+            error="interrupted: the service stopped before training finished; start a new job",
+        )
 
     def active(self, connection: Connection) -> int | None:
         """The id of the job queued or running, if any."""

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["is_gone", "worker_id"]
+from sqlalchemy import Engine, Table, select, update
+
+__all__ = ["fail_abandoned", "is_gone", "worker_id"]
+
+ACTIVE = ("queued", "running")
 
 
 def worker_id() -> str:
@@ -37,3 +43,17 @@ def is_gone(worker: str | None) -> bool:
     except PermissionError:  # it exists, under another user
         return False
     return False
+
+
+def fail_abandoned(engine: Engine, table: Table, **values: Any) -> None:
+    """Mark failed, with ``values``, the queued or running rows of ``table`` (run requests, training jobs) whose
+    worker is gone."""
+    with engine.begin() as connection:
+        left = connection.execute(select(table.c.id, table.c.worker).where(table.c.status.in_(ACTIVE))).all()
+        gone = [r.id for r in left if is_gone(r.worker)]
+        if gone:
+            connection.execute(
+                update(table)
+                .where(table.c.id.in_(gone), table.c.status.in_(ACTIVE))
+                .values(status="failed", finished_at=datetime.now(UTC), **values)
+            )

@@ -28,6 +28,7 @@ from api.service.schemas.enterprises import (
     SupplyIn,
 )
 from api.service.state import ServiceState, StateDep
+from matcher.db.keys import same_benefit, same_decision
 from matcher.db.models import benefits, decisions, notices, responses, runs
 from matcher.notices import notice_texts
 from policies.catalogue import Catalogue
@@ -57,11 +58,6 @@ _DECISION_KEYS = tuple(str(c.key) for c in _DECISION_COLUMNS)  # plain str: orjs
 
 
 def _decision_select():
-    same_benefit = and_(
-        benefits.c.uscc == decisions.c.uscc,
-        benefits.c.policy_id == decisions.c.policy_id,
-        benefits.c.period_key == decisions.c.period_key,
-    )
     # A notice is sent once per (enterprise, policy, period, kind): a later run reaching the same decision shares it.
     same_notice = and_(
         notices.c.uscc == decisions.c.uscc,
@@ -72,7 +68,7 @@ def _decision_select():
     return (
         select(*_DECISION_COLUMNS)
         .join(runs, runs.c.id == decisions.c.run_id)
-        .outerjoin(benefits, same_benefit)
+        .outerjoin(benefits, same_benefit(decisions.c))
         .outerjoin(notices, same_notice)
         .where(decisions.c.uscc == bindparam("uscc"))
     )
@@ -166,22 +162,8 @@ def _notice_rows(state: ServiceState, uscc: str, notice_id: int | None = None, l
     """Notices with their ledger status, their decision's evidence, their text (rendered) and the responses."""
     query = (
         select(*_NOTICE_COLUMNS)
-        .outerjoin(
-            benefits,
-            and_(
-                benefits.c.uscc == notices.c.uscc,
-                benefits.c.policy_id == notices.c.policy_id,
-                benefits.c.period_key == notices.c.period_key,
-            ),
-        )
-        .outerjoin(
-            decisions,
-            and_(
-                decisions.c.uscc == notices.c.uscc,
-                decisions.c.run_id == notices.c.run_id,
-                decisions.c.policy_id == notices.c.policy_id,
-            ),
-        )
+        .outerjoin(benefits, same_benefit(notices.c))
+        .outerjoin(decisions, same_decision(notices.c))
         .outerjoin(runs, runs.c.id == notices.c.run_id)
         .where(notices.c.uscc == uscc)
     )
