@@ -23,6 +23,7 @@ from datetime import date
 import polars as pl
 
 from features.profiles.catalogue import fact as catalogue_fact
+from matcher.amounts import MAX_AMOUNT_YUAN
 from matcher.periods import period_key
 from policies.compiled import CompiledPolicy
 from policies.conditions import Leaf
@@ -59,6 +60,9 @@ class Decided:
     decisions: pl.DataFrame  # one row per (uscc, policy_id) that reaches the enterprise
     counts: dict[str, int] = field(default_factory=dict)  # also the ones that do not
     budgets: dict[str, dict] = field(default_factory=dict)
+    # Per policy: enterprises whose amount cannot be paid (negative, not finite, absurd, x / 0). The rule's
+    # mistake, shown to officers (run summary, impact); those enterprises get no decision until it is fixed.
+    amount_errors: dict[str, dict] = field(default_factory=dict)
 
 
 def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_of: date, margin: float) -> pl.DataFrame:
@@ -68,26 +72,73 @@ def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_o
     joined. Rows come policy by policy, by USCC within a policy: the order decisions
     are written in, which keeps inserts into the (uscc, …) unique index local.
     """
-    wide = evaluate_policies(profiles, policies, as_of, near_miss_margin=margin).with_columns(
+
+    def all_known(p: CompiledPolicy) -> pl.Expr:
+        read = sorted(_amount_facts(p) & set(profiles.columns))
+        return pl.all_horizontal([pl.col(f).is_not_null() for f in read]) if read else pl.repeat(True, pl.len())
+
+    known = profiles.lazy().select(all_known(p).alias(f"{p.id}:amount_known") for p in policies)
+    wide = pl.concat(
+        [evaluate_policies(profiles, policies, as_of, near_miss_margin=margin), known], how="horizontal"
+    ).with_columns(
         _row=pl.int_range(pl.len(), dtype=pl.UInt32),
         _order=pl.col("uscc").rank("ordinal").cast(pl.UInt32),
     )
-    parts = [
-        wide.select(
-            "uscc",
-            "_row",
-            "_order",
-            pl.lit(p.id).alias("policy_id"),
-            pl.col(f"{p.id}:eligible").alias("eligible"),
-            pl.col(f"{p.id}:near").alias("near"),
-            (pl.col(f"{p.id}:amount") * 100).round(0).cast(pl.Int64).alias("amount_full_fen"),
+    parts = []
+    for p in sorted(policies, key=lambda p: p.id):
+        amount, eligible = pl.col(f"{p.id}:amount"), pl.col(f"{p.id}:eligible")
+        # An amount that is not a sane number of yuan, or that is unknown although every fact it reads is
+        # known (x / 0), is the rule's mistake: reported to the officer, never turned into a decision.
+        insane = ~amount.is_finite() | (amount < 0) | (amount > MAX_AMOUNT_YUAN)
+        error = (amount.is_not_null() & insane).fill_null(False) | (
+            eligible.fill_null(False) & amount.is_null() & pl.col(f"{p.id}:amount_known")
         )
-        .filter(pl.col("eligible").is_null() | pl.col("eligible") | pl.col("near").fill_null(False))
-        .sort("_order")
-        .drop("_order")
-        for p in sorted(policies, key=lambda p: p.id)
-    ]
+        parts.append(
+            wide.select(
+                "uscc",
+                "_row",
+                "_order",
+                pl.lit(p.id).alias("policy_id"),
+                eligible.alias("eligible"),
+                pl.col(f"{p.id}:near").alias("near"),
+                pl.when(error).then(None).otherwise(amount * 100).round(0).cast(pl.Int64).alias("amount_full_fen"),
+                amount.alias("amount_yuan"),
+                error.alias("amount_error"),
+            )
+            .filter(pl.col("eligible").is_null() | pl.col("eligible") | pl.col("near").fill_null(False))
+            .sort("_order")
+            .drop("_order")
+        )
     return pl.concat(parts).collect()
+
+
+def _amount_facts(policy: CompiledPolicy) -> frozenset[str]:
+    return policy.amount.facts | (policy.count.facts if policy.count else frozenset())
+
+
+def _amount_errors(errors: pl.DataFrame, examples: int = 5) -> dict[str, dict]:
+    """Per policy: how many enterprises got an amount that cannot be paid, why, and a few of them."""
+    out: dict[str, dict] = {}
+    for (policy_id,), rows in errors.sort("policy_id", "uscc").group_by("policy_id", maintain_order=True):
+        amounts = rows["amount_yuan"]
+        reasons = []
+        if amounts.is_null().any():
+            reasons.append("unknown although every fact it reads is known (a division by zero?)")
+        if (amounts.is_not_null() & ~amounts.is_finite()).any():
+            reasons.append("not a finite number")
+        if (amounts < 0).any():
+            reasons.append("negative")
+        if (amounts > MAX_AMOUNT_YUAN).any():
+            reasons.append(f"over the ceiling of {MAX_AMOUNT_YUAN:,} yuan")
+        out[str(policy_id)] = {
+            "enterprises": rows.height,
+            "reasons": reasons,
+            "examples": [
+                {"uscc": u, "amount_yuan": None if a is None or a != a or abs(a) == float("inf") else a}
+                for u, a in rows.select("uscc", "amount_yuan").head(examples).iter_rows()
+            ],
+        }
+    return out
 
 
 def _resolve_conflicts(eligible: pl.DataFrame, prior: pl.DataFrame, pairs: set[tuple[str, str]]) -> pl.DataFrame:
@@ -114,7 +165,8 @@ def _resolve_conflicts(eligible: pl.DataFrame, prior: pl.DataFrame, pairs: set[t
         blocked = blocked.select("uscc", "policy_id").unique()
         losers.append(blocked)
         kept = pl.concat([kept, at.join(blocked, on=["uscc", "policy_id"], how="anti")])
-    return pl.concat(losers)
+    # No exclusive benefit eligible at all (an early as-of date): nobody loses.
+    return pl.concat(losers) if losers else eligible.select("uscc", "policy_id").head(0)
 
 
 def _value_text(value: pl.Expr, unit: str | None) -> pl.Expr:
@@ -184,7 +236,7 @@ def decide(
     they are not due again, block conflicting benefits, satisfy ``requires`` and use budget.
     """
     if not policies:  # nothing in force: no decision, but the frame keeps its columns for the writers
-        counts = dict.fromkeys(DECIDED, 0) | {"enterprises": profiles.height}
+        counts = dict.fromkeys(DECIDED, 0) | {"enterprises": profiles.height, "amount_error": 0}
         return Decided(pl.DataFrame(schema=_SCHEMA), counts, {})
     by_id = {p.id: p for p in policies}
     keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies}
@@ -201,6 +253,10 @@ def decide(
     cand = _candidates(profiles, policies, as_of, near_miss_margin).with_columns(
         period_key=pl.col("policy_id").replace_strict(keys, return_dtype=pl.String)
     )
+    errors = cand.filter(pl.col("amount_error"))
+    amount_errors = _amount_errors(errors)
+    counts["amount_error"] = errors.height
+    cand = cand.filter(~pl.col("amount_error")).drop("amount_error", "amount_yuan")
     due = cand.join(prior, on=["uscc", "policy_id"], how="anti") if prior.height else cand
     counts["already_granted"] = cand.height - due.height
     # Eligible with an unknown amount cannot be paid: the missing fact is asked for instead.
@@ -297,4 +353,4 @@ def decide(
     for status in DECIDED:
         counts[status] = int((decisions["status"] == status).sum())
     counts["enterprises"] = profiles.height
-    return Decided(decisions, counts, budgets)
+    return Decided(decisions, counts, budgets, amount_errors)

@@ -27,7 +27,7 @@ from matcher.db.bulk import CHUNK_ROWS, insert_missing
 from matcher.db.models import benefits, decisions, notices, rank_features, runs
 from matcher.decide import decide
 from matcher.notices import build_notices
-from matcher.periods import period_key
+from matcher.periods import check_as_of, period_key
 from matcher.ranking.serve import PushPlan, rank_decisions
 from policies.compiled import CompiledPolicy
 
@@ -58,6 +58,7 @@ class RunSummary:
     budgets: dict[str, dict] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     quarantined: int = 0
+    amount_errors: dict[str, dict] = field(default_factory=dict)  # per policy: amounts that cannot be paid
 
 
 def catalogue_fingerprint(policies: Sequence[CompiledPolicy]) -> str:
@@ -89,6 +90,7 @@ def run_matching(
     push: PushPlan | None = None,
 ) -> RunSummary:
     """``push``: how the ranker orders and times the notices (matcher/ranking); ``None``: all at once, unranked."""
+    check_as_of(as_of)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -119,6 +121,7 @@ def run_matching(
                 existing["budgets"] or {},
                 existing["timings"] or {},
                 quarantined,
+                existing["amount_errors"] or {},
             )
         if existing is None:
             connection.execute(
@@ -192,8 +195,11 @@ def run_matching(
                 finished_at=now(),
                 counts=decided.counts,
                 budgets=decided.budgets,
+                amount_errors=decided.amount_errors,
                 timings=timings,
                 model_version=ranked.model_version,
             )
         )
-    return RunSummary(run_id, as_of, "completed", decided.counts, decided.budgets, timings, quarantined)
+    return RunSummary(
+        run_id, as_of, "completed", decided.counts, decided.budgets, timings, quarantined, decided.amount_errors
+    )

@@ -1,9 +1,10 @@
 """What an enterprise does with a notice: confirm, supply a missing fact, decline, object.
 
 Each action is one transaction: the state change, the feedback row the ranker
-learns from (``responses``) and the audit entry commit together. The
-ledger's unique key (enterprise, policy, period) makes a double confirmation
-impossible whatever the timing of two requests.
+learns from (``responses``) and the audit entry commit together. Each first
+locks the benefit's key (``matcher.db.locks``) and only then reads the state it
+checks, so two actions at the same moment act one after the other: confirm
+and decline sent together leave one of them, never both.
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ from api.service.problems import Conflict, Invalid
 from api.service.tokens import Principal
 from features.profiles.catalogue import fact as catalogue_fact
 from matcher.db.keys import same_benefit
+from matcher.db.locks import lock_benefit
 from matcher.db.models import benefits, notices, responses
 
-__all__ = ["benefit_of", "check_supplied", "confirm", "decline", "done_before", "object_to", "record"]
+__all__ = ["benefit_of", "check_supplied", "confirm", "decline", "done_before", "lock", "object_to", "record"]
+
+
+def lock(connection: Connection, notice: Any) -> None:
+    """Hold the notice's benefit until commit: call before reading the state an action checks."""
+    lock_benefit(connection, notice.uscc, notice.policy_id, notice.period_key)
 
 
 def benefit_of(connection: Connection, notice: Any) -> Any:
@@ -76,6 +83,7 @@ def confirm(connection: Connection, principal: Principal, notice: Any) -> tuple[
             f"only a notice awaiting confirmation can be confirmed; this one is '{notice.kind}'",
             detail_zh="只有待确认的事项可以确认",
         )
+    lock(connection, notice)
     _refuse_after(done_before(connection, notice.id), "confirmed", "declined", "objected")
     now = datetime.now(UTC)
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
@@ -106,6 +114,7 @@ def confirm(connection: Connection, principal: Principal, notice: Any) -> tuple[
 def decline(
     connection: Connection, principal: Principal, notice: Any, reason: str | None
 ) -> tuple[str | None, datetime]:
+    lock(connection, notice)
     _refuse_after(done_before(connection, notice.id), "confirmed", "declined")
     benefit = benefit_of(connection, notice)
     status = benefit.status if benefit else None
@@ -122,6 +131,7 @@ def decline(
 
 def object_to(connection: Connection, principal: Principal, notice: Any, reason: str) -> tuple[str | None, datetime]:
     """Record the objection and hold the payout and the pending notices of that benefit until it is resolved."""
+    lock(connection, notice)
     _refuse_after(done_before(connection, notice.id), "declined", "objected")
     benefit = benefit_of(connection, notice)
     status = benefit.status if benefit else None

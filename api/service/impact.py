@@ -132,4 +132,5 @@ def impact(
         },
         "breakdown": breakdown,
         "other_policies": [dict(r) for r in others.iter_rows(named=True)],
+        "amount_errors": after_decided.amount_errors.get(draft.id),
     }

@@ -25,6 +25,7 @@ from api.service.audit import audit
 from api.service.problems import Conflict, NotFound
 from api.service.tokens import Principal
 from matcher.db.keys import same_benefit
+from matcher.db.locks import lock_benefit
 from matcher.db.models import benefits, notices, objection_reviews, responses
 
 __all__ = ["list_objections", "review_objection"]
@@ -93,6 +94,10 @@ def review_objection(
     row = connection.execute(_OBJECTIONS.where(responses.c.id == objection_id)).first()
     if row is None:
         raise NotFound(f"no objection {objection_id}", detail_zh="未找到该异议")
+    # Hold the benefit, then read again what the review checks: an objection or a decline arriving meanwhile
+    # is either wholly before this review or wholly after it.
+    lock_benefit(connection, row.uscc, row.policy_id, row.period_key)
+    row = connection.execute(_OBJECTIONS.where(responses.c.id == objection_id)).one()
     if row.outcome is not None:
         raise Conflict(
             f"objection {objection_id} was already reviewed ({row.outcome}) on {row.reviewed_at:%Y-%m-%d}",

@@ -1,6 +1,7 @@
 """Tables. Money is stored in fen (分, integer) so sums are exact.
 
-Constraints carry the exactly-once promises:
+Constraints carry the exactly-once promises (and CHECK constraints keep every
+amount finite, non-negative and under ``matcher.amounts.MAX_AMOUNT_FEN``):
 - ``benefits``: one row per (enterprise, policy, entitlement period) — a
   benefit is granted at most once, whatever crashes or reruns happen;
 - ``decisions``: one row per (run, enterprise, policy);
@@ -19,6 +20,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -32,6 +34,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+from matcher.amounts import amount_check
 
 __all__ = [
     "RESPONSE_KINDS",
@@ -55,6 +59,7 @@ metadata = MetaData(
         "uq": "uq_%(table_name)s_%(column_0_N_name)s",
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
         "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
     }
 )
 
@@ -73,6 +78,7 @@ runs = Table(
     Column("counts", JSON),
     Column("timings", JSON),
     Column("budgets", JSON, comment="per policy: budget, remaining, demanded, scale applied"),
+    Column("amount_errors", JSON, comment="per policy: enterprises whose amount cannot be paid, and why"),
 )
 
 decisions = Table(
@@ -94,6 +100,8 @@ decisions = Table(
     Column("rank", Float, comment="ranker score, when a model orders the notices"),
     # uscc first: the index also serves an enterprise's decisions across runs.
     UniqueConstraint("uscc", "run_id", "policy_id"),
+    CheckConstraint(amount_check("amount_fen"), name="amount_fen"),
+    CheckConstraint(amount_check("amount_full_fen"), name="amount_full_fen"),
 )
 
 benefits = Table(
@@ -109,6 +117,7 @@ benefits = Table(
     Column("run_id", String(32), nullable=False, comment="runs.id"),
     Column("granted_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("uscc", "policy_id", "period_key"),
+    CheckConstraint(amount_check("amount_fen"), name="amount_fen"),
 )
 
 notices = Table(
@@ -132,6 +141,7 @@ notices = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # The idempotency key sent with the notice is these four joined by ':' (matcher.notices.idempotency_key).
     UniqueConstraint("uscc", "policy_id", "period_key", "kind"),
+    CheckConstraint(amount_check("amount_fen"), name="amount_fen"),
     Index(None, "delivery_status", "next_attempt_at"),
 )
 

@@ -216,7 +216,9 @@ def read_notice(uscc: UsccPath, notice_id: NoticeId, principal: ReadingEnterpris
     if principal.role == "enterprise" and "opened" not in notice["responses"]:
         with state.engine.begin() as connection:
             row = connection.execute(select(notices).where(notices.c.id == notice_id)).first()
-            actions.record(connection, principal, row, "opened")
+            actions.lock(connection, row)
+            if "opened" not in actions.done_before(connection, notice_id):  # a second tab opened it meanwhile
+                actions.record(connection, principal, row, "opened")
         notice["responses"] = [*notice["responses"], "opened"]
     policy = _policy(state.catalogue.load(state.engine), notice["policy_id"], notice["policy_version"])
     if notice["facts"] is None:  # no decision row (should not happen): say so rather than guess
@@ -304,6 +306,7 @@ def supply(
     """Supply facts the registries lack. They are checked by an officer; the preview shows what they would give."""
     with state.engine.begin() as connection:
         notice = _notice_for_action(connection, uscc, notice_id)
+        actions.lock(connection, notice)
         if notice.kind != "needs_data":
             raise Conflict(
                 f"only a notice asking for information takes supplied facts; this one is '{notice.kind}'",

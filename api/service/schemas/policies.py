@@ -181,6 +181,17 @@ class OtherPolicy(BaseModel):
     no_longer_eligible: int
 
 
+class AmountErrorExample(BaseModel):
+    uscc: str
+    amount_yuan: float | None = Field(description="the computed amount; null when unknown or not finite")
+
+
+class AmountErrors(BaseModel):
+    enterprises: int
+    reasons: list[str]
+    examples: list[AmountErrorExample]
+
+
 class ImpactOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -230,6 +241,11 @@ class ImpactOut(BaseModel):
     budget: Budget | None = Field(description="null for an uncapped policy")
     breakdown: dict[str, list[GroupRow]] = Field(description="by region (province), size_class and industry (section)")
     other_policies: list[OtherPolicy] = Field(description="knock-on changes through the policy graph (excludes, ...)")
+    amount_errors: AmountErrors | None = Field(
+        default=None,
+        description="enterprises whose amount under the draft cannot be paid (negative, not finite, over the"
+        " ceiling, a division by zero): they would get no decision; fix the amount before publishing",
+    )
 
 
 class PublishIn(BaseModel):

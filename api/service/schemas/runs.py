@@ -5,16 +5,25 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.service.schemas.common import Instant
+from matcher.periods import check_as_of
 
 __all__ = ["DeadLetterOut", "RunRequestOut", "RunStartIn"]
 
 
 class RunStartIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"as_of": "2025-06-30"}]})
-    as_of: date = Field(description="decide as of this date, from the registry extracts of the data directory")
+    as_of: date = Field(
+        description="decide as of this date, from the registry extracts of the data directory;"
+        " from 1990-01-01 to a year after today"
+    )
+
+    @field_validator("as_of")
+    @classmethod
+    def _in_window(cls, value: date) -> date:
+        return check_as_of(value)
 
 
 class RunRequestOut(BaseModel):

@@ -1,0 +1,22 @@
+"""An officer sees, before publishing, the enterprises whose amount a draft cannot pay."""
+
+from tests.api.service.test_policies import CHANGED, YAML
+
+NEGATIVE = CHANGED.replace(
+    "amount: \"round(ui_paid_last_year * if(size_class == 'large', 30%, 60%), 2)\"",
+    'amount: "round(1000 - ui_paid_last_year, 2)"',
+)
+
+
+def test_impact_when_the_draft_computes_negative_amounts_lists_them_for_the_officer(client, tokens):
+    assert NEGATIVE != CHANGED
+    officer = tokens.headers("officer")
+    draft = client.post("/policy-drafts", content=NEGATIVE, headers=YAML | officer).json()
+    assert draft["valid"], draft["problems"]
+    answer = client.get(f"/policy-drafts/{draft['id']}/impact", headers=officer)
+    assert answer.status_code == 200
+    errors = answer.json()["amount_errors"]
+    assert errors["enterprises"] > 0 and errors["reasons"] == ["negative"]
+    assert all(e["amount_yuan"] < 0 for e in errors["examples"])
+    # The enterprises with an unpayable amount are not counted as paid at a negative cost.
+    assert answer.json()["draft"]["amount_fen"] >= 0
