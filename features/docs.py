@@ -24,6 +24,8 @@ def _constraints(c: Column) -> str:
         )
     if c.non_negative:
         parts.append("≥ 0")
+    if c.past:
+        parts.append("not after the day of the check")
     return "; ".join(parts)
 
 
@@ -61,7 +63,15 @@ def registries_markdown() -> str:
         "## Quarantine rules",
         "",
         "A row breaking any of these is written to the quarantine file with its row, column and reason;",
-        "it takes no part in profiles. Nothing is dropped silently.",
+        "it takes no part in profiles. Nothing is dropped silently: `huiqi profiles` also counts the",
+        "enterprises left out because they were established after the as-of date.",
+        "",
+        "`future`: a date of a past event (establishment, filing, hire, listing …) after the day the",
+        "registry is checked (today in China, Asia/Shanghai) cannot be true.",
+        "",
+        "The quarantine files (`<table>.csv`) are meant for Excel or WPS: UTF-8 with a byte-order mark,",
+        "and a delivered value that would run as a formula there (starting with `=`, `+`, `-`, `@`, tab",
+        "or carriage return) is written with a leading `'` so it shows as text.",
         "",
         "| rule | 中文 | meaning |",
         "|---|---|---|",

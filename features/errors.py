@@ -3,7 +3,8 @@
     FeaturesError
      ├── RegistryFileError        a registry file is missing or unreadable
      │    └── SchemaMismatchError  a column is missing or has the wrong type
-     └── AsOfError                an as-of date outside the data it can be computed from
+     ├── AsOfError                an as-of date outside the data it can be computed from
+     └── FileWriteError           a file huiqi writes for people could not be written
 
 Row-level problems are never raised: bad rows are quarantined with a reason
 (see ``features.registries.validate``). Every message says what was expected,
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["AsOfError", "FeaturesError", "RegistryFileError", "SchemaMismatchError"]
+__all__ = ["AsOfError", "FeaturesError", "FileWriteError", "RegistryFileError", "SchemaMismatchError"]
 
 
 class FeaturesError(Exception):
@@ -43,3 +44,13 @@ class SchemaMismatchError(RegistryFileError):
 
 class AsOfError(FeaturesError):
     pass
+
+
+class FileWriteError(FeaturesError):
+    """A file could not be written; the file that was there before, if any, is left as it was."""
+
+    def __init__(self, path: Path | str, reason: str, fix: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        self.fix = fix
+        super().__init__(f"cannot write {self.path}: {reason}. Nothing was changed there. {fix}")

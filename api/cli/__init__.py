@@ -9,6 +9,7 @@ import typer
 from api.cli.progress import console
 from features.errors import FeaturesError
 from matcher.db import DatabaseUnavailable
+from matcher.errors import MatcherError
 from matcher.ranking.errors import RankingError
 from policies.errors import PolicyError
 
@@ -23,7 +24,14 @@ app = typer.Typer(
 from api.cli import demo, notices, policies, ranking, registries, run, serve, tokens  # noqa: E402, F401
 
 # Domain errors carry complete messages (what, where, how to fix): print them, no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (FeaturesError, PolicyError, RankingError, DatabaseUnavailable)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    FeaturesError,
+    PolicyError,
+    RankingError,
+    DatabaseUnavailable,
+    MatcherError,
+    run.RunInterrupted,
+)
 
 
 def main() -> None:
@@ -31,7 +39,8 @@ def main() -> None:
     try:
         app()
     except USER_ERRORS as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # soft_wrap: a path or a command in the message is never broken across lines
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         for note in getattr(exc, "__notes__", []):  # further problems found in the same pass
-            console.print(f"[bold red]error:[/] {note}", highlight=False)
+            console.print(f"[bold red]error:[/] {note}", highlight=False, soft_wrap=True)
         sys.exit(2)

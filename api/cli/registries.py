@@ -14,7 +14,8 @@ from rich.table import Table
 from api.cli import app
 from api.cli.progress import console, stages
 from features.docs import facts_markdown, registries_markdown
-from features.profiles import FACTS, build_profiles
+from features.files import write_file
+from features.profiles import FACTS, build_profiles, left_out
 from features.profiles.store import ProfileInfo, write_profiles
 from features.registries.validate import RegistryCheck, check_registry, write_quarantine
 from features.synthetic import generate as generate_registries
@@ -98,7 +99,19 @@ def build_and_write_profiles(registry: Path, as_of: date, out: Path, quarantine:
         write_profiles(built, out, ProfileInfo(as_of, result.fingerprint))
     print_check(result, files)
     console.print(f"{built.height:,} profiles as of {as_of} with {len(FACTS)} facts written to {out}")
+    print_left_out(result, left_out(frames, as_of), quarantine)
     return built
+
+
+def print_left_out(check: RegistryCheck, later: dict[str, int], quarantine: Path) -> None:
+    """Every enterprise of the registry without a profile, counted by why: nothing is dropped silently."""
+    reasons = {
+        f"quarantined in business registration (see {quarantine / 'business.csv'})": check.enterprises_quarantined()
+    }
+    reasons |= later
+    shown = [f"{count:,} {why}" for why, count in reasons.items() if count]
+    if shown:
+        console.print("enterprises left out of the profiles: " + "; ".join(shown), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -117,7 +130,6 @@ def facts() -> None:
 @app.command()
 def docs(out: Annotated[Path, typer.Option(help="Docs directory.")] = Path("docs")) -> None:
     """Regenerate the reference pages (registry contract, fact catalogue) from the code."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "registries.md").write_text(registries_markdown(), encoding="utf-8")
-    (out / "facts.md").write_text(facts_markdown(), encoding="utf-8")
+    for name, text in (("registries.md", registries_markdown()), ("facts.md", facts_markdown())):
+        write_file(out / name, lambda partial, text=text: partial.write_text(text, encoding="utf-8"))
     console.print(f"wrote {out / 'registries.md'} and {out / 'facts.md'}")

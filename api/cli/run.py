@@ -3,21 +3,55 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from api.cli import app
 from api.cli.progress import console, stages
 from api.ranking import push_plan
 from api.service.published import PublishedCatalogue
 from api.settings import Settings
-from matcher.db import make_engine, open_database, upgrade
+from matcher.db import open_database
 from matcher.run import RunSummary, run_matching
+
+
+class RunInterrupted(Exception):
+    """The database failed part-way through a run; every stage writes what it decides in committed chunks."""
+
+    def __init__(self, exc: Exception, stage: str, command: str) -> None:
+        orig = getattr(exc, "orig", None) or exc
+        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        what = "the database connection was lost" if connection_lost(exc) else "the database stopped the run"
+        super().__init__(
+            f"{what} during '{stage}' ({reason}). Nothing written so far is lost: every chunk written was"
+            " committed, and the run resumes where it stopped. Check that the database is reachable (and has"
+            f" room), then run the same command again: {command}"
+        )
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether the connection itself went: server restarted, backend terminated, network dropped."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, psycopg.OperationalError):  # bulk writes use the driver directly: its errors come raw
+        state = orig.sqlstate or ""  # none: the client saw the connection close; 08: connection; 57P: shutdown
+        return not state or state.startswith(("08", "57P"))
+    return False
+
+
+def database_failed(exc: BaseException) -> bool:
+    """A failure of the database itself (connection, disk, locks), not of what the run asked of it."""
+    return isinstance(exc, OperationalError | psycopg.OperationalError) or connection_lost(exc)
+
 
 db_app = typer.Typer(no_args_is_help=True, help="The database: create or upgrade its schema.")
 app.add_typer(db_app, name="db")
@@ -27,7 +61,7 @@ app.add_typer(db_app, name="db")
 def db_upgrade() -> None:
     """Create or upgrade the schema (Alembic) of the database in HUIQI_DATABASE_URL (default: SQLite in data/)."""
     settings = Settings()
-    upgrade(make_engine(settings.database))
+    open_database(settings.database).dispose()  # a database it cannot open or write is said plainly
     console.print(f"schema up to date: {settings.database_shown}")
 
 
@@ -47,6 +81,15 @@ def print_summary(summary: RunSummary) -> None:
             f" → every amount scaled by {b['scale']:.4f} (pro rata)",
             highlight=False,
         )
+    for pid, error in summary.amount_errors.items():  # the rule's mistake: an officer must fix the amount
+        shown = ", ".join(e["uscc"] for e in error["examples"])
+        console.print(
+            f"[bold red]amount error[/] {pid}: {error['enterprises']:,} enterprises got an amount that cannot be"
+            f" paid ({'; '.join(error['reasons'])}), e.g. {shown}; they got no decision. Fix the policy's"
+            " amount and run again.",
+            highlight=False,
+            soft_wrap=True,
+        )
     if summary.timings:
         console.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in summary.timings.items()))
 
@@ -61,9 +104,26 @@ def run(
     settings = Settings()
     engine = open_database(settings.database)
     day = as_of.date()
-    policies = PublishedCatalogue().load(engine).in_force(day)  # repository files + versions published over HTTP
-    with stages("run") as step:
-        summary = run_matching(engine, registry, day, policies, progress=step, push=push_plan(settings))
+    current = ["loading the published policies"]
+
+    def step_and_remember(stage: str) -> None:
+        current[0] = stage
+        step(stage)
+
+    try:
+        policies = PublishedCatalogue().load(engine).in_force(day)  # repository files + versions published over HTTP
+        with stages("run") as step:
+            summary = run_matching(
+                engine, registry, day, policies, progress=step_and_remember, push=push_plan(settings)
+            )
+    except (DBAPIError, psycopg.OperationalError) as exc:
+        if not database_failed(exc):
+            raise
+        raise RunInterrupted(
+            exc, current[0], f"huiqi run --registry {shlex.quote(str(registry))} --as-of {day}"
+        ) from exc
+    finally:
+        engine.dispose()
     if as_json:
         print(json.dumps(asdict(summary), default=str, ensure_ascii=False, indent=2))
     else:

@@ -17,7 +17,7 @@ from features.profiles import business, lists, social_insurance, tax
 from features.profiles.catalogue import FACTS
 from features.standards.size_class import size_class_expr
 
-__all__ = ["build_profiles"]
+__all__ = ["build_profiles", "left_out"]
 
 SMALL_LOW_PROFIT = {"taxable_income": 3_000_000, "employees": 300, "total_assets": 50_000_000}
 
@@ -67,3 +67,12 @@ def build_profiles(tables: Frames, as_of: date) -> pl.LazyFrame:
         & (pl.col("employees_last_year") <= SMALL_LOW_PROFIT["employees"])
         & (pl.col("total_assets_last_year") <= SMALL_LOW_PROFIT["total_assets"]),
     ).select(pl.col("uscc"), *(pl.col(f.name).cast(f.dtype) for f in FACTS))
+
+
+def left_out(tables: Frames, as_of: date) -> dict[str, int]:
+    """Enterprises among the clean business rows that get no profile as of ``as_of``, counted by reason.
+
+    Rows quarantined by the registry check are not here: the check counts them (``RegistryCheck``).
+    """
+    later = tables["business"].lazy().filter(~business.established_by(as_of)).select(pl.len()).collect().item()
+    return {f"established after {as_of}": later} if later else {}

@@ -6,7 +6,12 @@ from datetime import date
 
 import polars as pl
 
-__all__ = ["business_facts"]
+__all__ = ["business_facts", "established_by"]
+
+
+def established_by(as_of: date) -> pl.Expr:
+    """Whether the enterprise existed on ``as_of``: only those get a profile (``left_out`` counts the others)."""
+    return pl.col("established_on") <= as_of
 
 
 def business_facts(business: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
@@ -19,7 +24,7 @@ def business_facts(business: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
         pl.when(pl.col("status_since") > as_of).then(pl.lit("operating")).otherwise(pl.col("status")).alias("status")
     )
     code = pl.col("industry_code")
-    return business.filter(pl.col("established_on") <= as_of).select(
+    return business.filter(established_by(as_of)).select(
         "uscc",
         "name",
         "enterprise_type",

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from features.files import write_file
+
 __all__ = ["ProfileInfo", "read_profile_info", "write_profiles"]
 
 
@@ -18,12 +20,16 @@ class ProfileInfo:
 
 
 def write_profiles(profiles: pl.DataFrame | pl.LazyFrame, path: Path, info: ProfileInfo) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the profiles whole or not at all: a failed write leaves the previous file as it was."""
     metadata = {"huiqi.as_of": info.as_of.isoformat(), "huiqi.registry_fingerprint": info.registry_fingerprint}
-    if isinstance(profiles, pl.LazyFrame):
-        profiles.sink_parquet(path, metadata=metadata, engine="streaming")
-    else:
-        profiles.write_parquet(path, metadata=metadata)
+
+    def write(partial: Path) -> None:
+        if isinstance(profiles, pl.LazyFrame):
+            profiles.sink_parquet(partial, metadata=metadata, engine="streaming")
+        else:
+            profiles.write_parquet(partial, metadata=metadata)
+
+    write_file(path, write)
 
 
 def read_profile_info(path: Path) -> ProfileInfo:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from features.errors import RegistryFileError
+from features.files import make_folder, write_csv_for_people
 from features.registries.rules import RULES
 
 if TYPE_CHECKING:
@@ -84,9 +85,9 @@ def quarantine_records(
 def write_quarantine(check: RegistryCheck, out_dir: Path) -> list[Path]:
     """Write ``out_dir/<table>.csv`` for each table with quarantined rows; return the files written.
 
-    The files are UTF-8 with a byte-order mark: Excel, which officers open them with, reads a CSV
-    without one in the system code page (GBK on Chinese Windows) and garbles the Chinese reasons.
-    A ``<table>.csv`` left by an earlier run for a table that is now clean is removed, so the folder
+    The files are meant for Excel or WPS (``write_csv_for_people``): UTF-8 with a byte-order mark,
+    formulas in delivered values neutralised, each file replaced whole or not at all. A
+    ``<table>.csv`` left by an earlier run for a table that is now clean is removed, so the folder
     never shows problems that were already fixed.
     """
     out_dir = Path(out_dir)
@@ -96,15 +97,12 @@ def write_quarantine(check: RegistryCheck, out_dir: Path) -> list[Path]:
             "is the registry directory itself: quarantine files would overwrite the delivered <table>.csv",
             "choose another directory for the quarantine, e.g. a 'quarantine' folder next to the registry",
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     written = []
     for name, result in check.tables.items():
         path = out_dir / f"{name}.csv"
         if result.quarantine.is_empty():
             path.unlink(missing_ok=True)
             continue
-        partial = path.with_name(f".{path.name}.partial")
-        result.quarantine.write_csv(partial, include_bom=True)
-        partial.replace(path)  # a reader never sees half a file
-        written.append(path)
+        written.append(write_csv_for_people(result.quarantine, path))
     return written

@@ -19,6 +19,7 @@ RULES: dict[str, tuple[str, str]] = {
     "allowed": ("取值不在允许范围内", "value is not in the column's closed vocabulary"),
     "negative": ("数额为负", "amount or count is negative"),
     "order": ("日期先后顺序错误", "dates are in the wrong order"),
+    "future": ("日期晚于校验当日", "date of a past event is after the day the registry is checked"),
     "duplicate": ("主键重复", "duplicate key"),
     "unknown_enterprise": ("企业未在市场监管登记中找到", "enterprise not in business registration"),
 }

@@ -29,6 +29,7 @@ class Column:
     allowed: tuple[str, ...] | None = None  # closed vocabulary of a code column
     non_negative: bool = False
     standard: str | None = None  # "uscc" | "industry" | "division": checked against that standard
+    past: bool = False  # the date of something that has happened: never after the day the registry is checked
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ TABLES: dict[str, Table] = {
                     unit="10k yuan",
                     non_negative=True,
                 ),
-                Column("established_on", pl.Date, "成立日期", "date of establishment"),
+                Column("established_on", pl.Date, "成立日期", "date of establishment", past=True),
                 Column("industry_code", pl.String, "行业代码", "industry (GB/T 4754-2017)", standard="industry"),
                 Column(
                     "division_code", pl.String, "登记机关区划", "registering division (GB/T 2260)", standard="division"
@@ -116,6 +117,7 @@ TABLES: dict[str, Table] = {
                     "状态变更日期",
                     "date the current status took effect (null while operating)",
                     nullable=True,
+                    past=True,
                 ),
                 Column("labour_dispatch", pl.Boolean, "劳务派遣资质", "licensed labour-dispatch firm"),
             ),
@@ -130,7 +132,7 @@ TABLES: dict[str, Table] = {
             columns=(
                 _uscc(),
                 Column("year", pl.Int32, "纳税年度", "tax year"),
-                Column("filed_on", pl.Date, "申报日期", "date the filing was received"),
+                Column("filed_on", pl.Date, "申报日期", "date the filing was received", past=True),
                 Column("revenue", pl.Float64, "营业收入", "operating revenue", unit="yuan", non_negative=True),
                 Column(
                     "taxable_income", pl.Float64, "应纳税所得额", "taxable income (negative for a loss)", unit="yuan"
@@ -160,7 +162,7 @@ TABLES: dict[str, Table] = {
                 _uscc(),
                 Column("year", pl.Int32, "评价年度", "year rated"),
                 Column("rating", pl.String, "信用等级", "rating A/B/M/C/D", allowed=CREDIT_RATINGS),
-                Column("rated_on", pl.Date, "发布日期", "date the rating was published"),
+                Column("rated_on", pl.Date, "发布日期", "date the rating was published", past=True),
             ),
         ),
         Table(
@@ -171,7 +173,7 @@ TABLES: dict[str, Table] = {
             key=("uscc", "month"),
             columns=(
                 _uscc(),
-                Column("month", pl.Date, "费款所属期", "month (first day)"),
+                Column("month", pl.Date, "费款所属期", "month (first day)", past=True),
                 Column("insured_headcount", pl.Int32, "参保人数", "insured staff", unit="persons", non_negative=True),
                 Column(
                     "ui_due", pl.Float64, "失业保险应缴", "unemployment insurance due", unit="yuan", non_negative=True
@@ -198,8 +200,8 @@ TABLES: dict[str, Table] = {
             columns=(
                 _uscc(),
                 Column("person_id", pl.String, "人员标识", "person (pseudonymised ID)"),
-                Column("birth_date", pl.Date, "出生日期", "date of birth"),
-                Column("hire_date", pl.Date, "招用日期", "date hired (contract signed)"),
+                Column("birth_date", pl.Date, "出生日期", "date of birth", past=True),
+                Column("hire_date", pl.Date, "招用日期", "date hired (contract signed)", past=True),
                 Column(
                     "contract_months", pl.Int32, "劳动合同期限", "contract length", unit="months", non_negative=True
                 ),
@@ -237,8 +239,10 @@ TABLES: dict[str, Table] = {
                 Column(
                     "patent_type", pl.String, "专利类型", "invention / utility model / design", allowed=PATENT_TYPES
                 ),
-                Column("filed_on", pl.Date, "申请日", "filing date"),
-                Column("granted_on", pl.Date, "授权公告日", "grant date (null while pending)", nullable=True),
+                Column("filed_on", pl.Date, "申请日", "filing date", past=True),
+                Column(
+                    "granted_on", pl.Date, "授权公告日", "grant date (null while pending)", nullable=True, past=True
+                ),
             ),
             ordered=(("filed_on", "granted_on"),),
         ),
@@ -257,7 +261,7 @@ TABLES: dict[str, Table] = {
                     "serious dishonesty (严重违法失信) or abnormal operation (经营异常)",
                     allowed=CREDIT_LISTS,
                 ),
-                Column("listed_on", pl.Date, "列入日期", "date listed"),
+                Column("listed_on", pl.Date, "列入日期", "date listed", past=True),
                 Column("removed_on", pl.Date, "移出日期", "date removed (null while listed)", nullable=True),
                 Column("reason", pl.String, "列入事由", "reason for listing", nullable=True),
             ),

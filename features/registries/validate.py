@@ -11,8 +11,10 @@ import difflib
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import reduce
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -30,6 +32,12 @@ __all__ = ["ENTERPRISES", "RegistryCheck", "TableCheck", "check_registry", "chec
 # checked by reference: they must name an enterprise among its clean rows.
 ENTERPRISES = "business"
 _SHOWN_ROWS = 10  # a duplicate names at most this many other rows
+# Registries are Chinese: "today" is the day in China, so a record made this morning is never in the future.
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def today_in_china() -> date:
+    return datetime.now(CHINA).date()
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,16 @@ class RegistryCheck:
         if name not in self.tables:
             raise KeyError(f"no table '{name}' in the registry check; tables are {', '.join(self.tables)}")
         return self.tables[name].clean
+
+    def enterprises_quarantined(self) -> int:
+        """Enterprises with no clean business row: each business row quarantined, once per USCC.
+
+        An exact copy is not counted (its first row is kept); a row without a USCC counts as one.
+        """
+        business = self.tables[ENTERPRISES]
+        codes = business.quarantine.unique("row").get_column("source.uscc")
+        named = codes.drop_nulls().unique()
+        return int((~named.is_in(business.clean["uscc"].implode())).sum()) + codes.null_count()
 
     def summary(self) -> pl.DataFrame:
         """One row per table: the file read, rows read, clean and quarantined, and the columns ignored."""
@@ -98,13 +116,18 @@ class RegistryCheck:
         )
 
 
-def check_registry(directory: Path, *, progress: Callable[[str], None] | None = None) -> RegistryCheck:
+def check_registry(
+    directory: Path, *, progress: Callable[[str], None] | None = None, checked_on: date | None = None
+) -> RegistryCheck:
     """Read and validate every table of the registry in ``directory``.
 
     Raises ``RegistryFileError`` (or ``SchemaMismatchError``) for a file that is missing, unreadable or
-    of the wrong shape, before loading any data; bad rows are quarantined, never raised.
+    of the wrong shape, before loading any data; bad rows are quarantined, never raised. ``checked_on``
+    (default: today in China) is the day no date of a past event may be after: an extract cannot hold
+    an establishment, a filing or a hire that has not happened yet.
     """
     say = progress or (lambda _message: None)
+    day = checked_on or today_in_china()
     directory = Path(directory)
     scans = scan_registry(directory)
     say("fingerprinting the registry files")
@@ -112,15 +135,15 @@ def check_registry(directory: Path, *, progress: Callable[[str], None] | None = 
     results: dict[str, TableCheck] = {}
     for name in [ENTERPRISES, *(name for name in scans if name != ENTERPRISES)]:
         say(f"checking {scans[name].path.name}")
-        results[name] = check_table(scans[name], enterprises=results.get(ENTERPRISES))
+        results[name] = check_table(scans[name], enterprises=results.get(ENTERPRISES), checked_on=day)
     return RegistryCheck(directory, {name: results[name] for name in scans}, digest)
 
 
-def check_table(scan: TableScan, *, enterprises: TableCheck | None) -> TableCheck:
+def check_table(scan: TableScan, *, enterprises: TableCheck | None, checked_on: date | None = None) -> TableCheck:
     """Validate one table; ``enterprises`` is the checked business table (None for the business table itself)."""
     table = scan.table
     frame = load(scan)
-    checks = _row_checks(scan, frame)
+    checks = _row_checks(scan, frame, checked_on or today_in_china())
     duplicate = _duplicate_check(frame, scan)
     if duplicate is not None:
         checks.append(duplicate)
@@ -151,7 +174,7 @@ def check_table(scan: TableScan, *, enterprises: TableCheck | None) -> TableChec
 # ---------------------------------------------------------------------------------------------- checks of one row
 
 
-def _row_checks(scan: TableScan, frame: pl.DataFrame) -> list[Check]:
+def _row_checks(scan: TableScan, frame: pl.DataFrame, checked_on: date) -> list[Check]:
     table = scan.table
     checks: list[Check] = []
     for col in table.columns:
@@ -165,6 +188,8 @@ def _row_checks(scan: TableScan, frame: pl.DataFrame) -> list[Check]:
             checks.append(_allowed(col))
         if col.non_negative:
             checks.append(_negative(col, pl.col(scan.delivered[col.name])))
+        if col.past:
+            checks.append(_future(col, checked_on))
     checks += [_order(table.column(earlier), table.column(later)) for earlier, later in table.ordered]
     return checks
 
@@ -287,6 +312,23 @@ def _order(earlier: Column, later: Column) -> Check:
         ),
         pl.format(f"{later.zh} {{}} 早于{earlier.zh} {{}}：应不早于{earlier.zh}，请更正有误的日期", b, a),
         b,
+    )
+
+
+def _future(col: Column, checked_on: date) -> Check:
+    """A past event dated after the day of the check: impossible, like 30 February or a window that ends first."""
+    value = pl.col(col.name)
+    return Check(
+        "future",
+        col.name,
+        value > checked_on,
+        pl.format(
+            f"{col.name} {{}} is after {checked_on}, the day the registry was checked: expected the {col.en} "
+            "on or before that day; correct the date in the source",
+            value,
+        ),
+        pl.format(f"{col.zh} {{}} 晚于校验当日 {checked_on}：该日期不应在未来，请在源系统中更正", value),
+        value.cast(pl.String),
     )
 
 

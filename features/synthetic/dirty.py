@@ -74,6 +74,7 @@ def rules_for(table: Table, fmt: str) -> list[str]:
         "allowed": any(c.allowed for c in cols),
         "negative": any(c.non_negative for c in cols),
         "order": bool(table.ordered),
+        "future": any(c.past for c in cols),
         "duplicate": True,
         "unknown_enterprise": table.name != "business" and any(c.standard == "uscc" for c in cols),
     }
@@ -263,6 +264,27 @@ def _order(table: Table, rows: pl.DataFrame, rng: np.random.Generator, fresh: Fr
     return rows
 
 
+def _future(table: Table, rows: pl.DataFrame, rng: np.random.Generator, fresh: Fresh) -> pl.DataFrame:
+    """Every date of a past event set to one first-of-month a century after the window, distinct per row.
+
+    All of a row's past dates move together so no pair among them falls out of order; distinct because
+    a month is part of a key (si_monthly). A later date that is not a past event (a validity's end)
+    is cleared, or it would now come first.
+    """
+    months = month_of(day(date(fresh.start.year + 100, 1, 1))) + np.arange(rows.height)
+    when = pl.Series(month_start(months).astype(np.int32)).cast(pl.Date)
+    past = [c.name for c in table.columns if c.past]
+    rows = rows.with_columns(
+        pl.when(pl.col(c).is_not_null()).then(pl.lit(when)).otherwise(pl.col(c)).alias(c) for c in past
+    )
+    for earlier, later in table.ordered:
+        if table.column(earlier).past and not table.column(later).past:
+            rows = rows.with_columns(
+                pl.lit(None, pl.Date).alias(later) if table.column(later).nullable else pl.lit(when).alias(later)
+            )
+    return rows
+
+
 def _unknown_enterprise(table: Table, rows: pl.DataFrame, rng: np.random.Generator, fresh: Fresh) -> pl.DataFrame:
     return rows.with_columns(_fresh_uscc(rows["uscc"], fresh))
 
@@ -275,6 +297,7 @@ _DEFECTS = {
     "allowed": _allowed,
     "negative": _negative,
     "order": _order,
+    "future": _future,
     "unknown_enterprise": _unknown_enterprise,
 }
 

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from features.files import atomic_write, make_folder, write_file
 from features.registries.schema import TABLES
 from features.synthetic.certifications import CERT_SERIALS, certifications
 from features.synthetic.codes import PersonIds, Serials, UsccMinter
@@ -70,8 +71,7 @@ def generate(
     if not date(FIRST_YEAR + 1, 1, 1) <= start <= end:
         raise ValueError(f"expected {FIRST_YEAR + 1}-01-01 <= start <= end, found start {start} and end {end}")
     say = progress or (lambda _message: None)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(Path(out))
     rng = {
         name: np.random.default_rng(s)
         for name, s in zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True)
@@ -119,7 +119,8 @@ def generate(
         "rows": writer.rows,
         "dirty_rows": writer.dirty_rows,
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    write_file(out / MANIFEST, lambda partial: partial.write_text(text, encoding="utf-8"))
     return writer.paths
 
 
@@ -149,13 +150,15 @@ class _Writer:
             table, clean, dirty=self.dirty, fmt=self.fmt, rng=self.rng, fresh=self.fresh, enterprises=self.enterprises
         )
         path = self.out / f"{name}.{self.fmt}"
-        if self.fmt == "parquet":
-            (clean if bad is None else pl.concat([clean, bad], rechunk=False)).write_parquet(path)
-        else:
-            clean.write_csv(path)
-            if bad is not None:
-                with path.open("ab") as f:
-                    bad.write_csv(f, include_header=False)
+        # Registry extracts are data read back by huiqi, not sheets for people: CSV values stay exact.
+        with atomic_write(path) as partial:
+            if self.fmt == "parquet":
+                (clean if bad is None else pl.concat([clean, bad], rechunk=False)).write_parquet(partial)
+            else:
+                clean.write_csv(partial)
+                if bad is not None:
+                    with partial.open("ab") as f:
+                        bad.write_csv(f, include_header=False)
         self.paths[name] = path
         self.rows[name] = clean.height + (0 if bad is None else bad.height)
         self.dirty_rows[name] = counts

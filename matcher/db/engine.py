@@ -19,13 +19,29 @@ class DatabaseUnavailable(Exception):
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# SQLite's words when the file or its folder cannot be written (read-only, permissions, not a file).
+_CANNOT_WRITE = ("readonly", "unable to open database file", "disk I/O error")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None in memory or for a ``file:`` URI (its options belong to SQLite)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        file = _sqlite_file(url)
+        if file is not None:
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailable(
+                    f"cannot create the folder {file.parent} for the database {file}: {exc.strerror or exc}; "
+                    "choose a folder you can write with HUIQI_DATA_DIR, or a database with HUIQI_DATABASE_URL"
+                ) from exc
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -66,8 +82,15 @@ def open_database(url: str) -> Engine:
     except OperationalError as exc:
         engine.dispose()
         shown = make_url(url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip()
+        if engine.dialect.name == "sqlite" and any(word in reason for word in _CANNOT_WRITE):
+            # SQLite writes the file and, beside it, its -wal and -shm files: the folder must be writable too.
+            raise DatabaseUnavailable(
+                f"cannot write the database {shown}: {reason}; make the file and its folder writable, or set"
+                " HUIQI_DATA_DIR (or HUIQI_DATABASE_URL) to a place you can write"
+            ) from exc
         raise DatabaseUnavailable(
-            f"cannot open the database {shown}: {str(exc.orig).strip()}; check HUIQI_DATABASE_URL"
+            f"cannot open the database {shown}: {reason}; check HUIQI_DATABASE_URL"
             " (and that the database server is running)"
         ) from exc
     return engine

@@ -123,3 +123,45 @@ def test_cli_demo_goes_from_nothing_to_a_ranked_run_with_working_tokens_and_urls
     tokens = dict(re.findall(r"^\s+(officer|analyst|enterprise)\s+(hq_\S+)", out, flags=re.MULTILINE))
     assert set(tokens) == {"officer", "analyst", "enterprise"}
     assert all(lookup_token(engine, t).role == role for role, t in tokens.items())
+
+
+def test_cli_profiles_when_firms_are_established_later_or_in_the_future_counts_each_left_out(tmp_path):
+    from datetime import date
+
+    from tests.factories import uscc, write_registry
+
+    firms = [
+        {"uscc": uscc(1)},
+        {"uscc": uscc(2), "established_on": date(2025, 9, 1)},  # after the as-of date: no profile yet
+        {"uscc": uscc(3), "established_on": date(2999, 1, 1)},  # impossible: quarantined with its reason
+    ]
+    registry = write_registry(tmp_path / "registry", {"business": firms})
+    out = tmp_path / "profiles.parquet"
+    done = huiqi("profiles", "--registry", str(registry), "--as-of", "2025-06-30", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert pl.read_parquet(out)["uscc"].to_list() == [uscc(1)]
+    assert "enterprises left out of the profiles: 1 quarantined in business registration" in done.stderr
+    assert "1 established after 2025-06-30" in done.stderr
+    (record,) = pl.read_csv(tmp_path / "quarantine" / "business.csv").to_dicts()
+    assert (record["rule"], record["column"], record["value"]) == ("future", "established_on", "2999-01-01")
+
+
+def test_cli_run_when_as_of_is_outside_the_window_says_the_window_without_traceback(tmp_path):
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    done = huiqi("run", "--registry", str(registry), "--as-of", "9999-12-31", env={"HUIQI_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 2
+    assert "as-of date 9999-12-31 is outside the window a run can decide for (1990-01-01 to" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_run_summary_when_a_policy_has_amount_errors_names_policy_count_and_enterprises(capsys):
+    from datetime import date
+
+    from api.cli.run import print_summary
+    from matcher.run import RunSummary
+
+    errors = {"p2": {"enterprises": 1354, "reasons": ["negative"], "examples": [{"uscc": "E1", "amount_yuan": -5.0}]}}
+    print_summary(RunSummary("r1", date(2025, 6, 30), "completed", {"granted": 3}, amount_errors=errors))
+    shown = " ".join(capsys.readouterr().err.split())
+    assert "amount error p2: 1,354 enterprises got an amount that cannot be paid (negative), e.g. E1" in shown

@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.errors import RegistryFileError
+from features.profiles import build_profiles
+from features.profiles.store import ProfileInfo, write_profiles
 from features.registries.rules import RULES
 from features.registries.schema import STATUSES, TABLES
 from features.registries.validate import RegistryCheck, check_registry, write_quarantine
@@ -357,3 +359,50 @@ def test_check_registry_for_any_mix_of_good_and_bad_rows_loses_none_and_keeps_on
     assert set(clean_months["uscc"]) <= set(clean_business["uscc"])
     assert (clean_months["ui_paid"] >= 0).all()
     assert clean_months.select("uscc", "month").is_unique().all()
+
+
+def test_check_registry_when_established_after_the_day_of_the_check_quarantines_it_as_future(tmp_path):
+    tables = {"business": [{"uscc": FIRM}, {"uscc": uscc(2), "established_on": date(2031, 5, 1)}]}
+    result = check_registry(write_registry(tmp_path / "registry", tables), checked_on=date(2026, 11, 30))
+    (record,) = _records(result, "business", "future")
+    assert (record["column"], record["row"], record["value"]) == ("established_on", 2, "2031-05-01")
+    assert "2031-05-01 is after 2026-11-30" in record["reason"] and "correct" in record["reason"]
+    assert "2031-05-01" in record["reason_zh"]
+    assert result.clean("business")["uscc"].to_list() == [FIRM]
+    _assert_nothing_lost(result)
+
+
+def test_check_registry_when_no_day_is_given_checks_dates_against_today_in_china(tmp_path):
+    tables = {
+        "business": [{"uscc": FIRM}],
+        "patents": [{"uscc": FIRM, "patent_no": "ZL1", "filed_on": date(2999, 1, 1)}],
+    }
+    result = check_registry(write_registry(tmp_path / "registry", tables))
+    assert [r["column"] for r in _records(result, "patents", "future")] == ["filed_on"]
+    assert result.clean("business").height == 1
+
+
+def test_check_registry_when_a_date_is_the_day_of_the_check_keeps_the_row(tmp_path):
+    tables = {"business": [{"uscc": FIRM, "established_on": date(2026, 11, 30)}]}
+    result = check_registry(write_registry(tmp_path / "registry", tables), checked_on=date(2026, 11, 30))
+    assert result.clean("business").height == 1
+
+
+def test_write_quarantine_when_names_are_formulas_neutralises_the_csv_and_keeps_profiles_exact(tmp_path):
+    clean_hostile, bad_hostile = '=HYPERLINK("http://evil","点此")', "+cmd|' /C calc'!A0"
+    tables = {
+        "business": [
+            {"uscc": uscc(1), "name": clean_hostile},
+            {"uscc": uscc(2), "name": bad_hostile, "enterprise_type": "limted_company"},
+            {"uscc": uscc(3), "name": "@SUM(1+1)", "registered_capital": -5.0},
+        ]
+    }
+    result = check_registry(write_registry(tmp_path / "registry", tables))
+    (written,) = write_quarantine(result, tmp_path / "quarantine")
+    sheet = pl.read_csv(written)
+    assert sheet["source.name"].to_list() == ["'" + bad_hostile, "'@SUM(1+1)"]
+    assert sheet.filter(pl.col("rule") == "negative")["value"].to_list() == ["-5.0"]  # a number stays a number
+    assert result.tables["business"].quarantine["source.name"].to_list() == [bad_hostile, "@SUM(1+1)"]
+    profiles = build_profiles({t: result.clean(t) for t in result.tables}, date(2025, 6, 30)).collect()
+    write_profiles(profiles, tmp_path / "profiles.parquet", ProfileInfo(date(2025, 6, 30), result.fingerprint))
+    assert pl.read_parquet(tmp_path / "profiles.parquet")["name"].to_list() == [clean_hostile]
