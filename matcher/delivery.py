@@ -12,26 +12,29 @@ notice before posting it by moving its ``next_attempt_at`` a lease ahead, in a
 conditional update only one worker can win, and records the outcome only if it
 still holds that lease. A worker that dies mid-post leaves the notice to be
 retried when the lease runs out.
+
+Officers page through the dead letters (``dead_letters``, with their true
+count) and send them again (``requeue_dead``) once the receiver is mended.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import polars as pl
-from sqlalchemy import Engine, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, or_, select, update
 
-from matcher.db.keys import same_decision
-from matcher.db.models import decisions, notices, runs, webhooks
+from matcher.db.keys import same_benefit, same_decision
+from matcher.db.models import benefits, decisions, notices, objection_reviews, responses, runs, webhooks
 from matcher.notices import idempotency_key, notice_texts
 from policies.catalogue import Catalogue
 from policies.trace import trace
 
-__all__ = ["DeliveryPolicy", "DeliveryReport", "dead_letters", "deliver_due"]
+__all__ = ["DeliveryPolicy", "DeliveryReport", "Requeued", "dead_letters", "deliver_due", "requeue_dead"]
 
 
 @dataclass(frozen=True)
@@ -176,10 +179,13 @@ def _claim(engine: Engine, notice_id: int, now: datetime, lease: timedelta) -> d
     return until if claimed == 1 else None
 
 
-def dead_letters(engine: Engine, limit: int = 100) -> list[dict]:
-    """Notices that exhausted their attempts, newest first: for officers to follow up by other means."""
+def dead_letters(engine: Engine, *, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
+    """How many notices exhausted their attempts, and ``limit`` of them from ``offset``, newest first: for
+    officers to follow up by other means, or to send again."""
+    dead = notices.c.delivery_status == "dead"
     query = (
         select(
+            notices.c.id,
             notices.c.uscc,
             notices.c.policy_id,
             notices.c.period_key,
@@ -188,10 +194,63 @@ def dead_letters(engine: Engine, limit: int = 100) -> list[dict]:
             notices.c.last_error,
             notices.c.created_at,
         )
-        .where(notices.c.delivery_status == "dead")
+        .where(dead)
         .order_by(notices.c.id.desc())
         .limit(limit)
+        .offset(offset)
     )
-    with engine.connect() as connection:
+    with engine.begin() as connection:  # one transaction: the count and the page agree
+        total = connection.execute(select(func.count()).select_from(notices).where(dead)).scalar_one()
         rows = [dict(r) for r in connection.execute(query).mappings()]
-    return [r | {"idempotency_key": ":".join((r["uscc"], r["policy_id"], r["period_key"], r["kind"]))} for r in rows]
+    keyed = [r | {"idempotency_key": ":".join((r["uscc"], r["policy_id"], r["period_key"], r["kind"]))} for r in rows]
+    return total, keyed
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """What ``requeue_dead`` did: the notices pending again, and each asked-for one it left alone, with why."""
+
+    ids: list[int]
+    skipped: dict[int, str]
+
+
+def _refused() -> ColumnElement[bool]:
+    # The enterprise declined the benefit the notice announces, or objected to it (an objection not dismissed),
+    # or the ledger holds or cancelled it: sending the notice again would say what the ledger no longer does.
+    same = and_(*(responses.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")))
+    dismissed = exists().where(
+        objection_reviews.c.response_id == responses.c.id, objection_reviews.c.outcome == "dismissed"
+    )
+    said_no = exists().where(
+        same, or_(responses.c.kind == "declined", and_(responses.c.kind == "objected", ~dismissed))
+    )
+    stopped = exists().where(same_benefit(notices.c), benefits.c.status.in_(("held", "cancelled")))
+    return or_(said_no, stopped)
+
+
+_REFUSED = "the enterprise objected to or declined this benefit, or the ledger holds or cancelled it: not sent again"
+
+
+def requeue_dead(connection: Connection, ids: Sequence[int] | None = None, *, now: datetime | None = None) -> Requeued:
+    """Dead letters (``ids``, or every one when None) back to pending, due now, with their attempts reset so
+    delivery tries each afresh. One conditional update: a notice that is not dead is not touched."""
+    where = [notices.c.delivery_status == "dead", ~_refused()]
+    if ids is not None:
+        where.append(notices.c.id.in_(ids))
+    statement = (
+        update(notices)
+        .where(*where)
+        .values(delivery_status="pending", attempts=0, next_attempt_at=now or datetime.now(UTC))
+        .returning(notices.c.id)
+    )
+    requeued = sorted(connection.execute(statement).scalars())
+    left = sorted(set(ids or ()) - set(requeued))
+    found = select(notices.c.id, notices.c.delivery_status).where(notices.c.id.in_(left))
+    status = {i: s for i, s in connection.execute(found)}
+    return Requeued(requeued, {i: _why_left(status.get(i)) for i in left})
+
+
+def _why_left(status: str | None) -> str:
+    if status is None:
+        return "no notice has this id"
+    return _REFUSED if status == "dead" else f"it is {status}, not dead"

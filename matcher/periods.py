@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from matcher.errors import AsOfOutOfRange
 
-__all__ = ["EARLIEST_AS_OF", "check_as_of", "latest_as_of", "period_key"]
+__all__ = ["AS_OF_PATTERN", "EARLIEST_AS_OF", "LATEST_AS_OF", "check_as_of", "period_key"]
 
-# Registries hold no record older than the reform era; a date far outside the window is a typo
-# (0001-01-01, 9999-12-31) that would fail deep inside date arithmetic instead of here.
+# Registries hold no record older than the reform era, and a date past this century is a typo
+# (0001-01-01, 9999-12-31) that would otherwise fail deep inside date arithmetic instead of here.
+# A fixed window, so the API can declare it (a pattern on the year) and a client can check it.
 EARLIEST_AS_OF = date(1990, 1, 1)
+LATEST_AS_OF = date(2099, 12, 31)
+AS_OF_PATTERN = r"^(199[0-9]|20[0-9]{2})-[0-9]{2}-[0-9]{2}$"
 
 
-def latest_as_of(today: date | None = None) -> date:
-    """A run may look up to a year ahead (a period being planned), no further."""
-    return (today or date.today()) + timedelta(days=366)
-
-
-def check_as_of(as_of: date, today: date | None = None) -> date:
+def check_as_of(as_of: date) -> date:
     """``as_of`` itself, or AsOfOutOfRange saying the window a run can decide for."""
-    latest = latest_as_of(today)
-    if not EARLIEST_AS_OF <= as_of <= latest:
+    if not EARLIEST_AS_OF <= as_of <= LATEST_AS_OF:
         raise AsOfOutOfRange(
             f"as-of date {as_of.isoformat()} is outside the window a run can decide for"
-            f" ({EARLIEST_AS_OF.isoformat()} to {latest.isoformat()}): give the date the profiles should be"
-            " built for, e.g. the end of the last quarter"
+            f" ({EARLIEST_AS_OF.isoformat()} to {LATEST_AS_OF.isoformat()}): give the date the profiles should"
+            " be built for, e.g. the end of the last quarter"
         )
     return as_of
 

@@ -1,7 +1,8 @@
-"""`huiqi deliver`, `huiqi webhook set`, `huiqi notices dead`: the push side of notices."""
+"""`huiqi deliver`, `huiqi webhook set`, `huiqi notices dead | requeue`: the push side of notices."""
 
 from __future__ import annotations
 
+import getpass
 import time
 from datetime import timedelta
 from typing import Annotated
@@ -13,14 +14,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from api.cli import app
 from api.cli.progress import console
+from api.service.dead_letters import requeue as requeue_audited
 from api.service.published import PublishedCatalogue
+from api.service.schemas.notices import MAX_REQUEUE_IDS
+from api.service.tokens import Principal
 from api.settings import Settings
 from matcher.db import open_database
 from matcher.db.models import webhooks
 from matcher.delivery import DeliveryPolicy, dead_letters, deliver_due
 
 webhook_app = typer.Typer(no_args_is_help=True, help="Where each enterprise receives its notices.")
-notices_app = typer.Typer(no_args_is_help=True, help="Notices: what could not be delivered.")
+notices_app = typer.Typer(no_args_is_help=True, help="Notices: what could not be delivered, and sending it again.")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(notices_app, name="notices")
 
@@ -69,12 +73,54 @@ def deliver(
 
 
 @notices_app.command("dead")
-def dead() -> None:
-    """List dead-lettered notices (delivery failed after every attempt)."""
-    rows = dead_letters(_engine())
-    table = Table(title=f"{len(rows)} dead-lettered notices")
-    for col in ("notice", "attempts", "last error", "created"):
+def dead(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="List at most this many, newest first.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
+) -> None:
+    """List dead-lettered notices (delivery failed after every attempt), with how many there are in all."""
+    total, rows = dead_letters(_engine(), limit=limit, offset=offset)
+    shown = f" ({offset + 1:,}–{offset + len(rows):,} shown)" if rows and len(rows) < total else ""
+    if not rows and total:
+        shown = f" (none from --offset {offset:,})"
+    table = Table(title=f"{total:,} dead-lettered notices{shown}")
+    for col in ("id", "notice", "attempts", "last error", "created"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["idempotency_key"], str(r["attempts"]), r["last_error"] or "", str(r["created_at"]))
+        table.add_row(
+            str(r["id"]),
+            r["idempotency_key"],
+            str(r["attempts"]),
+            r["last_error"] or "",
+            f"{r['created_at']:%Y-%m-%d %H:%M}",
+        )
     console.print(table)
+
+
+def _operator(by: str | None) -> str:
+    if by and by.strip():
+        return by.strip()
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in this environment (e.g. a container without a passwd entry)
+        raise typer.BadParameter("could not tell who you are: give your name", param_hint="--by") from None
+
+
+@notices_app.command("requeue")
+def requeue(
+    ids: Annotated[list[int] | None, typer.Argument(help="Ids of dead notices (huiqi notices dead).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every dead notice.")] = False,
+    by: Annotated[str | None, typer.Option(help="Who sends them again (the audit log); default: your login.")] = None,
+) -> None:
+    """Send dead notices again: back to pending with their attempts reset, for `huiqi deliver`. Audited."""
+    if bool(ids) == all_:
+        raise typer.BadParameter(
+            "give the ids of dead notices (huiqi notices dead), or --all; not both", param_hint="IDS"
+        )
+    if ids and len(ids) > MAX_REQUEUE_IDS:
+        raise typer.BadParameter(
+            f"at most {MAX_REQUEUE_IDS:,} ids at once, found {len(ids):,}; or use --all", param_hint="IDS"
+        )
+    done = requeue_audited(_engine(), Principal.operator(_operator(by)), None if all_ else ids)
+    console.print(f"{len(done.ids):,} notice{'' if len(done.ids) == 1 else 's'} re-queued: `huiqi deliver` sends them")
+    for notice_id, why in done.skipped.items():
+        console.print(f"notice {notice_id} left alone: {why}", highlight=False)

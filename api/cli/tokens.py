@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api.cli import app
 from api.cli.progress import console
-from api.service.tokens import ROLES, issue_token, revoke_token
+from api.service.tokens import PRINCIPAL_TTL, ROLES, issue_token, revoke_token
 from api.settings import Settings
 from matcher.db import open_database
 from matcher.db.models import api_tokens
@@ -61,9 +61,15 @@ def list_tokens() -> None:
     console.print(table)
 
 
-@token_app.command("revoke")
+@token_app.command(
+    "revoke",
+    help=f"Revoke a token. Running servers refuse it within {PRINCIPAL_TTL} seconds: each remembers a token "
+    "it has seen for that long.",
+)
 def revoke(token_id: Annotated[int, typer.Argument(help="The token's id (huiqi token list).")]) -> None:
-    """Revoke a token: it stops working at once."""
     if not revoke_token(_engine(), token_id):
         raise typer.BadParameter(f"no active token #{token_id}", param_hint="TOKEN_ID")
-    console.print(f"token #{token_id} revoked")
+    console.print(
+        f"token #{token_id} revoked: servers already running refuse it within {PRINCIPAL_TTL} seconds "
+        "(each remembers a token it saw that long)"
+    )

@@ -12,11 +12,14 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from api.ranking import model_store
+from api.service.auth import FAILED_AUTH_LIMIT, FailedAuth
+from api.service.headers import SecurityHeaders
+from api.service.limits import DEFAULT_BODY, BodyLimits
 from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
 from api.service.ranker import Ranker
 from api.service.reads import LoopReader
-from api.service.routes import drafts, enterprises, models, objections, policies, runs
+from api.service.routes import drafts, enterprises, models, notices, objections, policies, runs
 from api.service.runner import Runner
 from api.service.state import ServiceState
 from api.service.trainer import Trainer
@@ -26,7 +29,7 @@ from policies.catalogue import Catalogue
 
 __all__ = ["create_app"]
 
-DESCRIPTION = """
+DESCRIPTION = f"""
 Apply-free benefits (免申即享). Enterprises read their decisions and notices, why, and confirm, supply
 missing facts, decline or object. Policy officers write drafts, validate them, run their examples, see
 their impact and publish new versions; they start matching runs and follow them. Data scientists read the
@@ -35,6 +38,10 @@ ranker's champion and registered versions with their held-out metrics, and train
 Every call needs `Authorization: Bearer <token>` (`huiqi token create`). An enterprise token is bound to
 one USCC and reaches only that enterprise's records. Errors are problem details (RFC 9457,
 `application/problem+json`); a validation error names the field. Money is in fen (1/100 yuan).
+
+A body is read only with a valid token, and only up to its endpoint's limit
+({DEFAULT_BODY // 1024} KiB; a policy draft {drafts.MAX_BODY // 1024} KiB): over it, 413. An address that
+sends more than {FAILED_AUTH_LIMIT} unknown tokens a minute gets 429 with `Retry-After` for the next ones.
 """
 
 
@@ -78,13 +85,18 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = ServiceState(settings, engine, catalogue, runner, trainer, ranker, reads)
+    app.state.failed_auth = FailedAuth()
     install_problem_handlers(app)
+    # The last added is the outermost: the security headers go on BodyLimits' own answers too.
+    drafts_body = {"/policy-drafts": drafts.MAX_BODY, "/policy-drafts/{draft_id}": drafts.MAX_BODY}
+    app.add_middleware(BodyLimits, caps=drafts_body, public={"/health"})
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
         """Liveness: answers without a token."""
         return Health()
 
-    for module in (enterprises, policies, drafts, runs, objections, models):
+    for module in (enterprises, policies, drafts, runs, notices, objections, models):
         app.include_router(module.router)
     return app

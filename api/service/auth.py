@@ -8,33 +8,45 @@
 | drafts, publish     | no             | yes     | no      | yes   |
 | start runs          | no             | yes     | no      | yes   |
 | follow runs         | no             | yes     | yes     | yes   |
-| dead letters        | no             | yes     | no      | yes   |
+| dead letters, retry | no             | yes     | no      | yes   |
 | review objections   | no             | yes     | no      | yes   |
 | ranker models       | no             | read    | yes     | yes   |
 | train the ranker    | no             | no      | yes     | yes   |
 
 Only the enterprise itself confirms, supplies, declines or objects: those are
 its declarations, and nobody — officer or admin — may make them in its name.
+
+``authenticate`` below checks the token: for a request with a body before the
+body is read (api/service/limits.py), and in every guard, which then checks
+the role. Past FAILED_AUTH_LIMIT unknown tokens a minute, an address gets 429.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from cachetools import TTLCache
 from fastapi import Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
-from api.service.problems import Forbidden, Unauthorized
-from api.service.tokens import TOKEN_ROW, Principal, live_principal, token_lookup
+from api.service.problems import Forbidden, TooManyRequests, Unauthorized
+from api.service.tokens import PRINCIPAL_TTL, TOKEN_ROW, Principal, live_principal, token_lookup
 
 __all__ = [
+    "FAILED_AUTH_LIMIT",
+    "FAILED_AUTH_WINDOW",
     "USCC_PATTERN",
     "ActingEnterprise",
+    "FailedAuth",
     "ReadingEnterprise",
     "UsccPath",
     "allow",
+    "authenticate",
 ]
 
 USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
@@ -46,29 +58,78 @@ BEARER = {
 
 # Principals of recently seen tokens, per process: most requests then need no token query and no
 # thread hop. A token revoked or expired elsewhere stops working within PRINCIPAL_TTL seconds.
-PRINCIPAL_TTL = 10
 _principals: TTLCache[str, Principal | None] = TTLCache(maxsize=100_000, ttl=PRINCIPAL_TTL)
 
+# Unknown tokens an address may present per window before it is answered 429 (per process, see FailedAuth).
+FAILED_AUTH_LIMIT = 20
+FAILED_AUTH_WINDOW = 60  # seconds
 
-async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    if credentials is None:
+
+@dataclass
+class _Window:
+    ends: float
+    failures: int = 0
+
+
+class FailedAuth:
+    """Unknown tokens presented per client address, in fixed windows, in this process only (each worker counts
+    its own). Memory is bounded: past ``addresses`` the least recently counted address is forgotten."""
+
+    def __init__(
+        self,
+        limit: int = FAILED_AUTH_LIMIT,
+        window: int = FAILED_AUTH_WINDOW,
+        addresses: int = 100_000,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self._timer = limit, window, timer
+        self._windows: TTLCache[str, _Window] = TTLCache(maxsize=addresses, ttl=window, timer=timer)
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+    def failed(self, address: str) -> int | None:
+        """Count a failure; the seconds ``address`` should wait when it is over the limit, else None."""
+        window = self._windows.get(address)
+        if window is None:  # the entry expires with its window: updated in place, it is never re-timed
+            window = self._windows[address] = _Window(ends=self._timer() + self.window)
+        window.failures += 1
+        if window.failures <= self.limit:
+            return None
+        return max(1, math.ceil(window.ends - self._timer()))
+
+
+async def authenticate(request: Request) -> Principal:
+    """The principal of the request's bearer token. 401 without one, or for an unknown, revoked or expired one;
+    429 instead once the client's address has presented too many unknown ones (a valid token always passes)."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() != "bearer" or not token:  # no guess: not counted
         raise Unauthorized(
             "missing bearer token: send the header `Authorization: Bearer <token>`",
             detail_zh="缺少访问令牌：请在请求头中携带 Authorization: Bearer <令牌>",
         )
-    token = credentials.credentials
     if token in _principals:
         principal = _principals[token]
     else:  # one indexed lookup on the event loop's own connection: cheaper than a hop to a thread
         params = token_lookup(token)
         rows = request.app.state.service.reads.rows(TOKEN_ROW, params) if params else []
         principal = _principals[token] = live_principal(rows[0] if rows else None)
-    if principal is None:
-        raise Unauthorized(
-            "unknown, revoked or expired token: ask for a new one (`huiqi token create`)",
-            detail_zh="令牌无效、已撤销或已过期，请重新申请",
+    if principal is not None:
+        return principal
+    limiter: FailedAuth = request.app.state.failed_auth
+    address = request.client.host if request.client else "unknown"
+    wait = limiter.failed(address)
+    if wait is not None:
+        raise TooManyRequests(
+            f"more than {limiter.limit} failed authentications from {address} within {limiter.window} seconds: "
+            f"retry after {wait} seconds with a valid token",
+            detail_zh=f"身份验证失败次数过多，请在 {wait} 秒后使用有效令牌重试",
+            retry_after=wait,
         )
-    return principal
+    raise Unauthorized(
+        "unknown, revoked or expired token: ask for a new one (`huiqi token create`)",
+        detail_zh="令牌无效、已撤销或已过期，请重新申请",
+    )
 
 
 def _check_role(principal: Principal, roles: tuple[str, ...], why: str | None) -> None:
@@ -87,7 +148,7 @@ class _Guard(HTTPBearer):
         self.roles, self.why = roles, why
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        principal = await _principal(request, await super().__call__(request))
+        principal = await authenticate(request)
         _check_role(principal, self.roles, self.why)
         return principal
 

@@ -6,7 +6,9 @@
      ├── NotFound           404
      ├── Conflict           409: the request is valid but the state does not allow it
      ├── Invalid            422: with ``errors``, each naming the field (or the policy file's line and column)
-     └── Unsupported        415: a body in a media type the endpoint does not read
+     ├── Unsupported        415: a body in a media type the endpoint does not read
+     ├── TooLarge           413: a body over its route's cap (api/service/limits.py)
+     └── TooManyRequests    429: too many failed authentications from one address, with Retry-After
 
 Request validation errors from FastAPI become 422 problems naming each field;
 any other exception is a server fault: 500 with no internals in the body.
@@ -22,6 +24,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.service.headers import SECURITY_HEADERS
+
 __all__ = [
     "PROBLEM_JSON",
     "Conflict",
@@ -29,9 +33,12 @@ __all__ = [
     "Invalid",
     "NotFound",
     "Problem",
+    "TooLarge",
+    "TooManyRequests",
     "Unauthorized",
     "Unsupported",
     "install_problem_handlers",
+    "problem_response",
 ]
 
 PROBLEM_JSON = "application/problem+json"
@@ -86,8 +93,25 @@ class Unsupported(Problem):
     status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
 
 
+class TooLarge(Problem):
+    status, title, slug = 413, "Content too large", "too-large"
+
+
+class TooManyRequests(Problem):
+    status, title, slug = 429, "Too many requests", "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **kw: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **kw)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 def _response(problem_body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(problem_body, status_code=problem_body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_response(problem: Problem, instance: str) -> JSONResponse:
+    """``problem`` as a response, for code that answers before the app's exception handlers (middleware)."""
+    return _response(problem.body(instance), problem.headers)
 
 
 def _field(loc: tuple | list) -> str:
@@ -98,7 +122,7 @@ def _field(loc: tuple | list) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return _response(exc.body(request.url.path), exc.headers)
+        return problem_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -136,4 +160,5 @@ def install_problem_handlers(app: FastAPI) -> None:
             "detail_zh": "服务内部错误，已记录，请稍后重试",
             "instance": request.url.path,
         }
-        return _response(body)
+        # Answered outside every middleware (Starlette's outermost error handler): add the headers here.
+        return _response(body, SECURITY_HEADERS)

@@ -36,7 +36,8 @@ def serve(
     settings: Settings, host: str, port: int, *, workers: int = 1, access_log: bool = True, log_level: str = "info"
 ) -> None:
     """Serve until interrupted. ``workers`` > 1 needs SO_REUSEPORT (Linux, the BSDs, macOS)."""
-    options = {"log_level": log_level, "access_log": access_log}
+    # No `server: uvicorn` header: it tells a prober what to try, and nobody else needs it.
+    options = {"log_level": log_level, "access_log": access_log, "server_header": False}
     if workers == 1:
         from api.service import create_app
 

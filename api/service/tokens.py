@@ -22,6 +22,7 @@ from features.standards.uscc import uscc_problem
 from matcher.db.models import api_tokens
 
 __all__ = [
+    "PRINCIPAL_TTL",
     "ROLES",
     "TOKEN_ROW",
     "Principal",
@@ -35,22 +36,31 @@ __all__ = [
 
 ROLES = ("enterprise", "officer", "analyst", "admin")
 PREFIX = "hq_"
+# Seconds a server process may remember a token's principal (api/service/auth.py): how long a token revoked
+# or expired elsewhere may still work there.
+PRINCIPAL_TTL = 10
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token's id, role, holder's name and (enterprise only) USCC."""
+    """Who is calling: the token's id, role, holder's name and (enterprise only) USCC; an operator at the
+    command line has no token."""
 
-    token_id: int
+    token_id: int | None
     role: str
     name: str
     uscc: str | None = None
+
+    @classmethod
+    def operator(cls, name: str) -> Principal:
+        """Someone running a ``huiqi`` command (no token): audited as ``cli:<name>``."""
+        return cls(None, "cli", name)
 
     @property
     def actor(self) -> str:
         """How the audit log and the feedback name the caller (at most 80 characters)."""
         who = f"{self.role}:{self.uscc}" if self.uscc else f"{self.role}:{self.name}"
-        return f"{who}#{self.token_id}"[:80]
+        return (who if self.token_id is None else f"{who}#{self.token_id}")[:80]
 
 
 def hash_token(token: str) -> str:

@@ -77,6 +77,7 @@ def test_serve_when_given_two_workers_spreads_connections_replaces_a_dead_worker
         workers = _workers(server.pid)
         _wait(lambda: all(_sockets(pid, port, LISTEN) == 1 for pid in workers), "each worker's own socket")
         _wait(lambda: httpx.get(f"{base}/health").status_code == 200, "the service to answer")
+        assert "server" not in httpx.get(f"{base}/health").headers  # uvicorn is not announced
 
         # 40 keep-alive connections, as a load balancer's pool opens them: the kernel spreads them.
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
@@ -161,3 +162,57 @@ def test_serve_when_the_database_cannot_be_opened_says_which_and_hides_its_passw
     assert done.returncode == 2
     assert "cannot open the database postgresql+psycopg://x:***@127.0.0.1:1/x" in out
     assert "check HUIQI_DATABASE_URL" in out and "secret" not in out and "Traceback" not in out
+
+
+def _status(connection: socket.socket) -> bytes:
+    """The status line of the answer on ``connection``."""
+    return connection.makefile("rb").readline().rstrip()
+
+
+def _rss(pid: int) -> int:
+    """Resident memory of ``pid``, in bytes."""
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+def test_serve_when_sent_huge_bodies_without_a_token_refuses_them_unread_and_names_no_server(tmp_path):
+    port = _free_port()
+    env = os.environ | {"HUIQI_DATA_DIR": str(tmp_path), "HUIQI_DATABASE_URL": f"sqlite:///{tmp_path / 'huiqi.db'}"}
+    command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: _answering(server, base), "the service to answer")
+        health = httpx.get(f"{base}/health")
+        assert "server" not in health.headers  # uvicorn is not announced
+        assert health.headers["x-content-type-options"] == "nosniff"
+
+        # 100 MB declared, no token: 413 before the client sends a byte of it.
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(b"POST /runs HTTP/1.1\r\nHost: huiqi\r\nContent-Type: application/json\r\n")
+            c.sendall(b"Content-Length: 104857600\r\n\r\n")
+            assert _status(c) == b"HTTP/1.1 413 Request Entity Too Large"
+        # Chunked (no length to refuse it by), no token: 401 after the first chunk.
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(b"POST /policy-drafts HTTP/1.1\r\nHost: huiqi\r\nContent-Type: application/yaml\r\n")
+            c.sendall(b"Transfer-Encoding: chunked\r\n\r\n100000\r\n" + b"x" * 0x100000 + b"\r\n")
+            assert _status(c) == b"HTTP/1.1 401 Unauthorized"
+
+        # The probe that took the server from 367 MB to 991 MB: five 100 MB bodies, no token, sent whole.
+        before = _rss(server.pid)
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", port)) as c:
+                c.sendall(b"POST /runs HTTP/1.1\r\nHost: huiqi\r\nContent-Type: application/json\r\n")
+                c.sendall(b"Transfer-Encoding: chunked\r\n\r\n")
+                try:
+                    for _ in range(100):
+                        c.sendall(b"100000\r\n" + chunk + b"\r\n")
+                except OSError:  # the server answered and closed: the rest was never needed
+                    pass
+        assert _rss(server.pid) - before < 20 * 1024 * 1024
+        assert httpx.get(f"{base}/health").status_code == 200
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)

@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import polars as pl
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from features.synthetic import generate
-from matcher.db.models import notices, webhooks
-from matcher.delivery import DeliveryPolicy, _claim, deliver_due
+from matcher.db.models import notices, objection_reviews, responses, webhooks
+from matcher.delivery import DeliveryPolicy, _claim, dead_letters, deliver_due, requeue_dead
 from matcher.run import run_matching
 from policies.load import load_catalogue
 
@@ -177,3 +177,117 @@ def test_deliver_when_a_worker_died_holding_a_notice_retries_it_once_the_lease_r
         status = connection.execute(select(notices.c.delivery_status).where(notices.c.id == held)).scalar()
     assert status == "delivered"
     assert set(receiver.calls.values()) == {1}
+
+
+def _mark(engine, ids, **values) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(notices).where(notices.c.id.in_(ids)).values(**values))
+
+
+def _notice_ids(engine, limit: int | None = None, **where) -> list[int]:
+    query = select(notices.c.id).where(*(notices.c[k] == v for k, v in where.items())).order_by(notices.c.id)
+    with engine.connect() as connection:
+        return list(connection.execute(query.limit(limit)).scalars())
+
+
+def test_dead_letters_when_more_than_a_page_are_dead_counts_them_all_and_pages_through_them(with_notices):
+    engine, keys = with_notices
+    everyone = _notice_ids(engine)
+    assert len(everyone) > 250  # several pages of 100
+    _mark(engine, everyone, delivery_status="dead", attempts=FAST.max_attempts, last_error="HTTP 500")
+    total, first = dead_letters(engine, limit=100)
+    assert total == len(everyone) and len(first) == 100
+    pages = [dead_letters(engine, limit=100, offset=offset)[1] for offset in range(0, total, 100)]
+    ids = [row["id"] for page in pages for row in page]
+    assert ids == sorted(everyone, reverse=True)  # newest first, each exactly once
+    assert {row["idempotency_key"] for page in pages for row in page} == set(keys)
+    assert dead_letters(engine, limit=100, offset=total) == (total, [])
+
+
+def test_requeue_dead_when_given_ids_resends_the_dead_ones_and_touches_nothing_else(with_notices):
+    engine, _ = with_notices
+    dead = _notice_ids(engine, limit=3)
+    _mark(engine, dead, delivery_status="dead", attempts=FAST.max_attempts, last_error="HTTP 500")
+    delivered = _notice_ids(engine, kind="needs_data")[-1:]  # not one of the first three
+    stamp = datetime(2025, 7, 1, tzinfo=UTC)
+    _mark(engine, delivered, delivery_status="delivered", attempts=1, delivered_at=stamp)
+    with engine.begin() as connection:
+        done = requeue_dead(connection, [dead[0], dead[1], delivered[0], 10**9])
+    assert done.ids == dead[:2]
+    assert done.skipped.keys() == {delivered[0], 10**9}
+    assert "delivered, not dead" in done.skipped[delivered[0]] and "no notice" in done.skipped[10**9]
+    with engine.connect() as connection:
+        rows = {r.id: r for r in connection.execute(select(notices).where(notices.c.id.in_([*dead, *delivered])))}
+    assert [(rows[i].delivery_status, rows[i].attempts) for i in dead] == [
+        ("pending", 0),
+        ("pending", 0),
+        ("dead", FAST.max_attempts),
+    ]
+    assert rows[delivered[0]].delivery_status == "delivered" and rows[delivered[0]].attempts == 1
+
+    # Delivery sends the re-queued ones, and not the one left dead.
+    with engine.connect() as connection:
+        found = connection.execute(select(notices).where(notices.c.id.in_(dead))).all()
+    by_id = {r.id: ":".join((r.uscc, r.policy_id, r.period_key, r.kind)) for r in found}
+    receiver = Receiver(flaky=0)
+    register(engine, [r.uscc for r in found], receiver.url)
+    try:
+        with httpx.Client() as client:
+            drain(engine, client)
+    finally:
+        receiver.close()
+    assert {by_id[dead[0]], by_id[dead[1]]} <= set(receiver.accepted)
+    assert by_id[dead[2]] not in receiver.calls
+    assert _notice_ids(engine, delivery_status="dead") == [dead[2]]
+
+
+def test_requeue_dead_when_all_resends_every_dead_notice(with_notices):
+    engine, _ = with_notices
+    dead = _notice_ids(engine, limit=40)
+    _mark(engine, dead, delivery_status="dead", attempts=FAST.max_attempts)
+    with engine.begin() as connection:
+        done = requeue_dead(connection)
+    assert done.ids == dead and done.skipped == {}
+    assert dead_letters(engine)[0] == 0
+
+
+def test_requeue_dead_when_the_enterprise_objected_leaves_the_notice_dead_until_the_objection_is_dismissed(
+    with_notices,
+):
+    engine, _ = with_notices
+    notice_id, declined_id = _notice_ids(engine, limit=2, kind="granted")
+    _mark(engine, [notice_id, declined_id], delivery_status="dead", attempts=FAST.max_attempts)
+    with engine.begin() as connection:
+        found = connection.execute(select(notices).where(notices.c.id.in_([notice_id, declined_id]))).all()
+        said = {}
+        for row, kind in zip(sorted(found, key=lambda r: r.id), ("objected", "declined"), strict=True):
+            said[kind] = connection.execute(
+                insert(responses)
+                .values(
+                    notice_id=row.id,
+                    uscc=row.uscc,
+                    policy_id=row.policy_id,
+                    period_key=row.period_key,
+                    kind=kind,
+                    detail={"reason": "数据有误，请核实"},
+                    actor="test",
+                    at=datetime.now(UTC),
+                )
+                .returning(responses.c.id)
+            ).scalar_one()
+    with engine.begin() as connection:
+        done = requeue_dead(connection, [notice_id, declined_id])
+    assert done.ids == [] and set(done.skipped) == {notice_id, declined_id}
+    assert "objected to or declined" in done.skipped[notice_id]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(objection_reviews).values(
+                response_id=said["objected"],
+                outcome="dismissed",
+                note="核实无误",
+                reviewed_by="test",
+                reviewed_at=datetime.now(UTC),
+            )
+        )
+        done = requeue_dead(connection, [notice_id, declined_id])
+    assert done.ids == [notice_id] and set(done.skipped) == {declined_id}

@@ -1,21 +1,20 @@
-"""Matching runs started and followed over HTTP, and the notices delivery gave up on."""
+"""Matching runs started and followed over HTTP."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 
 from api.service.audit import audit
 from api.service.auth import allow
 from api.service.problems import Conflict, NotFound
 from api.service.routes.common import Limit, Offset, problems
-from api.service.schemas.runs import DeadLetterOut, RunRequestOut, RunStartIn
+from api.service.schemas.runs import RunRequestOut, RunStartIn
 from api.service.state import StateDep
 from api.service.tokens import Principal
 from matcher.db.models import run_requests
-from matcher.delivery import dead_letters
 
 router = APIRouter(tags=["runs"])
 Starter = Annotated[Principal, Depends(allow("officer", "admin"))]
@@ -54,13 +53,3 @@ def read_run(
     if row is None:
         raise NotFound(f"no run request {request_id}")
     return dict(row)
-
-
-@router.get("/notices/dead", response_model=list[DeadLetterOut], responses=problems(), tags=["notices"])
-def dead_notices(
-    principal: Starter,
-    state: StateDep,
-    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many, newest first")] = 100,
-) -> list[dict[str, Any]]:
-    """Notices whose delivery failed after every attempt: to follow up by other means."""
-    return dead_letters(state.engine, limit=limit)

@@ -1,4 +1,4 @@
-"""Runs started over HTTP, and notices that could not be delivered."""
+"""Runs started over HTTP."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.service.schemas.common import Instant
-from matcher.periods import check_as_of
+from matcher.periods import AS_OF_PATTERN, check_as_of
 
-__all__ = ["DeadLetterOut", "RunRequestOut", "RunStartIn"]
+__all__ = ["RunRequestOut", "RunStartIn"]
 
 
 class RunStartIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"as_of": "2025-06-30"}]})
     as_of: date = Field(
         description="decide as of this date, from the registry extracts of the data directory;"
-        " from 1990-01-01 to a year after today"
+        " from 1990-01-01 to 2099-12-31",
+        json_schema_extra={"pattern": AS_OF_PATTERN},
     )
 
     @field_validator("as_of")
@@ -60,29 +61,3 @@ class RunRequestOut(BaseModel):
     requested_at: Instant
     started_at: Instant | None = None
     finished_at: Instant | None = None
-
-
-class DeadLetterOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "idempotency_key": "91440300MA5G00000X:job-retention-refund:2025:granted",
-                    "uscc": "91440300MA5G00000X",
-                    "policy_id": "job-retention-refund",
-                    "kind": "granted",
-                    "attempts": 6,
-                    "last_error": "HTTP 503",
-                    "created_at": "2025-06-30T08:01:00Z",
-                }
-            ]
-        }
-    )
-
-    idempotency_key: str
-    uscc: str
-    policy_id: str
-    kind: str
-    attempts: int
-    last_error: str | None = None
-    created_at: Instant

@@ -52,6 +52,7 @@ ENDPOINTS = [
     ("GET", "/runs/{request_id}", {}, FOLLOW),
     ("POST", "/runs", {"json": {"as_of": "2025-06-30"}}, OFFICERS),
     ("GET", "/notices/dead", {}, OFFICERS),
+    ("POST", "/notices/dead/requeue", {"json": {"ids": [1]}}, OFFICERS),
     ("GET", "/objections", {}, OFFICERS),
     ("POST", "/objections/{objection_id}/review", {"json": {"outcome": "dismissed", "note": "核实无误"}}, OFFICERS),
     ("GET", "/models/champion", {}, FOLLOW),

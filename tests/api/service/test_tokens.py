@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from api.service.tokens import hash_token, lookup_token, revoke_token
+from api.service import auth
+from api.service.tokens import PRINCIPAL_TTL, hash_token, lookup_token, revoke_token
 from matcher.db import make_engine
 from matcher.db.models import api_tokens
 from tests.factories import uscc
@@ -41,3 +44,25 @@ def test_token_create_when_an_enterprise_token_lacks_a_valid_uscc_is_refused(tmp
     officer = runner.invoke(cli, ["token", "create", "--role", "officer", "--uscc", uscc(1)])
     assert officer.exit_code == 2 and "only enterprise tokens" in officer.output
     assert runner.invoke(cli, ["token", "create", "--role", "mayor"]).exit_code == 2
+
+
+def test_token_revoke_when_run_says_when_running_servers_stop_accepting_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUIQI_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("HUIQI_DATABASE_URL", raising=False)
+    runner = CliRunner(env={"COLUMNS": "400"})
+    assert runner.invoke(cli, ["token", "create", "--role", "officer"]).exit_code == 0
+    done = runner.invoke(cli, ["token", "revoke", "1"])
+    assert done.exit_code == 0, done.output
+    assert f"servers already running refuse it within {PRINCIPAL_TTL} seconds" in done.output
+    assert "at once" not in runner.invoke(cli, ["token", "revoke", "--help"]).output
+
+
+def test_token_when_revoked_is_refused_by_a_running_server_once_its_cached_principal_expires(client, engine, tokens):
+    headers = tokens.headers("officer")
+    assert client.get("/runs", headers=headers).status_code == 200
+    assert revoke_token(engine, lookup_token(engine, tokens["officer"]).token_id)
+    # Remembered for at most PRINCIPAL_TTL seconds by the server that saw it (docs/service.md) ...
+    assert client.get("/runs", headers=headers).status_code == 200
+    auth._principals.expire(time.monotonic() + PRINCIPAL_TTL)  # ... which have now passed for its cache
+    refused = client.get("/runs", headers=headers)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
