@@ -7,6 +7,9 @@ published.py  repository catalogue + versions published through the service
 drafts.py     drafts' text, effective dates, the publish plan;   impact.py  a draft's impact
 explain.py    a decision's explanation;     actions.py the enterprise's actions on a notice
 runner.py     runs in a worker thread;      routes/, schemas/: per audience
+limits.py     token before body, body caps, failed-authentication rate (ASGI middleware)
+headers.py    security headers on every answer;   dead_letters.py  re-queuing dead notices, audited
+objections.py officers' review of objections
 """
 
 from api.service.app import create_app
