@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import polars as pl
 
 from policies.conditions import Condition, Expression, condition_facts, condition_to_polars, condition_value
+from policies.errors import Location
 from policies.language.compile import to_polars
 from policies.language.evaluate import evaluate, kleene_and
 from policies.model import Policy
+from policies.source import Positions
 
 __all__ = ["CompiledPolicy"]
 
@@ -24,6 +26,11 @@ class CompiledPolicy:
     amount: Expression
     count: Expression | None
     kinds: dict[str, str]  # kinds of the catalogue facts, for the compiler
+    positions: Positions | None = field(default=None, compare=False, repr=False)  # where each value was written
+
+    def location(self, *path: str | int) -> Location:
+        """Where the value at ``path`` (e.g. "relations", "requires", 0) was written; the file when unknown."""
+        return self.positions.location(self.file, path) if self.positions is not None else Location(self.file)
 
     @property
     def id(self) -> str:

@@ -45,14 +45,20 @@ def check_relations(policies: Sequence[CompiledPolicy]) -> list[PolicyError]:
     errors: list[PolicyError] = []
     files = {p.id: p.file for p in policies}
     graph = relation_graph(policies)
+    edges: dict[tuple[str, str, str], Location] = {}  # (kind, from, to) → where the edge is written
+    for p in policies:
+        for kind in RELATIONS:
+            for i, target in enumerate(getattr(p.policy.relations, kind)):
+                edges.setdefault((kind, p.id, target), p.location("relations", kind, i))
 
-    def error(policy_id: str, message: str, hint: str) -> None:
-        errors.append(PolicyError(message, hint=hint, location=Location(files.get(policy_id))))
+    def error(kind: str, a: str, b: str, message: str, hint: str) -> None:
+        where = edges.get((kind, a, b), Location(files.get(a)))
+        errors.append(PolicyError(message, hint=hint, location=where))
 
     for kind in RELATIONS:
         for a, b in _edges(graph, kind).edges:
             if a == b:
-                error(a, f"policy '{a}' {kind} itself", f"remove '{a}' from its own '{kind}' list")
+                error(kind, a, b, f"policy '{a}' {kind} itself", f"remove '{a}' from its own '{kind}' list")
     for kind in ("requires", "supersedes"):
         sub = _edges(graph, kind)
         sub.remove_edges_from(nx.selfloop_edges(sub))
@@ -62,13 +68,19 @@ def check_relations(policies: Sequence[CompiledPolicy]) -> list[PolicyError]:
             chain = " → ".join([*cycle, cycle[0]])
             verb = kind.removesuffix("s")
             error(
-                cycle[0], f"'{kind}' forms a cycle: {chain}", f"break the cycle: no policy may {verb} itself via others"
+                kind,
+                cycle[0],
+                cycle[1 % len(cycle)],
+                f"'{kind}' forms a cycle: {chain}",
+                f"break the cycle: no policy may {verb} itself via others",
             )
     excludes = _edges(graph, "excludes")
     for a, b in excludes.edges:
         if a != b and not excludes.has_edge(b, a) and b in files:
             error(
+                "excludes",
                 a,
+                b,
                 f"'{a}' excludes '{b}' but '{b}' does not exclude '{a}'",
                 f"exclusion is mutual: add '{a}' to the excludes of '{b}' (or use an exclusive_group)",
             )
@@ -86,7 +98,7 @@ def check_relations(policies: Sequence[CompiledPolicy]) -> list[PolicyError]:
                         f"versions {older.version} and {newer.version} of '{pid}' are both in force from"
                         f" {max(a.start, b.start)} to {'open end' if until == date.max else until}",
                         hint=f"end version {older.version} (effective.to) before version {newer.version} starts",
-                        location=Location(newer.file),
+                        location=newer.location("effective"),
                     )
                 )
     return errors

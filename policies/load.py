@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -15,12 +16,15 @@ from pydantic import ValidationError
 from features.profiles import FACTS
 from policies.catalogue import Catalogue
 from policies.compiled import CompiledPolicy
-from policies.conditions import build_condition, compile_expression
+from policies.conditions import Expression, build_condition, compile_expression
 from policies.errors import CatalogueError, Location, PolicyError, PolicyFileError
 from policies.graph import check_relations
+from policies.language import ast
+from policies.language.evaluate import evaluate
 from policies.language.types import FactType
+from policies.limits import MIN_EXAMPLES
 from policies.model import Policy
-from policies.source import Positions, read_yaml
+from policies.source import Positions, read_policy_file, read_yaml
 
 __all__ = ["CATALOGUE_DIR", "FACT_TYPES", "load_catalogue", "load_policy_text"]
 
@@ -68,6 +72,32 @@ def _check_example_facts(policy: Policy, file: str, positions: Positions) -> Non
                 )
 
 
+def _check_examples(policy: Policy, file: str, positions: Positions) -> None:
+    if len(policy.examples) < MIN_EXAMPLES:
+        raise PolicyFileError(
+            f"expected at least {MIN_EXAMPLES} examples, found {len(policy.examples)}",
+            hint="add examples that the rules decide: at least one eligible enterprise and one that is not,"
+            " each with its facts and the expected eligibility and amount (docs/policies.md)",
+            location=positions.location(file, ("examples",)),  # the list, or the policy when there is none
+        )
+
+
+def _check_not_negative(expr: Expression, what: str) -> None:
+    """An amount or count written as a negative number is a mistake; computed ones are the matcher's to check."""
+    if any(isinstance(node, ast.FactRef) for node, _ in ast.walk(expr.node)):
+        return
+    try:
+        value = evaluate(expr.node, {}, date.min)  # reads no fact, not even as_of
+    except (ArithmeticError, ValueError):  # e.g. a date pushed past year 9999: not a number to judge
+        return
+    if value is not None and value < 0:
+        raise PolicyFileError(
+            f"the {what} {expr.text!r} is negative ({value:g})",
+            hint=f"a benefit pays: write the {what} as a number of zero or more",
+            location=expr.location,
+        )
+
+
 def load_policy_text(text: str, file: str) -> tuple[CompiledPolicy, Positions]:
     """Parse, validate and compile one policy file's text."""
     raw, positions = read_yaml(text, file)
@@ -100,8 +130,12 @@ def load_policy_text(text: str, file: str) -> tuple[CompiledPolicy, Positions]:
             path=("benefit", "count"),
             want=("int", "number"),
         )
+    _check_not_negative(amount, "amount")
+    if count is not None:
+        _check_not_negative(count, "count")
+    _check_examples(policy, file, positions)
     _check_example_facts(policy, file, positions)
-    return CompiledPolicy(policy, file, eligibility, amount, count, _KINDS), positions
+    return CompiledPolicy(policy, file, eligibility, amount, count, _KINDS, positions), positions
 
 
 def _policy_files(paths: Iterable[Path]) -> list[Path]:
@@ -118,7 +152,7 @@ def load_catalogue(*paths: Path) -> Catalogue:
     loaded: list[tuple[CompiledPolicy, Positions]] = []
     for file in files:
         try:
-            loaded.append(load_policy_text(file.read_text(encoding="utf-8"), str(file)))
+            loaded.append(load_policy_text(read_policy_file(file), str(file)))
         except PolicyError as err:
             errors.append(err)
         except OSError as err:

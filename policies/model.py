@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policies.limits import MAX_NUMBER
+
 __all__ = ["Authority", "Benefit", "Effective", "Example", "Policy", "Relations", "Text"]
 
 Level = Literal["national", "provincial", "municipal", "district"]
@@ -19,7 +21,8 @@ Category = Literal["employment", "tax", "innovation", "growth", "finance"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # No inf or NaN: pydantic would read the text "1e400" as infinity, and every run would fail on it.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Text(_Strict):
@@ -69,7 +72,7 @@ class Relations(_Strict):
 
 class Expect(_Strict):
     eligible: bool | Literal["unknown"]
-    amount: float | None = None
+    amount: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
 
 
 class Example(_Strict):
@@ -90,7 +93,7 @@ class Policy(_Strict):
     effective: Effective
     delivery: Delivery
     category: Category
-    budget: float | None = Field(default=None, gt=0, description="yuan per period; none means uncapped")
+    budget: float | None = Field(default=None, gt=0, le=MAX_NUMBER, description="yuan per period; none means uncapped")
     benefit: Benefit
     eligibility: Any
     relations: Relations = Relations()

@@ -10,6 +10,7 @@ day before, and the resulting catalogue checked like one loaded from files.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,6 +22,7 @@ from api.service.published import check_catalogue, with_versions
 from policies.catalogue import Catalogue
 from policies.compiled import CompiledPolicy
 from policies.errors import Location, PolicyError, PolicyFileError
+from policies.limits import MAX_YAML_DEPTH
 from policies.load import load_policy_text
 from policies.source import read_yaml
 
@@ -39,8 +41,32 @@ def draft_file(draft_id: int | None, fmt: str) -> str:
     return f"draft-{draft_id if draft_id is not None else 'new'}.{'json' if fmt == 'json' else 'yaml'}"
 
 
+# A string (escapes included) or a bracket: brackets inside strings do not nest.
+_JSON_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def _check_json_depth(raw: bytes) -> None:
+    """Refuse JSON nested deeper than a policy may be, before json (recursive in C and Python) reads it."""
+    text = raw.decode("utf-8", "replace")
+    depth = 0
+    for match in _JSON_NESTING.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                at = match.start()
+                line, column = text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+                raise ValueError(
+                    f"the JSON nests more than {MAX_YAML_DEPTH} levels deep at line {line}, column {column}:"
+                    " flatten the conditions (all/any take lists)"
+                )
+        elif token in ("]", "}"):
+            depth -= 1
+
+
 def normalise_json(raw: bytes) -> str:
     """JSON as text the YAML reader takes (JSON is YAML, but not with tabs): raises ValueError with a position."""
+    _check_json_depth(raw)
     try:
         value = json.loads(raw)
     except UnicodeDecodeError as err:

@@ -7,6 +7,7 @@ expression's own text) so errors can point into the policy file.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,7 +27,9 @@ __all__ = [
     "Node",
     "Not",
     "Pos",
+    "children",
     "is_constant",
+    "walk",
 ]
 
 
@@ -123,12 +126,28 @@ class Call(Node):
     args: tuple[Node, ...]
 
 
+def children(node: Node) -> list[Node]:
+    """The nodes directly under ``node``, in order."""
+    found: list[Node] = []
+    for value in vars(node).values():
+        if isinstance(value, Node):
+            found.append(value)
+        elif isinstance(value, tuple):
+            found += [c for c in value if isinstance(c, Node)]
+    return found
+
+
+def walk(node: Node) -> Iterator[tuple[Node, int]]:
+    """Every node under ``node`` (itself included) with its depth (1 for ``node``), without recursion."""
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        yield current, depth
+        stack += [(c, depth + 1) for c in reversed(children(current))]
+
+
 def is_constant(node: Node) -> bool:
     """True when ``node`` reads no fact (``as_of`` is fixed for a whole evaluation)."""
     if isinstance(node, FactRef):
         return node.name == "as_of"
-    children = [v for v in vars(node).values() if isinstance(v, Node)]
-    for v in vars(node).values():
-        if isinstance(v, tuple):
-            children += [c for c in v if isinstance(c, Node)]
-    return all(is_constant(c) for c in children)
+    return all(is_constant(c) for c in children(node))

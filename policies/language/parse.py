@@ -6,11 +6,12 @@ import re
 from functools import cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from policies.errors import ExpressionError, Location
 from policies.language import ast
+from policies.limits import MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, out_of_range
 
 __all__ = ["parse"]
 
@@ -45,7 +46,7 @@ def _pos(meta_or_token) -> ast.Pos:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):  # a loop, not recursion: a long chain cannot exhaust the stack
     def number(self, meta, children):
         text: str = children[0]
         if text.endswith("%"):
@@ -151,12 +152,47 @@ def _explain(text: str, err: UnexpectedInput) -> ExpressionError:
     )
 
 
+def _too_long(text: str) -> ExpressionError:
+    before = text[:MAX_EXPRESSION_CHARS]
+    line, column = before.count("\n") + 1, MAX_EXPRESSION_CHARS - (before.rfind("\n") + 1) + 1
+    return ExpressionError(
+        f"the expression is {len(text):,} characters long; an expression holds at most"
+        f" {MAX_EXPRESSION_CHARS:,} characters",
+        hint="split it into several conditions under 'all:' or 'any:', each a short expression",
+        location=Location(None, line, column),
+    )
+
+
+def _check_bounds(node: ast.Node) -> None:
+    """Refuse nesting the checker and compilers could not recurse through, and numbers too large to pay."""
+    for current, depth in ast.walk(node):
+        where = Location(None, current.pos.line, current.pos.column)
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionError(
+                f"the expression nests more than {MAX_EXPRESSION_DEPTH} levels deep (operators inside operators)",
+                hint="split it into several conditions under 'all:' or 'any:', or remove repeated 'not' and '-'",
+                location=where,
+            )
+        if isinstance(current, ast.Literal) and out_of_range(current.value):
+            digits = str(current.value)
+            shown = digits if len(digits) <= 20 else f"{digits[:12]}… ({len(digits)} digits)"
+            raise ExpressionError(
+                f"the number {shown} is out of range: numbers must be finite and at most 1e15 in size",
+                hint="write amounts in yuan, e.g. 500000; no benefit or threshold comes near 1e15",
+                location=where,
+            )
+
+
 def parse(text: str) -> ast.Node:
     """Parse one expression; raises ExpressionError with line and column inside ``text``."""
     if not text.strip():
         raise ExpressionError("the expression is empty", hint="write a condition such as 'age_years >= 1'")
+    if len(text) > MAX_EXPRESSION_CHARS:  # before lark: a 1 MB chain would take seconds to parse
+        raise _too_long(text)
     try:
         tree: Tree | Token = _parser().parse(text)
     except UnexpectedInput as err:
         raise _explain(text, err) from None
-    return _ToAst().transform(tree)
+    node = _ToAst().transform(tree)
+    _check_bounds(node)
+    return node

@@ -13,6 +13,7 @@ from datetime import date
 
 from policies.errors import ExpressionError, Location, TypeMismatchError, UnknownFactError, UnknownFunctionError
 from policies.language import ast
+from policies.limits import MAX_ROUND_DIGITS
 
 __all__ = ["AS_OF", "FUNCTIONS", "Checked", "FactType", "check"]
 
@@ -240,6 +241,13 @@ class _Checker:
             if len(args) == 2 and not (isinstance(args[1], ast.Literal) and _literal_kind(args[1].value) == "int"):
                 raise self.mismatch(
                     args[1], "the digits of round() must be a whole number written out", "e.g. round(amount, 2)"
+                )
+            digits = args[1] if len(args) == 2 else None
+            if isinstance(digits, ast.Literal) and isinstance(digits.value, int) and digits.value > MAX_ROUND_DIGITS:
+                raise ExpressionError(  # a float holds about 15 digits; polars takes no more than u32
+                    f"round() keeps at most {MAX_ROUND_DIGITS} digits, found {digits.value}",
+                    hint="amounts are rounded to fen: round(amount, 2)",
+                    location=_loc(digits),
                 )
             return "number"
         if name == "abs":

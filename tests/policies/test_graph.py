@@ -32,6 +32,18 @@ def test_graph_when_requires_form_a_cycle_names_the_cycle(tmp_path):
     assert "'requires' forms a cycle" in message and "a → b → c → a" in message
 
 
+def test_graph_when_requires_form_a_cycle_points_at_the_edge_that_starts_it(tmp_path):
+    policy(tmp_path, "a", "  excludes: []\n  requires: [b]")
+    policy(tmp_path, "b", "  requires: [a]")
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(tmp_path)
+    (err,) = info.value.errors
+    lines = (tmp_path / "a-v1.yaml").read_text(encoding="utf-8").splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if "requires: [b]" in text)
+    assert err.location.file.endswith("a-v1.yaml")
+    assert (err.location.line, err.location.column) == (line, lines[line - 1].index("b]") + 1)
+
+
 def test_graph_when_a_policy_supersedes_itself_says_so(tmp_path):
     policy(tmp_path, "a", "  supersedes: [a]")
     assert any("policy 'a' supersedes itself" in m for m in errors(tmp_path))

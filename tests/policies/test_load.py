@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from policies.errors import CatalogueError, PolicyFileError, TypeMismatchError, UnknownFactError
+from policies.examples import run_examples
 from policies.load import CATALOGUE_DIR, load_catalogue
 
 GOOD = """\
@@ -29,6 +30,12 @@ examples:
   - name: eligible
     facts: {ui_paid_months: 12, serious_dishonesty: false}
     expect: {eligible: true, amount: 1000}
+  - name: too few months paid
+    facts: {ui_paid_months: 11, serious_dishonesty: false}
+    expect: {eligible: false}
+  - name: seriously dishonest
+    facts: {ui_paid_months: 24, serious_dishonesty: true}
+    expect: {eligible: false}
 """
 
 
@@ -50,6 +57,13 @@ def test_load_when_file_is_good_compiles_it(tmp_path):
     write(tmp_path, "policy.yaml", GOOD)
     catalogue = load_catalogue(tmp_path)
     assert catalogue.ids == ["test-policy"]
+
+
+def test_load_when_file_is_good_its_three_examples_decide_as_stated(tmp_path):
+    # GOOD is the base of every hand-made policy in the tests: it must satisfy the examples rule itself.
+    write(tmp_path, "policy.yaml", GOOD)
+    results = run_examples(list(load_catalogue(tmp_path).policies))
+    assert len(results) == 3 and all(r.ok for r in results), results
 
 
 def test_load_when_yaml_syntax_is_broken_points_at_the_line(tmp_path):
