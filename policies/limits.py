@@ -11,6 +11,7 @@ import math
 
 __all__ = [
     "MAX_ALIASES",
+    "MAX_DATE_DAYS",
     "MAX_EXPRESSION_CHARS",
     "MAX_EXPRESSION_DEPTH",
     "MAX_NUMBER",
@@ -31,6 +32,7 @@ MAX_EXPRESSION_DEPTH = 32  # operators inside each other in one expression (deep
 MAX_NUMBER = 10**15  # largest magnitude of a number written in a policy (yuan, months, counts, ...)
 MAX_ROUND_DIGITS = 10  # digits round() may keep (shipped: 2)
 MIN_EXAMPLES = 3  # examples a policy must carry (docs/policies.md)
+MAX_DATE_DAYS = 36_600  # a constant number of days added to or taken from a date: a century (shipped: 365)
 
 
 def out_of_range(value: object) -> bool:

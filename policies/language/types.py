@@ -13,7 +13,7 @@ from datetime import date
 
 from policies.errors import ExpressionError, Location, TypeMismatchError, UnknownFactError, UnknownFunctionError
 from policies.language import ast
-from policies.limits import MAX_ROUND_DIGITS
+from policies.limits import MAX_DATE_DAYS, MAX_ROUND_DIGITS
 
 __all__ = ["AS_OF", "FUNCTIONS", "Checked", "FactType", "check"]
 
@@ -203,6 +203,16 @@ class _Checker:
         if node.op == "-" and left == right == "date":
             return "int"
         if node.op in "+-" and left == "date" and right == "int":
+            if ast.is_constant(node.right):  # a date past year 9999 cannot be computed: refuse it here
+                from policies.language.evaluate import evaluate  # evaluate needs this module
+
+                days = evaluate(node.right, {}, date(2000, 1, 1))
+                if days is not None and abs(days) > MAX_DATE_DAYS:
+                    raise self.mismatch(
+                        node.right,
+                        f"{days:,.0f} days is more than a date can move: at most {MAX_DATE_DAYS:,} (about a century)",
+                        "add days, e.g. as_of - 365; for years compare years_between(date, as_of) instead",
+                    )
             return "date"
         if left not in NUMERIC or right not in NUMERIC:
             raise self.mismatch(

@@ -304,3 +304,13 @@ def test_load_when_a_policy_has_fewer_than_three_examples_says_how_many_are_miss
     assert isinstance(err, PolicyFileError)
     assert f"at least {MIN_EXAMPLES} examples, found {kept}" in err.message and "eligible" in err.hint
     assert err.location.line == (line_of(text, "examples:") + 1 if kept else 1)  # at the list, or the policy
+
+
+def test_load_when_a_date_moves_by_more_than_a_century_points_at_the_days():
+    text = GOOD.replace('"ui_paid_months >= 12"', '"as_of + 999999999999 > date(\'2020-01-01\')"')
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(text, "p.yaml")
+    err = info.value
+    assert "999,999,999,999 days is more than a date can move" in err.message
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "999999999999" in t)
+    assert err.location.line == line and err.location.column == text.splitlines()[line - 1].index("999999999999") + 1

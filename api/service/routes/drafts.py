@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -31,13 +32,17 @@ from api.service.state import ServiceState, StateDep
 from api.service.tokens import Principal
 from features.profiles.store import read_profile_info
 from matcher.db.models import policy_drafts, policy_versions
+from matcher.decide import decide
 from policies.errors import Location, PolicyError
 from policies.examples import run_examples
+from policies.limits import MAX_POLICY_BYTES
 
 router = APIRouter(prefix="/policy-drafts", tags=["policy drafts"])
 Officer = Annotated[Principal, Depends(allow("officer", "admin"))]
 DraftId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the draft's id")]
-MAX_BODY = 256 * 1024  # a policy file is a few KiB; enforced before the body is read (api/service/limits.py)
+# A draft is one policy file, whose text the loader caps (policies/limits.py); the body is refused at the same
+# size before it is read (api/service/limits.py), so nothing larger is ever stored as a draft.
+MAX_BODY = MAX_POLICY_BYTES
 
 _EXAMPLE_YAML = """id: job-retention-refund
 version: 2
@@ -54,6 +59,12 @@ examples:
   - name: paid 6 months
     facts: {ui_paid_months: 6, serious_dishonesty: false, ui_paid_last_year: 1000}
     expect: {eligible: true, amount: 600}
+  - name: paid 5 months
+    facts: {ui_paid_months: 5, serious_dishonesty: false, ui_paid_last_year: 1000}
+    expect: {eligible: false}
+  - name: contributions unknown
+    facts: {serious_dishonesty: false, ui_paid_last_year: 1000}
+    expect: {eligible: unknown}
 """
 _BODY = {
     "required": True,
@@ -101,8 +112,14 @@ def _draft_row(connection: Connection, draft_id: int) -> Any:
     return row
 
 
+@lru_cache(maxsize=512)
+def _parsed(draft_id: int, updated_at: datetime, source: str, fmt: str):
+    # A draft's text changes only with its updated_at: listing drafts re-reads none that did not change.
+    return read_draft(source, draft_file(draft_id, fmt))
+
+
 def _draft_out(row: Any) -> dict[str, Any]:
-    parsed = read_draft(row.source, draft_file(row.id, row.format))
+    parsed = _parsed(row.id, row.updated_at, row.source, row.format)
     return {
         **{k: getattr(row, k) for k in ("id", "policy_id", "version", "format", "created_by", "created_at")},
         **{k: getattr(row, k) for k in ("updated_by", "updated_at", "published_at")},
@@ -201,6 +218,25 @@ def _compiled(row: Any):
     return parsed.compiled
 
 
+def _amount_problem(state: ServiceState, compiled) -> PolicyError | None:
+    """The draft's amount over the latest profiles (when there are any): an error when some enterprise would
+    get an amount that cannot be paid (negative, not finite, over the ceiling, a division by zero)."""
+    if not state.settings.profiles_path.exists():
+        return None
+    profiles, as_of = latest_profiles(state)
+    error = decide(profiles, [compiled], as_of).amount_errors.get(compiled.id)
+    if error is None:
+        return None
+    shown = "; ".join(f"{e['uscc']}: {e['amount_yuan']}" for e in error["examples"])
+    return PolicyError(
+        f"the amount cannot be paid to {error['enterprises']:,} enterprises of the latest profiles (as of {as_of}):"
+        f" {', '.join(error['reasons'])} (e.g. {shown})",
+        hint="an amount must be a finite number of yuan, at least 0 and at most 1,000,000,000, for every"
+        " enterprise: guard a division, e.g. if(headcount > 0, total / headcount, 0)",
+        location=compiled.amount.location,
+    )
+
+
 @router.post("/{draft_id}/validate", response_model=ValidationOut, responses=problems(404))
 def validate(
     draft_id: DraftId,
@@ -229,6 +265,9 @@ def validate(
         found += locate(plan.problems, file)
         if plan.conflict:
             found.append(PolicyError(plan.conflict, location=Location(file)))
+        unpayable = _amount_problem(state, parsed.compiled)
+        if unpayable is not None:
+            found.append(unpayable)
     return {
         "valid": not found,
         "policy_id": parsed.policy_id,
@@ -295,6 +334,13 @@ def publish(draft_id: DraftId, body: PublishIn, principal: Officer, state: State
             if plan.problems:
                 found = locate(plan.problems, draft_file(row.id, row.format))
                 raise Invalid(f"publishing would break the catalogue: {found[0].message}", errors=problem_dicts(found))
+            unpayable = _amount_problem(state, compiled)
+            if unpayable is not None:
+                raise Invalid(
+                    f"publishing would pay amounts that cannot be paid: {unpayable.message}",
+                    detail_zh="该草稿的金额公式对部分企业算出的金额无法拨付（为负数、无穷大、超过上限或除以零），请修改后再发布",
+                    errors=problem_dicts([unpayable]),
+                )
             new = plan.new.policy
             connection.execute(
                 insert(policy_versions).values(

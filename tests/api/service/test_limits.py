@@ -74,7 +74,7 @@ def test_body_when_chunked_past_the_cap_is_refused_413_having_read_no_more_than_
     headers = {"content-type": "application/yaml"} | tokens.headers("officer")
     response = send(client, "POST", "/policy-drafts", body, headers)
     problem = assert_problem(response, 413)
-    assert "256 KiB" in problem["detail"]
+    assert f"{MAX_BODY // 1024} KiB" in problem["detail"]
     assert MAX_BODY < body.pulled <= MAX_BODY + body.chunk
 
 

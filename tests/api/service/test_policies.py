@@ -168,3 +168,24 @@ def test_impact_when_no_profiles_exist_says_how_to_make_them(client, tokens, set
     draft = _draft(client, tokens, CHANGED)
     response = client.get(f"/policy-drafts/{draft['id']}/impact", headers=tokens.headers("officer"))
     assert response.status_code == 409 and "huiqi profiles" in response.json()["detail"]
+
+
+def test_openapi_example_draft_when_posted_is_valid_and_its_examples_pass(client, tokens):
+    example = client.get("/openapi.json").json()["paths"]["/policy-drafts"]["post"]["requestBody"]["content"]
+    draft = _draft(client, tokens, example["application/yaml"]["example"])
+    assert draft["valid"], draft["problems"]
+    ran = client.post(f"/policy-drafts/{draft['id']}/examples", headers=tokens.headers("officer")).json()
+    assert len(ran) >= 3 and all(r["ok"] for r in ran)
+
+
+def test_draft_list_when_drafts_are_large_reads_each_text_once(client, tokens, monkeypatch):
+    from api.service.routes import drafts as route
+
+    for n in range(3):
+        _draft(client, tokens, CHANGED.replace("version: 2", f"version: {n + 2}"))
+    calls, original = [], route.read_draft
+    monkeypatch.setattr(route, "read_draft", lambda *a: calls.append(a) or original(*a))
+    route._parsed.cache_clear()
+    for _ in range(3):
+        assert len(client.get("/policy-drafts", headers=tokens.headers("officer")).json()) == 3
+    assert len(calls) == 3  # once per draft, not once per listing
