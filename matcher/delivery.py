@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, or
 
 from matcher.db.keys import same_benefit, same_decision
 from matcher.db.models import benefits, decisions, notices, objection_reviews, responses, runs, webhooks
+from matcher.ledger import BenefitStatus, DecisionStatus, DeliveryStatus
 from matcher.notices import idempotency_key, notice_texts
 from policies.catalogue import Catalogue
 from policies.trace import trace
@@ -60,6 +61,7 @@ class DeliveryReport:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
+    withdrawn: int = 0  # moot before sending (replaced, answered, cancelled): never posted
     errors: list[str] = field(default_factory=list)
 
 
@@ -87,6 +89,28 @@ def _payload(row: dict, catalogue: Catalogue) -> dict:
     }
 
 
+_later = notices.alias("later")
+
+
+def moot() -> ColumnElement[bool]:
+    """A notice that must never be posted any more: a later notice for its benefit replaced it (a later run's
+    decision), or the enterprise already confirmed (a confirmation notice) or declined it, or the ledger
+    cancelled it. Delivery withdraws such a notice instead of sending it."""
+    same = and_(*(responses.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")))
+    replaced = exists().where(
+        *(_later.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")), _later.c.id > notices.c.id
+    )
+    answered = exists().where(
+        same,
+        or_(
+            responses.c.kind == "declined",
+            and_(responses.c.kind == "confirmed", notices.c.kind == DecisionStatus.AWAITING_CONFIRMATION),
+        ),
+    )
+    cancelled = exists().where(same_benefit(notices.c), benefits.c.status == BenefitStatus.CANCELLED)
+    return or_(replaced, answered, cancelled)
+
+
 def _due(engine: Engine, catalogue: Catalogue, now: datetime, limit: int) -> list[dict]:
     """The notices due now, with their decision's evidence and their text."""
     query = (
@@ -106,6 +130,7 @@ def _due(engine: Engine, catalogue: Catalogue, now: datetime, limit: int) -> lis
             decisions.c.failing,
             decisions.c.failing_zh,
             runs.c.as_of,
+            moot().label("moot"),
         )
         .join(webhooks, webhooks.c.uscc == notices.c.uscc)
         .join(runs, runs.c.id == notices.c.run_id)
@@ -134,6 +159,9 @@ def deliver_due(
     """One pass over the notices due now; call again (after the backoff) until nothing is due."""
     report = DeliveryReport()
     for row in _due(engine, catalogue, now(), policy.batch):
+        if row["moot"]:
+            report.withdrawn += _withdraw(engine, row["id"])
+            continue
         lease = _claim(engine, row["id"], now(), policy.lease)
         if lease is None:  # another worker took it since the batch was read
             continue
@@ -166,14 +194,28 @@ def deliver_due(
     return report
 
 
+def _withdraw(engine: Engine, notice_id: int) -> int:
+    with engine.begin() as connection:
+        return connection.execute(
+            update(notices)
+            .where(notices.c.id == notice_id, notices.c.delivery_status == DeliveryStatus.PENDING)
+            .values(delivery_status=DeliveryStatus.WITHDRAWN)
+        ).rowcount
+
+
 def _claim(engine: Engine, notice_id: int, now: datetime, lease: timedelta) -> datetime | None:
-    """Take the notice for ``lease`` if it is still pending and due: the lease's end, or None if another worker
-    holds it (or it was delivered) meanwhile."""
+    """Take the notice for ``lease`` if it is still pending, due and not moot: the lease's end, or None if another
+    worker holds it (or it was delivered, or the enterprise answered it) meanwhile."""
     until = now + lease
     with engine.begin() as connection:
         claimed = connection.execute(
             update(notices)
-            .where(notices.c.id == notice_id, notices.c.delivery_status == "pending", notices.c.next_attempt_at <= now)
+            .where(
+                notices.c.id == notice_id,
+                notices.c.delivery_status == DeliveryStatus.PENDING,
+                notices.c.next_attempt_at <= now,
+                ~moot(),
+            )
             .values(next_attempt_at=until)
         ).rowcount
     return until if claimed == 1 else None

@@ -72,9 +72,13 @@ def idempotency_key() -> pl.Expr:
     return pl.concat_str(["uscc", "policy_id", "period_key", "kind"], separator=":").alias("idempotency_key")
 
 
-def build_notices(decisions: pl.DataFrame, as_of: date, run_id: str, now: datetime) -> pl.DataFrame:
-    """Rows for the ``notices`` table (delivery starts pending) from the decided rows."""
-    respond_by = as_of + timedelta(days=RESPONSE_DAYS)
+def build_notices(decisions: pl.DataFrame, opened_on: date, run_id: str, now: datetime) -> pl.DataFrame:
+    """Rows for the ``notices`` table (delivery starts pending) from the decided rows.
+
+    The enterprise has ``RESPONSE_DAYS`` from ``opened_on`` (the day the run started, the same for a
+    resumed run) to answer; a notice pushed in a later wave gets its days from its push (``matcher.run``).
+    """
+    respond_by = opened_on + timedelta(days=RESPONSE_DAYS)
     return decisions.filter(pl.col("status").is_in(list(_TEMPLATES))).select(
         "uscc",
         "policy_id",

@@ -24,8 +24,9 @@ from sqlalchemy import Engine, insert, select, text, update
 from features.profiles import build_profiles
 from features.registries.validate import RegistryCheck, check_registry
 from matcher.db.bulk import CHUNK_ROWS, insert_missing
-from matcher.db.models import benefits, decisions, notices, rank_features, runs
+from matcher.db.models import benefit_journal, benefits, decisions, notices, rank_features, runs
 from matcher.decide import decide
+from matcher.ledger import DecisionStatus, grant_decided
 from matcher.notices import build_notices
 from matcher.periods import check_as_of, period_key
 from matcher.ranking.serve import PushPlan, rank_decisions
@@ -123,6 +124,7 @@ def run_matching(
                 quarantined,
                 existing["amount_errors"] or {},
             )
+        started = existing["started_at"] if existing is not None else now()
         if existing is None:
             connection.execute(
                 insert(runs).values(
@@ -132,7 +134,7 @@ def run_matching(
                     catalogue_fingerprint=catalogue_fp,
                     policy_versions={p.id: p.version for p in policies},
                     status="running",
-                    started_at=now(),
+                    started_at=started,
                 )
             )
 
@@ -158,21 +160,16 @@ def run_matching(
 
     stage("writing the benefit ledger")
     stamp = now()
-    granted = rows.filter(pl.col("status") == "granted").select(
-        "uscc",
-        "policy_id",
-        "policy_version",
-        "period_key",
-        "amount_fen",
-        status=pl.lit("granted"),
-        run_id=pl.lit(run_id),
-        granted_at=pl.lit(stamp),
-    )
-    insert_missing(engine, benefits, granted, chunk_rows=chunk_rows)
+    granted = rows.filter(pl.col("status") == DecisionStatus.GRANTED)
+    grant_decided(engine, granted, run_id, as_of.isoformat(), stamp, chunk_rows=chunk_rows)
     done("writing the benefit ledger")
 
     stage("writing notices")
-    notice_rows = ranked.schedule(build_notices(rows, as_of, run_id, stamp))
+    built = build_notices(rows, started.date(), run_id, stamp)
+    # A notice pushed in a later wave counts its days to answer from its push, not from the run.
+    notice_rows = ranked.schedule(built).with_columns(
+        respond_by=pl.col("respond_by") + pl.duration(days=(pl.col("next_attempt_at") - pl.lit(stamp)).dt.total_days())
+    )
     insert_missing(engine, notices, notice_rows, chunk_rows=chunk_rows)
     done("writing notices")
 
@@ -181,9 +178,8 @@ def run_matching(
         # plans the service's per-enterprise lookups as scans of whole tables. ANALYZE samples: about a second.
         stage("refreshing planner statistics")
         with engine.begin() as connection:
-            connection.execute(
-                text(f"ANALYZE {', '.join(t.name for t in (runs, decisions, benefits, notices, rank_features))}")
-            )
+            written = (runs, decisions, benefits, benefit_journal, notices, rank_features)
+            connection.execute(text(f"ANALYZE {', '.join(t.name for t in written)}"))
         done("refreshing planner statistics")
 
     with engine.begin() as connection:

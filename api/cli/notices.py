@@ -59,13 +59,13 @@ def deliver(
     engine = _engine()
     catalogue = PublishedCatalogue().load(engine)  # notices of versions published over HTTP render too
     policy = DeliveryPolicy(max_attempts=max_attempts, base_delay=timedelta(seconds=base_delay))
-    totals = {"delivered": 0, "retried": 0, "dead": 0}
+    totals = {"delivered": 0, "retried": 0, "dead": 0, "withdrawn": 0}
     with httpx.Client() as client:
         while True:
             report = deliver_due(engine, catalogue, client, policy=policy)
             for name in totals:
                 totals[name] += getattr(report, name)
-            if once or report.delivered + report.retried + report.dead == 0:
+            if once or report.delivered + report.retried + report.dead + report.withdrawn == 0:
                 break
             if report.delivered == 0 and report.retried:  # only retries left: wait for the earliest backoff
                 time.sleep(min(policy.base_delay.total_seconds(), 5))

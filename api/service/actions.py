@@ -14,7 +14,6 @@ from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from api.service.audit import audit
 from api.service.problems import Conflict, Invalid
@@ -23,6 +22,8 @@ from features.profiles.catalogue import fact as catalogue_fact
 from matcher.db.keys import same_benefit
 from matcher.db.locks import lock_benefit
 from matcher.db.models import benefits, notices, responses
+from matcher.errors import IllegalMove
+from matcher.ledger import BenefitKey, BenefitStatus, DecisionStatus, DeliveryStatus, JournalEntry, current, move
 
 __all__ = ["benefit_of", "check_supplied", "confirm", "decline", "done_before", "lock", "object_to", "record"]
 
@@ -77,8 +78,17 @@ def _refuse_after(done: dict[str, datetime], *kinds: str) -> None:
             )
 
 
+def _refuse_late(notice: Any, today: date) -> None:
+    if notice.respond_by is not None and today > notice.respond_by:
+        raise Conflict(
+            f"the deadline to confirm this notice was {notice.respond_by:%Y-%m-%d}; it has passed",
+            detail_zh=f"该事项的确认期限为 {notice.respond_by:%Y-%m-%d}，已逾期",
+        )
+
+
 def confirm(connection: Connection, principal: Principal, notice: Any) -> tuple[str, datetime]:
-    if notice.kind != "awaiting_confirmation":
+    """The benefit enters the ledger at the amount the notice announced, once, and only by its deadline."""
+    if notice.kind != DecisionStatus.AWAITING_CONFIRMATION:
         raise Conflict(
             f"only a notice awaiting confirmation can be confirmed; this one is '{notice.kind}'",
             detail_zh="只有待确认的事项可以确认",
@@ -86,67 +96,79 @@ def confirm(connection: Connection, principal: Principal, notice: Any) -> tuple[
     lock(connection, notice)
     _refuse_after(done_before(connection, notice.id), "confirmed", "declined", "objected")
     now = datetime.now(UTC)
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    inserted = connection.execute(
-        dialect.insert(benefits)
-        .values(
-            uscc=notice.uscc,
-            policy_id=notice.policy_id,
-            policy_version=notice.policy_version,
-            period_key=notice.period_key,
+    _refuse_late(notice, now.date())
+    try:
+        change = move(
+            connection,
+            BenefitKey.of(notice),
+            JournalEntry.CONFIRMED,
+            actor=principal.actor,
+            reason="confirmed by the enterprise",
+            ref=f"notice:{notice.id}",
             amount_fen=notice.amount_fen or 0,
-            status="granted",
+            policy_version=notice.policy_version,
             run_id=notice.run_id,
-            granted_at=now,
+            at=now,
         )
-        .on_conflict_do_nothing(index_elements=["uscc", "policy_id", "period_key"])
-        .returning(benefits.c.id)  # rowcount is not reported for this statement on every driver
-    )
-    if inserted.first() is None:
+    except IllegalMove:
         raise Conflict(
             f"'{notice.policy_id}' for period {notice.period_key} is already in the benefit ledger",
             detail_zh="该政策本期待遇已入账，无需重复确认",
-        )
+        ) from None
     record(connection, principal, notice, "confirmed", {"amount_fen": notice.amount_fen}, now)
-    return "granted", now
+    return change.status_after, now
 
 
 def decline(
     connection: Connection, principal: Principal, notice: Any, reason: str | None
 ) -> tuple[str | None, datetime]:
+    """A benefit not yet on its way to the bank is cancelled; one being paid or paid cannot be declined."""
     lock(connection, notice)
-    _refuse_after(done_before(connection, notice.id), "confirmed", "declined")
-    benefit = benefit_of(connection, notice)
-    status = benefit.status if benefit else None
-    if status == "paid":
-        raise Conflict(
-            "this benefit is already paid and cannot be declined; object with a reason instead",
-            detail_zh="该款项已拨付，无法放弃；如有异议请提出异议",
-        )
-    if status in ("granted", "held"):
-        connection.execute(update(benefits).where(benefits.c.id == benefit.id).values(status="cancelled"))
-        status = "cancelled"
+    _refuse_after(done_before(connection, notice.id), "declined")
+    benefit = current(connection, BenefitKey.of(notice))
+    status = None if benefit is None else BenefitStatus(benefit.status)
+    if status is not None and status != BenefitStatus.CANCELLED:
+        try:
+            status = move(
+                connection,
+                BenefitKey.of(notice),
+                JournalEntry.CANCELLED,
+                actor=principal.actor,
+                reason="declined by the enterprise" + (f": {reason}" if reason else ""),
+                ref=f"notice:{notice.id}:declined",
+            ).status_after
+        except IllegalMove:
+            raise Conflict(
+                f"this benefit is {status} and can no longer be declined; object with a reason instead",
+                detail_zh="该款项已进入拨付程序或已拨付，无法放弃；如有异议请提出异议",
+            ) from None
     return status, record(connection, principal, notice, "declined", {"reason": reason})
 
 
 def object_to(connection: Connection, principal: Principal, notice: Any, reason: str) -> tuple[str | None, datetime]:
-    """Record the objection and hold the payout and the pending notices of that benefit until it is resolved."""
+    """Record the objection; a benefit not yet paid is held, with its pending notices, until it is reviewed."""
     lock(connection, notice)
     _refuse_after(done_before(connection, notice.id), "declined", "objected")
-    benefit = benefit_of(connection, notice)
-    status = benefit.status if benefit else None
-    if status == "granted":
-        connection.execute(update(benefits).where(benefits.c.id == benefit.id).values(status="held"))
-        status = "held"
+    benefit = current(connection, BenefitKey.of(notice))
+    status = None if benefit is None else BenefitStatus(benefit.status)
+    if status in (BenefitStatus.GRANTED, BenefitStatus.PAYABLE):
+        status = move(
+            connection,
+            BenefitKey.of(notice),
+            JournalEntry.HELD,
+            actor=principal.actor,
+            reason=f"objection: {reason}",
+            ref=f"notice:{notice.id}:objected",
+        ).status_after
     connection.execute(
         update(notices)
         .where(
             notices.c.uscc == notice.uscc,
             notices.c.policy_id == notice.policy_id,
             notices.c.period_key == notice.period_key,
-            notices.c.delivery_status == "pending",
+            notices.c.delivery_status == DeliveryStatus.PENDING,
         )
-        .values(delivery_status="held")
+        .values(delivery_status=DeliveryStatus.HELD)
     )
     return status, record(connection, principal, notice, "objected", {"reason": reason})
 

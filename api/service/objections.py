@@ -27,12 +27,16 @@ from api.service.tokens import Principal
 from matcher.db.keys import same_benefit
 from matcher.db.locks import lock_benefit
 from matcher.db.models import benefits, notices, objection_reviews, responses
+from matcher.ledger import BenefitKey, BenefitStatus, DeliveryStatus, JournalEntry, current, move
 
 __all__ = ["list_objections", "review_objection"]
 
 Outcome = Literal["dismissed", "upheld"]
-# (benefit held → ?, notices held → ?) per outcome
-_RELEASE: dict[str, tuple[str, str]] = {"dismissed": ("granted", "pending"), "upheld": ("cancelled", "withdrawn")}
+# (the held benefit's journal entry, notices held → ?) per outcome
+_RELEASE: dict[str, tuple[JournalEntry, DeliveryStatus]] = {
+    "dismissed": (JournalEntry.RELEASED, DeliveryStatus.PENDING),
+    "upheld": (JournalEntry.CANCELLED, DeliveryStatus.WITHDRAWN),
+}
 
 _OBJECTIONS = (
     select(
@@ -120,11 +124,22 @@ def review_objection(
     ).first()
     if still_open is not None:  # another objection to the same benefit keeps it held until it is reviewed too
         return _out(connection.execute(_OBJECTIONS.where(responses.c.id == objection_id)).one())
-    benefit_to, notices_to = _RELEASE[outcome]
-    connection.execute(update(benefits).where(same_benefit(row), benefits.c.status == "held").values(status=benefit_to))
+    entry, notices_to = _RELEASE[outcome]
+    key = BenefitKey.of(row)
+    benefit = current(connection, key)
+    if benefit is not None and benefit.status == BenefitStatus.HELD:
+        move(
+            connection,
+            key,
+            entry,
+            actor=principal.actor,
+            reason=f"objection {outcome}: {note}",
+            ref=f"objection:{objection_id}",
+            at=now,
+        )
     connection.execute(
         update(notices)
-        .where(*(notices.c[k] == v for k, v in same.items()), notices.c.delivery_status == "held")
+        .where(*(notices.c[k] == v for k, v in same.items()), notices.c.delivery_status == DeliveryStatus.HELD)
         .values(delivery_status=notices_to)
     )
     return _out(connection.execute(_OBJECTIONS.where(responses.c.id == objection_id)).one())

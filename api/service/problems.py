@@ -10,8 +10,9 @@
      ├── TooLarge           413: a body over its route's cap (api/service/limits.py)
      └── TooManyRequests    429: too many failed authentications from one address, with Retry-After
 
-Request validation errors from FastAPI become 422 problems naming each field;
-any other exception is a server fault: 500 with no internals in the body.
+Request validation errors from FastAPI become 422 problems naming each field; a move the
+benefit ledger refuses (``matcher.errors.LedgerError``) becomes 409; any other exception is
+a server fault: 500 with no internals in the body.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.service.headers import SECURITY_HEADERS
+from matcher.errors import LedgerError
 
 __all__ = [
     "PROBLEM_JSON",
@@ -123,6 +125,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request.url.path)
+
+    @app.exception_handler(LedgerError)
+    async def _ledger(request: Request, exc: LedgerError) -> JSONResponse:
+        # The ledger refused a move the request asked for: the request is fine, the benefit's state is not.
+        conflict = Conflict(str(exc), detail_zh="该待遇当前状态不允许此操作", benefit=exc.context)
+        return problem_response(conflict, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

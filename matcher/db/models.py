@@ -41,6 +41,7 @@ __all__ = [
     "RESPONSE_KINDS",
     "api_tokens",
     "audit_log",
+    "benefit_journal",
     "benefits",
     "decisions",
     "metadata",
@@ -112,12 +113,43 @@ benefits = Table(
     Column("policy_id", String(80), nullable=False),
     Column("policy_version", Integer, nullable=False),
     Column("period_key", String(16), nullable=False),
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False, comment="granted | held (objection) | paid | cancelled"),
+    Column("amount_fen", BigInteger, nullable=False, comment="owed: the sum of the journal's amount changes"),
+    Column(
+        "paid_fen",
+        BigInteger,
+        nullable=False,
+        server_default="0",
+        comment="paid so far: the sum of the journal's payments",
+    ),
+    Column("status", String(16), nullable=False, comment="matcher.ledger.statuses.BenefitStatus"),
     Column("run_id", String(32), nullable=False, comment="runs.id"),
     Column("granted_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("uscc", "policy_id", "period_key"),
     CheckConstraint(amount_check("amount_fen"), name="amount_fen"),
+    CheckConstraint(amount_check("paid_fen"), name="paid_fen"),
+)
+
+# The ledger's journal: one row per change of a benefit, never updated or deleted (matcher/ledger).
+# Unique per (benefit, entry, ref): a change repeated by a rerun or a retried request lands once.
+benefit_journal = Table(
+    "benefit_journal",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("uscc", String(18), nullable=False),
+    Column("policy_id", String(80), nullable=False),
+    Column("period_key", String(16), nullable=False),
+    Column("entry", String(24), nullable=False, comment="matcher.ledger.statuses.JournalEntry"),
+    Column("status_before", String(16), comment="null when the entry creates the benefit"),
+    Column("status_after", String(16), nullable=False),
+    Column("amount_before_fen", BigInteger, nullable=False),
+    Column("amount_after_fen", BigInteger, nullable=False),
+    Column("paid_fen", BigInteger, nullable=False, comment="money moved by this entry: + paid, - recovered"),
+    Column("actor", String(120), nullable=False, comment="who: run:<id>, enterprise:<uscc>#n, officer:<name>#n"),
+    Column("reason", Text, nullable=False, comment="why, in the actor's words or the rule's"),
+    Column("ref", String(64), nullable=False, comment="what caused it: a run, a response, a review, a batch"),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("uscc", "policy_id", "period_key", "entry", "ref"),
+    CheckConstraint(amount_check("amount_after_fen"), name="amount_after_fen"),
 )
 
 notices = Table(

@@ -291,3 +291,35 @@ def test_requeue_dead_when_the_enterprise_objected_leaves_the_notice_dead_until_
         )
         done = requeue_dead(connection, [notice_id, declined_id])
     assert done.ids == [notice_id] and set(done.skipped) == {declined_id}
+
+
+def test_deliver_when_the_enterprise_already_answered_withdraws_the_notice_unsent(with_notices):
+    engine, keys = with_notices
+    with engine.connect() as connection:
+        awaiting = connection.execute(select(notices).where(notices.c.kind == "awaiting_confirmation")).first()
+        granted = connection.execute(select(notices).where(notices.c.kind == "granted")).first()
+    answered = {}
+    for notice, kind in ((awaiting, "confirmed"), (granted, "declined")):
+        with engine.begin() as connection:
+            connection.execute(
+                insert(responses).values(
+                    notice_id=notice.id, uscc=notice.uscc, policy_id=notice.policy_id, period_key=notice.period_key,
+                    kind=kind, actor="enterprise:test", at=datetime.now(UTC),
+                )
+            )  # fmt: skip
+        answered[":".join((notice.uscc, notice.policy_id, notice.period_key, notice.kind))] = notice.id
+    receiver = Receiver(flaky=0)
+    try:
+        register(engine, keys.values(), receiver.url)
+        with httpx.Client() as client:
+            reports = drain(engine, client)
+    finally:
+        receiver.close()
+    assert not set(answered) & set(receiver.calls), "a notice the enterprise had answered was posted"
+    assert sum(r.withdrawn for r in reports) == 2
+    with engine.connect() as connection:
+        statuses = connection.execute(
+            select(notices.c.delivery_status).where(notices.c.id.in_(answered.values()))
+        ).scalars()
+        assert set(statuses) == {"withdrawn"}
+    assert len(receiver.accepted) == len(keys) - 2  # everything else arrived

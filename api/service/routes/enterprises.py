@@ -30,6 +30,7 @@ from api.service.schemas.enterprises import (
 from api.service.state import ServiceState, StateDep
 from matcher.db.keys import same_benefit, same_decision
 from matcher.db.models import benefits, decisions, notices, responses, runs
+from matcher.ledger import BenefitStatus
 from matcher.notices import notice_texts
 from policies.catalogue import Catalogue
 from policies.trace import trace
@@ -242,6 +243,11 @@ _MESSAGES = {
         zh="异议已受理，款项暂缓拨付，工作人员将核实处理。",
         en="Objection received: the payout is held until an officer has reviewed it.",
     ),
+    # An objection to a notice with nothing in the ledger (needs data, near miss, awaiting confirmation).
+    "objected_nothing_held": Text(
+        zh="异议已受理，工作人员将核实处理。",
+        en="Objection received: an officer will review it.",
+    ),
     "supplied_data": Text(
         zh="已收到补充信息，工作人员核实后办理。",
         en="Thank you: an officer will check the facts you supplied before the benefit is decided.",
@@ -294,7 +300,7 @@ def object_to(
         "notice_id": notice_id,
         "action": "objected",
         "benefit_status": status,
-        "message": _MESSAGES["objected"],
+        "message": _MESSAGES["objected" if status == BenefitStatus.HELD else "objected_nothing_held"],
         "at": at,
     }
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import date
+
+from sqlalchemy import func, select, update
 
 from api.service.explain import evidence
-from matcher.db.models import audit_log, benefits, decisions, notices, responses
+from matcher.db.keys import same_benefit
+from matcher.db.models import audit_log, benefit_journal, benefits, decisions, notices, responses
 from policies.trace import trace
 from tests.api.service.conftest import AS_OF, notice_of
 
@@ -185,3 +188,51 @@ def _token_for(engine, uscc: str) -> str:
     from api.service.tokens import issue_token
 
     return issue_token(engine, role="enterprise", uscc=uscc, name="test")[0]
+
+
+def test_decline_when_confirmed_and_unpaid_cancels_it_with_journal_entries(client, engine, tokens):
+    notice = notice_of(engine, "awaiting_confirmation")
+    base = f"/enterprises/{tokens.uscc}/notices/{notice.id}"
+    assert client.post(f"{base}/confirm", headers=tokens.headers("enterprise")).status_code == 200
+    done = client.post(f"{base}/decline", json={"reason": "不再需要"}, headers=tokens.headers("enterprise"))
+    assert done.status_code == 200 and done.json()["benefit_status"] == "cancelled", done.text
+    with engine.connect() as connection:
+        ledger = connection.execute(select(benefits.c.status, benefits.c.amount_fen).where(same_benefit(notice))).one()
+        journal = connection.execute(
+            select(benefit_journal)
+            .where(
+                benefit_journal.c.uscc == notice.uscc,
+                benefit_journal.c.policy_id == notice.policy_id,
+                benefit_journal.c.period_key == notice.period_key,
+            )
+            .order_by(benefit_journal.c.id)
+        ).all()
+    assert tuple(ledger) == ("cancelled", 0)
+    assert [(j.entry, j.amount_before_fen, j.amount_after_fen) for j in journal] == [
+        ("confirmed", 0, notice.amount_fen),
+        ("cancelled", notice.amount_fen, 0),
+    ]
+    assert all(j.actor.startswith(f"enterprise:{tokens.uscc}") for j in journal)
+    assert journal[1].reason == "declined by the enterprise: 不再需要"
+
+
+def test_confirm_when_the_deadline_has_passed_is_refused_with_the_date(client, engine, tokens):
+    notice = notice_of(engine, "awaiting_confirmation")
+    with engine.begin() as connection:
+        connection.execute(update(notices).where(notices.c.id == notice.id).values(respond_by=date(2024, 7, 15)))
+    late = client.post(f"/enterprises/{tokens.uscc}/notices/{notice.id}/confirm", headers=tokens.headers("enterprise"))
+    assert late.status_code == 409
+    assert late.json()["detail"] == "the deadline to confirm this notice was 2024-07-15; it has passed"
+    assert late.json()["detail_zh"] == "该事项的确认期限为 2024-07-15，已逾期"
+    assert _count(engine, benefits, same_benefit(notice)) == 0
+
+
+def test_objection_when_nothing_is_in_the_ledger_does_not_say_a_payout_is_held(client, engine, tokens):
+    asked = notice_of(engine, "needs_data")
+    headers = {"Authorization": f"Bearer {_token_for(engine, asked.uscc)}"}
+    done = client.post(
+        f"/enterprises/{asked.uscc}/notices/{asked.id}/object", json={"reason": "我单位数据已齐全"}, headers=headers
+    )
+    assert done.status_code == 200 and done.json()["benefit_status"] is None
+    assert done.json()["message"]["en"] == "Objection received: an officer will review it."
+    assert "暂缓拨付" not in done.json()["message"]["zh"]

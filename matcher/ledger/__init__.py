@@ -1,0 +1,25 @@
+"""The benefit ledger: the one place a benefit changes, each change a journal entry (who, when, why, amounts).
+
+- ``statuses``: every status word (decision, benefit, journal entry, delivery);
+- ``moves``: the state machine, which entry may leave which status;
+- ``journal``: ``move`` applies one entry to one benefit, inside the caller's transaction;
+- ``grants``: a run's grants in bulk, exactly once.
+
+Nothing else writes the ``benefits`` table (a test reads the code for it).
+"""
+
+from matcher.ledger.grants import grant_decided
+from matcher.ledger.journal import BenefitKey, Change, current, move
+from matcher.ledger.statuses import BenefitStatus, DecisionStatus, DeliveryStatus, JournalEntry
+
+__all__ = [
+    "BenefitKey",
+    "BenefitStatus",
+    "Change",
+    "DecisionStatus",
+    "DeliveryStatus",
+    "JournalEntry",
+    "current",
+    "grant_decided",
+    "move",
+]

@@ -1,0 +1,67 @@
+"""A run's grants, in bulk: ledger rows and their journal entries, safe to repeat after a crash.
+
+The benefits are written by ``insert_missing`` (a key granted before is
+skipped); the journal entries then come from the ledger itself, in one
+``INSERT … SELECT`` per run: every benefit this run holds that has no journal
+entry yet gets its ``granted`` entry. A rerun after a kill at any point thus
+completes the journal without writing an entry twice, and a benefit that
+entered the ledger another way (a confirmation) is never claimed as the run's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+from sqlalchemy import Engine, and_, exists, literal, null, select
+
+from matcher.db.bulk import CHUNK_ROWS, insert_missing
+from matcher.db.models import benefit_journal, benefits
+from matcher.ledger.statuses import BenefitStatus, JournalEntry
+
+__all__ = ["grant_decided"]
+
+_JOURNAL_COLUMNS = ["uscc", "policy_id", "period_key", "entry", "status_before", "status_after"]
+_JOURNAL_COLUMNS += ["amount_before_fen", "amount_after_fen", "paid_fen", "actor", "reason", "ref", "at"]
+
+
+def grant_decided(
+    engine: Engine, granted: pl.DataFrame, run_id: str, as_of: str, at: datetime, *, chunk_rows: int = CHUNK_ROWS
+) -> None:
+    """Enter ``granted`` (uscc, policy_id, policy_version, period_key, amount_fen) in the ledger for run ``run_id``."""
+    rows = granted.select(
+        "uscc",
+        "policy_id",
+        "policy_version",
+        "period_key",
+        "amount_fen",
+        paid_fen=pl.lit(0, dtype=pl.Int64),
+        status=pl.lit(str(BenefitStatus.GRANTED)),
+        run_id=pl.lit(run_id),
+        granted_at=pl.lit(at),
+    )
+    insert_missing(engine, benefits, rows, chunk_rows=chunk_rows)
+    has_entry = exists().where(
+        and_(
+            benefit_journal.c.uscc == benefits.c.uscc,
+            benefit_journal.c.policy_id == benefits.c.policy_id,
+            benefit_journal.c.period_key == benefits.c.period_key,
+        )
+    )
+    entries = select(
+        benefits.c.uscc,
+        benefits.c.policy_id,
+        benefits.c.period_key,
+        literal(str(JournalEntry.GRANTED)),
+        null(),
+        literal(str(BenefitStatus.GRANTED)),
+        literal(0),
+        benefits.c.amount_fen,
+        literal(0),
+        literal(f"run:{run_id}"),
+        literal(f"decided by the published rules as of {as_of}"),
+        literal(run_id),
+        literal(at),
+    ).where(benefits.c.run_id == run_id, ~has_entry)
+    with engine.begin() as connection:
+        connection.execute(benefit_journal.insert().from_select(_JOURNAL_COLUMNS, entries))
