@@ -26,20 +26,129 @@ __all__ = ["RESPONSE_DAYS", "TEXT_COLUMNS", "build_notices", "idempotency_key", 
 # in Sichuan; 15 leaves room for post and holidays — a choice, kept in one place).
 RESPONSE_DAYS = 15
 
+_OBJECT = ("如有异议，请于 {respond_by} 前提出。", " If you disagree, object by {respond_by}.")
+_CONFIRM = ("请于 {respond_by} 前一键确认，", "Confirm with one click by {respond_by}")
+
+# A notice's wording: by kind, and for an eligible decision also by the benefit's form and by whether it has an
+# amount (``some``) or none (``none``: zero, or an estimate the rules cannot make), so that only cash reads as
+# a payment and no zero or unknown estimate ever reads as one. (title zh, title en, body zh, body en);
+# placeholders: title, amount, respond_by, unknown, failing.
 _TEMPLATES: dict[str, tuple[str, str, str, str]] = {
-    # kind: (title zh, title en, body zh, body en); placeholders: title, amount, respond_by, unknown, failing
-    "granted": (
+    "granted:cash:some": (
         "【免申即享】{title}：已核定 {amount} 元",
         "[Apply-free] {title}: {amount} yuan granted",
-        "您单位符合「{title}」条件，核定金额 {amount} 元，无需申请，将直接拨付。如有异议，请于 {respond_by} 前提出。",
-        'Your enterprise qualifies for "{title}": {amount} yuan will be paid without any application. '
-        "If you disagree, object by {respond_by}.",
+        "您单位符合「{title}」条件，核定金额 {amount} 元，无需申请，将直接拨付。" + _OBJECT[0],
+        'Your enterprise qualifies for "{title}": {amount} yuan will be paid without any application.' + _OBJECT[1],
     ),
-    "awaiting_confirmation": (
+    "granted:cash:none": (
+        "【免申即享】{title}：本期无款项",
+        "[Apply-free] {title}: nothing to pay this period",
+        "您单位符合「{title}」条件，但按规定核定金额为 0 元，本期无款项拨付。" + _OBJECT[0],
+        'Your enterprise meets the conditions of "{title}", but the amount under the rules is 0 yuan: nothing '
+        "will be paid for this period." + _OBJECT[1],
+    ),
+    "granted:tax_relief:some": (
+        "【免申即享】{title}：预计减免 {amount} 元",
+        "[Apply-free] {title}: about {amount} yuan of tax relief",
+        "您单位符合「{title}」条件，无需申请，减免在纳税申报（年度汇算清缴）时自动享受，预计减免 {amount} 元，"
+        "以申报时计算为准。" + _OBJECT[0],
+        'Your enterprise qualifies for "{title}": nothing to apply for. The relief is taken when you file your '
+        "taxes (the annual reconciliation), an estimated {amount} yuan; your filing sets the exact figure."
+        + _OBJECT[1],
+    ),
+    "granted:tax_relief:none": (
+        "【免申即享】{title}：申报时自动享受",
+        "[Apply-free] {title}: applied when you file",
+        "您单位符合「{title}」条件，无需申请，减免在纳税申报时自动享受，金额以申报时计算为准。" + _OBJECT[0],
+        'Your enterprise qualifies for "{title}": nothing to apply for. The relief is taken when you file your '
+        "taxes; your filing sets the amount." + _OBJECT[1],
+    ),
+    "granted:fee_reduction:some": (
+        "【免申即享】{title}：预计减免费用 {amount} 元",
+        "[Apply-free] {title}: about {amount} yuan of fees waived",
+        "您单位符合「{title}」条件，无需申请，相关费用将按规定自动减免，预计减免 {amount} 元。" + _OBJECT[0],
+        'Your enterprise qualifies for "{title}": nothing to apply for. The fees are reduced when they are '
+        "charged, an estimated {amount} yuan." + _OBJECT[1],
+    ),
+    "granted:fee_reduction:none": (
+        "【免申即享】{title}：费用自动减免",
+        "[Apply-free] {title}: fees reduced automatically",
+        "您单位符合「{title}」条件，无需申请，相关费用将按规定自动减免，金额以收费时计算为准。" + _OBJECT[0],
+        'Your enterprise qualifies for "{title}": nothing to apply for. The fees are reduced when they are '
+        "charged." + _OBJECT[1],
+    ),
+    "granted:interest_subsidy:some": (
+        "【免申即享】{title}：预计贴息 {amount} 元",
+        "[Apply-free] {title}: about {amount} yuan of loan interest covered",
+        "您单位符合「{title}」条件，无需申请，贴息资金将直接拨付给发放贷款的银行，预计贴息 {amount} 元。" + _OBJECT[0],
+        'Your enterprise qualifies for "{title}": nothing to apply for. The subsidy is paid to the bank that '
+        "lent to you, an estimated {amount} yuan of interest." + _OBJECT[1],
+    ),
+    "granted:interest_subsidy:none": (
+        "【免申即享】{title}：贴息直接拨付银行",
+        "[Apply-free] {title}: interest covered, paid to your lender",
+        "您单位符合「{title}」条件，无需申请，贴息按实际利息计算，直接拨付给发放贷款的银行。" + _OBJECT[0],
+        'Your enterprise qualifies for "{title}": nothing to apply for. The subsidy follows the interest '
+        "actually charged and is paid to the bank that lent to you." + _OBJECT[1],
+    ),
+    "awaiting_confirmation:cash:some": (
         "【一键确认】{title}：{amount} 元待确认",
         "[Confirm] {title}: {amount} yuan awaiting your confirmation",
-        "您单位符合「{title}」条件，金额 {amount} 元。请于 {respond_by} 前一键确认，确认后拨付。",
-        'Your enterprise qualifies for "{title}": {amount} yuan. Confirm with one click by {respond_by} to receive it.',
+        "您单位符合「{title}」条件，金额 {amount} 元。" + _CONFIRM[0] + "确认后拨付。",
+        'Your enterprise qualifies for "{title}": {amount} yuan. ' + _CONFIRM[1] + " to receive it.",
+    ),
+    "awaiting_confirmation:cash:none": (
+        "【一键确认】{title}：待确认",
+        "[Confirm] {title}: awaiting your confirmation",
+        "您单位符合「{title}」条件，按规定核定金额为 0 元，本期无款项拨付。" + _CONFIRM[0] + "确认后登记。",
+        'Your enterprise meets the conditions of "{title}"; the amount under the rules is 0 yuan, so nothing '
+        "will be paid this period. " + _CONFIRM[1] + " to have it recorded.",
+    ),
+    "awaiting_confirmation:tax_relief:some": (
+        "【一键确认】{title}：预计减免 {amount} 元待确认",
+        "[Confirm] {title}: about {amount} yuan of tax relief awaiting your confirmation",
+        "您单位符合「{title}」条件，预计减免 {amount} 元。"
+        + _CONFIRM[0]
+        + "确认后在纳税申报时享受，以申报时计算为准。",
+        'Your enterprise qualifies for "{title}": an estimated {amount} yuan of tax relief. '
+        + _CONFIRM[1]
+        + "; the relief is then taken when you file your taxes.",
+    ),
+    "awaiting_confirmation:tax_relief:none": (
+        "【一键确认】{title}：待确认",
+        "[Confirm] {title}: awaiting your confirmation",
+        "您单位符合「{title}」条件。" + _CONFIRM[0] + "确认后在纳税申报时享受，金额以申报时计算为准。",
+        'Your enterprise qualifies for "{title}". ' + _CONFIRM[1] + "; the relief is then taken when you file "
+        "your taxes, which set the amount.",
+    ),
+    "awaiting_confirmation:fee_reduction:some": (
+        "【一键确认】{title}：预计减免费用 {amount} 元待确认",
+        "[Confirm] {title}: about {amount} yuan of fees waived, awaiting your confirmation",
+        "您单位符合「{title}」条件，预计减免费用 {amount} 元。" + _CONFIRM[0] + "确认后在收费时自动减免。",
+        'Your enterprise qualifies for "{title}": an estimated {amount} yuan of fees waived. '
+        + _CONFIRM[1]
+        + "; the fees are then reduced when charged.",
+    ),
+    "awaiting_confirmation:fee_reduction:none": (
+        "【一键确认】{title}：待确认",
+        "[Confirm] {title}: awaiting your confirmation",
+        "您单位符合「{title}」条件。" + _CONFIRM[0] + "确认后相关费用在收费时自动减免。",
+        'Your enterprise qualifies for "{title}". ' + _CONFIRM[1] + "; the fees are then reduced when charged.",
+    ),
+    "awaiting_confirmation:interest_subsidy:some": (
+        "【一键确认】{title}：预计贴息 {amount} 元待确认",
+        "[Confirm] {title}: about {amount} yuan of interest covered, awaiting your confirmation",
+        "您单位符合「{title}」条件，预计贴息 {amount} 元。" + _CONFIRM[0] + "确认后贴息资金直接拨付给贷款银行。",
+        'Your enterprise qualifies for "{title}": an estimated {amount} yuan of loan interest covered. '
+        + _CONFIRM[1]
+        + "; the subsidy is then paid to your lender.",
+    ),
+    "awaiting_confirmation:interest_subsidy:none": (
+        "【一键确认】{title}：待确认",
+        "[Confirm] {title}: awaiting your confirmation",
+        "您单位符合「{title}」条件。" + _CONFIRM[0] + "确认后贴息按实际利息计算，直接拨付给贷款银行。",
+        'Your enterprise qualifies for "{title}". ' + _CONFIRM[1] + "; the subsidy, following the interest "
+        "actually charged, is then paid to your lender.",
     ),
     "recommended": (
         "【政策推荐】{title}",
@@ -61,6 +170,8 @@ _TEMPLATES: dict[str, tuple[str, str, str, str]] = {
         'Your enterprise almost qualifies for "{title}": {failing}.',
     ),
 }
+_BY_FORM = ("granted", "awaiting_confirmation")  # kinds whose wording depends on the form and the amount
+KINDS = ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss")
 
 
 def _yuan(fen: pl.Expr) -> pl.Expr:
@@ -79,7 +190,7 @@ def build_notices(decisions: pl.DataFrame, opened_on: date, run_id: str, now: da
     resumed run) to answer; a notice pushed in a later wave gets its days from its push (``matcher.run``).
     """
     respond_by = opened_on + timedelta(days=RESPONSE_DAYS)
-    return decisions.filter(pl.col("status").is_in(list(_TEMPLATES))).select(
+    return decisions.filter(pl.col("status").is_in(KINDS)).select(
         "uscc",
         "policy_id",
         "policy_version",
@@ -112,6 +223,7 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
             "policy_version": [p.version for p in policies],
             "t_zh": [p.policy.title.zh for p in policies],
             "t_en": [p.policy.title.en for p in policies],
+            "form": [p.policy.benefit.form for p in policies],
         },
         schema_overrides={"policy_version": notices.schema.get("policy_version", pl.Int64)},
     )
@@ -128,9 +240,19 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
         unknown_zh=unknown.list.eval(pl.element().replace(_FACT_WORDS["zh"])).list.join("、"),
         unknown_en=unknown.list.eval(pl.element().replace(_FACT_WORDS["en"])).list.join(", "),
         respond_text=pl.col("respond_by").cast(pl.String),
+        variant=pl.when(pl.col("kind").is_in(_BY_FORM))
+        .then(
+            pl.concat_str(
+                "kind",
+                pl.col("form").fill_null("cash"),
+                pl.when(pl.col("amount_fen").fill_null(0) > 0).then(pl.lit("some")).otherwise(pl.lit("none")),
+                separator=":",
+            )
+        )
+        .otherwise(pl.col("kind")),
     )
     parts = []
-    for kind, templates in _TEMPLATES.items():
+    for variant, templates in _TEMPLATES.items():
 
         def fill(template: str, lang: str) -> pl.Expr:
             values = {
@@ -145,9 +267,9 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
 
         langs = ("zh", "en", "zh", "en")
         parts.append(
-            rows.filter(pl.col("kind") == kind).with_columns(
+            rows.filter(pl.col("variant") == variant).with_columns(
                 fill(t, lang).alias(c) for t, lang, c in zip(templates, langs, TEXT_COLUMNS, strict=True)
             )
         )
     texts = pl.concat(parts).sort("_order") if parts else rows
-    return texts.drop("_order", "t_zh", "t_en", "unknown_zh", "unknown_en", "respond_text")
+    return texts.drop("_order", "t_zh", "t_en", "form", "variant", "unknown_zh", "unknown_en", "respond_text")

@@ -18,6 +18,8 @@ __all__ = ["Authority", "Benefit", "Effective", "Example", "Policy", "Relations"
 Level = Literal["national", "provincial", "municipal", "district"]
 Delivery = Literal["automatic", "confirm", "notify"]
 Category = Literal["employment", "tax", "innovation", "growth", "finance"]
+# Only cash is paid by transfer (payment batches); the others are taken elsewhere, their amount an estimate.
+Form = Literal["cash", "tax_relief", "fee_reduction", "interest_subsidy"]
 
 
 class _Strict(BaseModel):
@@ -49,6 +51,11 @@ class Effective(_Strict):
 
 
 class Benefit(_Strict):
+    form: Form = Field(
+        description="what the enterprise receives: cash (a transfer to its account), tax_relief (taken when it"
+        " files; the amount is an estimate, never paid out), fee_reduction (a fee not charged), interest_subsidy"
+        " (paid to the lender of its loan)"
+    )
     amount: str | float = Field(description="expression giving the amount in yuan (per person when per: person)")
     per: Literal["enterprise", "person"] = "enterprise"
     count: str | None = Field(default=None, description="expression counting the persons, when per: person")

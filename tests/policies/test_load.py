@@ -18,6 +18,7 @@ effective: {from: 2025-01-01, to: 2025-12-31}
 delivery: automatic
 category: employment
 benefit:
+  form: cash
   amount: "1000"
   period: once
 eligibility:
@@ -84,20 +85,20 @@ def test_load_when_a_fact_is_misspelt_names_the_nearest_facts_at_line_and_column
     err = load_error(tmp_path, GOOD.replace('"ui_paid_months >= 12"', '"ui_paid_month >= 12"'))
     assert isinstance(err, UnknownFactError)
     assert "unknown fact 'ui_paid_month'" in err.message and "'ui_paid_months'" in err.hint
-    assert (err.location.line, err.location.column) == (14, 8)  # inside the quotes on line 14
+    assert (err.location.line, err.location.column) == (15, 8)  # inside the quotes on line 15
 
 
 def test_load_when_types_mismatch_names_both_types(tmp_path):
     err = load_error(tmp_path, GOOD.replace('"ui_paid_months >= 12"', '"size_class >= 12"'))
     assert isinstance(err, TypeMismatchError)
     assert "str" in err.message and "int" in err.message
-    assert err.location.line == 14
+    assert err.location.line == 15
 
 
 def test_load_when_operator_is_unknown_suggests_the_right_one(tmp_path):
     err = load_error(tmp_path, GOOD.replace('"ui_paid_months >= 12"', '"ui_paid_months => 12"'))
     assert "unknown operator '=>'" in err.message and "'>='" in err.hint
-    assert (err.location.line, err.location.column) == (14, 23)
+    assert (err.location.line, err.location.column) == (15, 23)
 
 
 def test_load_when_a_date_is_bad_names_the_field(tmp_path):
@@ -109,7 +110,7 @@ def test_load_when_a_date_is_bad_names_the_field(tmp_path):
 def test_load_when_a_date_inside_an_expression_is_bad_points_at_it(tmp_path):
     err = load_error(tmp_path, GOOD.replace('"not serious_dishonesty"', "\"established_on < date('2024-02-30')\""))
     assert "'2024-02-30' is not a date" in err.message
-    assert err.location.line == 15
+    assert err.location.line == 16
 
 
 def test_load_when_two_files_share_id_and_version_names_both(tmp_path):
@@ -130,7 +131,7 @@ def test_load_when_a_relation_names_an_unknown_policy_suggests_the_nearest(tmp_p
         load_catalogue(tmp_path)
     (err,) = info.value.errors
     assert "unknown policy 'other-polcy'" in err.message and "'other-policy'" in err.hint
-    assert err.location.line == 17
+    assert err.location.line == 18
 
 
 def test_load_when_a_field_is_unknown_suggests_the_nearest_field(tmp_path):

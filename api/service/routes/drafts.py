@@ -52,7 +52,7 @@ basis: 人社部发〔2024〕40号
 effective: {from: 2025-07-01}
 delivery: automatic
 category: employment
-benefit: {amount: "round(ui_paid_last_year * 60%, 2)", period: yearly}
+benefit: {form: cash, amount: "round(ui_paid_last_year * 60%, 2)", period: yearly}
 eligibility:
   all: ["ui_paid_months >= 6", "not serious_dishonesty"]
 examples:
