@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     mlflow_uri: str | None = None  # HUIQI_MLFLOW_URI; default: a SQLite store in the data directory
     push_cap: int = Field(default=3, ge=1)  # HUIQI_PUSH_CAP: new notices pushed at once per enterprise
     push_wave_days: int = Field(default=7, ge=0)  # HUIQI_PUSH_WAVE_DAYS: days between waves of notices
+    # HUIQI_RANKING_HOLDOUT: share of each run's enterprises kept on the fallback order, to measure the uplift
+    ranking_holdout: float = Field(default=0.05, ge=0, lt=1)
 
     @property
     def database(self) -> str:

@@ -97,14 +97,20 @@ def moot() -> ColumnElement[bool]:
     decision), or the enterprise already confirmed (a confirmation notice) or declined it, or the ledger
     cancelled it. Delivery withdraws such a notice instead of sending it."""
     same = and_(*(responses.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")))
-    replaced = exists().where(
-        *(_later.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")), _later.c.id > notices.c.id
+    replaced = exists().where(  # by a later decision's notice (a reminder or a payment notice replaces nothing)
+        *(_later.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")),
+        _later.c.id > notices.c.id,
+        _later.c.kind.in_(list(DecisionStatus)),
     )
     answered = exists().where(
         same,
         or_(
             responses.c.kind == "declined",
-            and_(responses.c.kind == "confirmed", notices.c.kind == DecisionStatus.AWAITING_CONFIRMATION),
+            and_(
+                responses.c.kind == "confirmed", notices.c.kind.in_((DecisionStatus.AWAITING_CONFIRMATION, "reminder"))
+            ),
+            # a reminder of a notice the enterprise has answered in any way, or that lapsed meanwhile
+            and_(notices.c.kind == "reminder", responses.c.kind.in_(("objected", "supplied_data", "lapsed"))),
         ),
     )
     cancelled = exists().where(same_benefit(notices.c), benefits.c.status == BenefitStatus.CANCELLED)
@@ -121,6 +127,7 @@ def _due(engine: Engine, catalogue: Catalogue, now: datetime, limit: int) -> lis
             notices.c.policy_version,
             notices.c.period_key,
             notices.c.kind,
+            notices.c.topic,
             notices.c.amount_fen,
             notices.c.respond_by,
             notices.c.attempts,
@@ -232,6 +239,7 @@ def dead_letters(engine: Engine, *, limit: int = 100, offset: int = 0) -> tuple[
             notices.c.policy_id,
             notices.c.period_key,
             notices.c.kind,
+            notices.c.topic,
             notices.c.attempts,
             notices.c.last_error,
             notices.c.created_at,
@@ -244,7 +252,8 @@ def dead_letters(engine: Engine, *, limit: int = 100, offset: int = 0) -> tuple[
     with engine.begin() as connection:  # one transaction: the count and the page agree
         total = connection.execute(select(func.count()).select_from(notices).where(dead)).scalar_one()
         rows = [dict(r) for r in connection.execute(query).mappings()]
-    keyed = [r | {"idempotency_key": ":".join((r["uscc"], r["policy_id"], r["period_key"], r["kind"]))} for r in rows]
+    parts = ("uscc", "policy_id", "period_key", "kind", "topic")
+    keyed = [r | {"idempotency_key": ":".join(r[p] for p in parts if r[p])} for r in rows]
     return total, keyed
 
 

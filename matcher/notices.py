@@ -18,9 +18,10 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from features.profiles.catalogue import FACTS
+from matcher.db.keys import TOPIC_KINDS
 from policies.compiled import CompiledPolicy
 
-__all__ = ["RESPONSE_DAYS", "TEXT_COLUMNS", "build_notices", "idempotency_key", "notice_texts"]
+__all__ = ["RESPONSE_DAYS", "TEXT_COLUMNS", "build_notices", "idempotency_key", "notice_texts", "notice_topic"]
 
 # Days an enterprise has to object, confirm or supply a fact (public-notice practice is 7 days
 # in Sichuan; 15 leaves room for post and holidays — a choice, kept in one place).
@@ -169,6 +170,34 @@ _TEMPLATES: dict[str, tuple[str, str, str, str]] = {
         "您单位差一点符合「{title}」：{failing}。",
         'Your enterprise almost qualifies for "{title}": {failing}.',
     ),
+    # Notices of the benefit's life after the decision (deadlines, payouts): not decision statuses.
+    "reminder": (
+        "【提醒】{title}：请于 {respond_by} 前办理",
+        "[Reminder] {title}: please act by {respond_by}",
+        "您单位的「{title}」事项尚未办理，请于 {respond_by} 前确认或补充信息，逾期视为放弃。",
+        'Your enterprise has not answered "{title}" yet: please confirm or supply the information by {respond_by}; '
+        "after that date it lapses.",
+    ),
+    "lapsed": (
+        "【已逾期】{title}",
+        "[Lapsed] {title}",
+        "您单位未在 {respond_by} 前办理「{title}」，该事项已逾期失效。如有疑问，请联系主管部门。",
+        'Your enterprise did not answer "{title}" by {respond_by}, so it has lapsed. '
+        "If you have questions, contact the department.",
+    ),
+    "paid": (
+        "【已拨付】{title}：{amount} 元",
+        "[Paid] {title}: {amount} yuan",
+        "「{title}」的 {amount} 元已拨付至您单位的收款账户。",
+        'The {amount} yuan of "{title}" has been paid into your enterprise\'s account.',
+    ),
+    "payment_failed": (
+        "【拨付未成功】{title}：请更正收款账户",
+        "[Payment failed] {title}: please correct your account",
+        "「{title}」的 {amount} 元未能拨付到您单位的收款账户。请在企业页面核对并更正收款账户，更正后将重新拨付。",
+        'The {amount} yuan of "{title}" could not be paid into your enterprise\'s account. Please check and '
+        "correct the account on your enterprise page; it will then be paid again.",
+    ),
 }
 _BY_FORM = ("granted", "awaiting_confirmation")  # kinds whose wording depends on the form and the amount
 KINDS = ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss")
@@ -179,8 +208,22 @@ def _yuan(fen: pl.Expr) -> pl.Expr:
 
 
 def idempotency_key() -> pl.Expr:
-    """``uscc:policy:period:kind``: what a receiver uses to recognise a repeated notice."""
-    return pl.concat_str(["uscc", "policy_id", "period_key", "kind"], separator=":").alias("idempotency_key")
+    """``uscc:policy:period:kind[:topic]``: what a receiver uses to recognise a repeated notice."""
+    base = pl.concat_str(["uscc", "policy_id", "period_key", "kind"], separator=":")
+    topic = pl.col("topic").fill_null("")
+    return (
+        pl.when(topic == "").then(base).otherwise(pl.concat_str([base, topic], separator=":")).alias("idempotency_key")
+    )
+
+
+def notice_topic() -> pl.Expr:
+    """The topic of a decision's notice (``matcher.db.keys.decision_topic``): the amount of an eligible one."""
+    return (
+        pl.when(pl.col("status").is_in(TOPIC_KINDS) & pl.col("amount_fen").is_not_null())
+        .then(pl.col("amount_fen").cast(pl.String))
+        .otherwise(pl.lit(""))
+        .alias("topic")
+    )
 
 
 def build_notices(decisions: pl.DataFrame, opened_on: date, run_id: str, now: datetime) -> pl.DataFrame:
@@ -203,6 +246,7 @@ def build_notices(decisions: pl.DataFrame, opened_on: date, run_id: str, now: da
         pl.lit(0).alias("attempts"),
         pl.lit(now).alias("next_attempt_at"),
         pl.lit(now).alias("created_at"),
+        notice_topic(),
     )
 
 

@@ -26,7 +26,7 @@ from features.synthetic import generate as generate_registries
 from matcher.db import open_database
 from matcher.db.models import decisions, runs
 from matcher.ranking.simulate import as_of_dates, simulate
-from matcher.ranking.train import train
+from matcher.ranking.train import GATE, train
 from matcher.run import run_matching
 
 
@@ -81,11 +81,19 @@ def demo(
     with stages("ranker") as step:
         step("training on the feedback (LightGBM LambdaRank), registering in MLflow")
         report = train(engine, model_store(settings))
-    ranker = report.metrics["ranker"]["ndcg_5"]
-    best_baseline = max(v["ndcg_5"] for k, v in report.metrics.items() if k not in ("ranker", "champion"))
+    # What the ranker changes: the share of the notices enterprises act on that it put in the first pushed wave.
+    found = report.decision_metrics
+    take = {s: m[GATE] for s, m in found["metrics"].items() if s != "champion"}
+    best = max((s for s in take if s != "ranker"), key=lambda s: take[s]["value"])
+
+    def shown(e: dict) -> str:
+        return f"{e['value']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
+
     console.print(
-        f"ranker version {report.version}: held-out NDCG@5 {ranker:.3f} against the best baseline {best_baseline:.3f}"
-        f" — {'champion' if report.promoted else 'not promoted'} ({report.reason})"
+        f"ranker version {report.version}: held-out take-up captured by the first {found['cap']} notices"
+        f" {shown(take['ranker'])} against the best baseline ({best}) {shown(take[best])}"
+        f" — {'champion' if report.promoted else 'not promoted'} ({report.reason})",
+        highlight=False,
     )
 
     with stages("run") as step:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import time
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 import httpx
@@ -21,6 +21,7 @@ from api.service.tokens import Principal
 from api.settings import Settings
 from matcher.db import open_database
 from matcher.db.models import webhooks
+from matcher.deadlines import watch_deadlines
 from matcher.delivery import DeliveryPolicy, dead_letters, deliver_due
 
 webhook_app = typer.Typer(no_args_is_help=True, help="Where each enterprise receives its notices.")
@@ -124,3 +125,16 @@ def requeue(
     console.print(f"{len(done.ids):,} notice{'' if len(done.ids) == 1 else 's'} re-queued: `huiqi deliver` sends them")
     for notice_id, why in done.skipped.items():
         console.print(f"notice {notice_id} left alone: {why}", highlight=False)
+
+
+@notices_app.command("deadlines")
+def deadlines(
+    today: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="The day to act for (default: today).")
+    ] = None,
+) -> None:
+    """Remind enterprises of notices they have not answered as the date nears (7, 3, 1 days before), and lapse
+    those past their date. Run it once a day (cron); running it again the same day sends nothing twice."""
+    day = today.date() if today else date.today()
+    report = watch_deadlines(_engine(), day)
+    console.print(f"{day}: {report.reminded:,} reminders queued, {report.lapsed:,} notices lapsed")

@@ -21,7 +21,24 @@ from policies.load import load_catalogue
 model_app = typer.Typer(no_args_is_help=True, help="The ranker's models in the MLflow registry.")
 app.add_typer(model_app, name="model")
 
-_LABELS = {"ranker": "ranker (new)", "amount": "amount-sorted", "rule_margin": "rule-margin-sorted", "random": "random"}
+_LABELS = {
+    "ranker": "ranker (new)",
+    "fallback": "fallback order",
+    "amount": "amount-sorted",
+    "rule_margin": "rule-margin-sorted",
+    "random": "random",
+}
+_DECISION_TITLES = {
+    "take_up_first_wave": "take-up, 1st wave",
+    "ndcg_cap": "NDCG@cap",
+    "mrr": "MRR",
+}
+
+
+def _interval(e: dict) -> str:
+    if e["value"] != e["value"]:  # NaN: no query to measure on
+        return "–"
+    return f"{e['value']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
 
 
 def _engine(settings: Settings):
@@ -82,7 +99,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
 ) -> None:
     """Train the ranker (LightGBM LambdaRank) on stored feedback, compare with baselines and the champion,
-    log and register it in MLflow; the `champion` alias moves only when it beats the champion on held-out NDCG@5."""
+    log and register it in MLflow with its model card; the `champion` alias moves only when its take-up captured by
+    the first wave beats the champion's (or the fallback order's) with a bootstrap interval above zero."""
     from matcher.ranking.train import train as run_training
 
     settings = Settings()
@@ -90,7 +108,12 @@ def train(
     with stages("train") as step:
         step("training, evaluating, registering")
         report = run_training(
-            engine, model_store(settings), holdout_share=holdout_share, shuffle_labels=shuffle_labels, seed=seed
+            engine,
+            model_store(settings),
+            holdout_share=holdout_share,
+            shuffle_labels=shuffle_labels,
+            seed=seed,
+            cap=settings.push_cap,
         )
     if as_json:
         print(json.dumps(report.to_dict(), default=str, indent=2))
@@ -109,17 +132,36 @@ def train(
         best = max(values)
         table.add_row(title, *(f"[bold]{v:.4f}[/]" if v == best else f"{v:.4f}" for v in values))
     console.print(table)
+    found = report.decision_metrics
+    decided = Table(
+        title=f"what the order decides: {found['queries']:,} held-out queries with more than {found['cap']} "
+        f"candidates ({found['enterprises']:,} enterprises), {found['level']:.0%} bootstrap intervals"
+    )
+    decided.add_column("scorer")
+    for title in _DECISION_TITLES.values():
+        decided.add_column(title, justify="right")
+    decided.add_column("ranker − scorer (take-up)", justify="right")
+    for name, by in found["metrics"].items():
+        label = _LABELS.get(name, f"champion ({report.champion_before})" if name == "champion" else name)
+        diff = found["differences"].get(f"ranker - {name}")
+        decided.add_row(label, *(_interval(by[m]) for m in _DECISION_TITLES), "" if diff is None else _interval(diff))
+    console.print(decided)
     verdict = "[green]promoted to champion[/]" if report.promoted else "[yellow]registered, not promoted[/]"
     console.print(f"model version {report.version}: {verdict} — {report.reason} ({report.seconds:.1f} s)")
 
 
 @model_app.command("show")
 def model_show(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
-    """Registered versions of the ranker, their held-out NDCG@5, and which one is champion."""
+    """Registered versions of the ranker, their held-out metrics, which one is champion, and how far the latest
+    run's features drifted from the champion's training data."""
+    from matcher.ranking.drift import champion_drift
+
     settings = Settings()
-    rows = model_store(settings).versions()
+    store = model_store(settings)
+    rows = store.versions()
+    drift = champion_drift(_engine(settings), store) if rows else None
     if as_json:
-        print(json.dumps(rows, default=str, indent=2))
+        print(json.dumps({"versions": rows, "drift": drift}, default=str, indent=2))
         return
     if not rows:
         console.print(
@@ -128,13 +170,103 @@ def model_show(as_json: Annotated[bool, typer.Option("--json", help="Print as JS
         )
         return
     table = Table(title=f"ranker versions in {settings.mlflow_tracking_uri}")
-    for column in ("version", "champion", "held-out NDCG@5", "note"):
+    for column in ("version", "champion", "held-out NDCG@5", "take-up, 1st wave", "note"):
         table.add_column(column)
     for r in rows:
         ndcg = "" if r["ndcg_5"] is None else f"{r['ndcg_5']:.4f}"
+        m = r["metrics"]
+        take_up = (
+            _interval({k: m[f"take_up_first_wave{s}"] for k, s in (("value", ""), ("low", "_low"), ("high", "_high"))})
+            if "take_up_first_wave_low" in m
+            else ""
+        )
         note = "trained on shuffled labels" if r["shuffled_labels"] else ""
-        table.add_row(r["version"], "★" if r["champion"] else "", ndcg, note)
+        table.add_row(r["version"], "★" if r["champion"] else "", ndcg, take_up, note)
     console.print(table)
+    _print_drift(drift)
+
+
+def _print_drift(drift: dict | None) -> None:
+    if drift is None:
+        return
+    if not drift["features"]:
+        console.print(
+            f"drift: nothing to compare — the champion (version {drift['champion']}) kept no training distribution"
+            " (retrain to keep one) or no run ranked its notices yet"
+        )
+        return
+    top = ", ".join(f"{f['feature']} {f['psi']:.3f}" for f in drift["features"][:5])
+    console.print(
+        f"drift of run {drift['run_id'][:12]} (as of {drift['as_of']}, {drift['pairs']:,} pairs) from the champion's "
+        f"training data, population stability index, top movers: {top}",
+        highlight=False,
+    )
+    if drift["drifted"]:
+        console.print(
+            f"[yellow]warning[/]: {', '.join(drift['drifted'])} drifted past {drift['threshold']} — the champion was "
+            "not trained on data like this: retrain (`huiqi train`) or look at what changed in the registries"
+        )
+
+
+@model_app.command("uplift")
+def model_uplift(
+    run: Annotated[str | None, typer.Option("--run", help="One run's id (default: every run a model ordered).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Take-up of ranked enterprises against the holdout (kept on the fallback order), from the responses
+    actually received, with bootstrap intervals over enterprises."""
+    from matcher.ranking.uplift import uplift
+
+    settings = Settings()
+    report = uplift(_engine(settings), run_id=run)
+    if as_json:
+        print(json.dumps(report.to_dict(), default=str, indent=2))
+        return
+    if not report.runs:
+        console.print(
+            "no run was ordered by a model yet: the uplift compares ranked and held-out enterprises within such "
+            "runs. Train a champion (`huiqi train`), run (`huiqi run`), then wait for responses."
+        )
+        return
+    table = Table(title=f"{len(report.runs)} runs ordered by a model, {report.level:.0%} intervals over enterprises")
+    for column in ("arm", "enterprises", "notices", "answered", "acted on", "take-up", "acted per enterprise"):
+        table.add_column(column, justify="right")
+    for arm, row in report.arms.items():
+        table.add_row(
+            arm,
+            f"{row['enterprises']:,}",
+            f"{row['notices']:,}",
+            f"{row['answered']:,}",
+            f"{row['acted']:,}",
+            _interval(row["take_up"]),
+            _interval(row["acted_per_enterprise"]),
+        )
+    table.add_row(
+        "uplift", "", "", "", "", _interval(report.uplift["take_up"]), _interval(report.uplift["acted_per_enterprise"])
+    )
+    console.print(table)
+
+
+@model_app.command("card")
+def model_card(
+    version: Annotated[str | None, typer.Argument(help="A registered version (default: the champion).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The model card of a registered version: data window, queries, metrics with intervals, baselines, drift."""
+    from matcher.ranking.errors import ModelStoreError
+    from matcher.ranking.model_card import card_markdown
+
+    store = model_store(Settings())
+    version = version or store.champion_version()
+    if version is None:
+        raise ModelStoreError("no champion to show the card of: name a version (`huiqi model show` lists them)")
+    card = store.card(version)
+    if card is None:
+        raise ModelStoreError(f"version {version} has no model card: it was registered before cards were kept")
+    if as_json:
+        print(json.dumps(card, default=str, indent=2))
+        return
+    console.print(card_markdown(card, version), highlight=False)
 
 
 @model_app.command("explain")

@@ -86,6 +86,31 @@ def _refuse_late(notice: Any, today: date) -> None:
         )
 
 
+def _refuse_replaced(connection: Connection, notice: Any) -> None:
+    """A later run decided the benefit again and announced it in a newer notice: only that one may be confirmed,
+    so the ledger takes the amount of the current decision, the one the enterprise saw last."""
+    newer = connection.execute(
+        select(notices.c.id, notices.c.amount_fen)
+        .where(
+            notices.c.uscc == notice.uscc,
+            notices.c.policy_id == notice.policy_id,
+            notices.c.period_key == notice.period_key,
+            notices.c.id > notice.id,
+            notices.c.kind.in_(list(DecisionStatus)),  # a later decision's notice, not a reminder
+        )
+        .order_by(notices.c.id.desc())
+        .limit(1)
+    ).first()
+    if newer is not None:
+        amount = "" if newer.amount_fen is None else f" ({newer.amount_fen / 100:,.2f} yuan)"
+        amount_zh = "" if newer.amount_fen is None else f"（{newer.amount_fen / 100:,.2f} 元）"
+        raise Conflict(
+            f"this notice was replaced by notice {newer.id}{amount} after a later decision: act on that one",
+            detail_zh=f"该通知已被第 {newer.id} 号通知{amount_zh}取代，请办理最新通知",
+            replaced_by=newer.id,
+        )
+
+
 def confirm(connection: Connection, principal: Principal, notice: Any) -> tuple[str, datetime]:
     """The benefit enters the ledger at the amount the notice announced, once, and only by its deadline."""
     if notice.kind != DecisionStatus.AWAITING_CONFIRMATION:
@@ -95,6 +120,7 @@ def confirm(connection: Connection, principal: Principal, notice: Any) -> tuple[
         )
     lock(connection, notice)
     _refuse_after(done_before(connection, notice.id), "confirmed", "declined", "objected")
+    _refuse_replaced(connection, notice)
     now = datetime.now(UTC)
     _refuse_late(notice, now.date())
     try:

@@ -19,7 +19,7 @@ from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
 from api.service.ranker import Ranker
 from api.service.reads import LoopReader
-from api.service.routes import drafts, enterprises, models, notices, objections, policies, runs
+from api.service.routes import benefits, drafts, enterprises, models, notices, objections, policies, runs
 from api.service.runner import Runner
 from api.service.state import ServiceState
 from api.service.trainer import Trainer
@@ -62,7 +62,7 @@ def create_app(
     runner = Runner(engine, settings, catalogue)
     runner.recover()
     ranker = Ranker(engine, model_store(settings))
-    trainer = Trainer(engine, ranker.store, on_done=ranker.forget)
+    trainer = Trainer(engine, ranker.store, on_done=ranker.forget, push_cap=settings.push_cap)
     trainer.recover()
     reads = LoopReader(engine)
 
@@ -97,6 +97,6 @@ def create_app(
         """Liveness: answers without a token."""
         return Health()
 
-    for module in (enterprises, policies, drafts, runs, notices, objections, models):
+    for module in (enterprises, benefits, policies, drafts, runs, notices, objections, models):
         app.include_router(module.router)
     return app

@@ -10,6 +10,7 @@
 | follow runs         | no             | yes     | yes     | yes   |
 | dead letters, retry | no             | yes     | no      | yes   |
 | review objections   | no             | yes     | no      | yes   |
+| correct the ledger  | no             | yes     | no      | yes   |
 | ranker models       | no             | read    | yes     | yes   |
 | train the ranker    | no             | no      | yes     | yes   |
 

@@ -16,13 +16,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from matcher.ranking.errors import UnrankedPair
+from matcher.ranking.drift import champion_drift
+from matcher.ranking.errors import ModelStoreError, UnrankedPair
 from matcher.ranking.evaluate import BASELINES
 from matcher.ranking.explain import explain_pair
+from matcher.ranking.first_wave import DECISION_METRICS
 from matcher.ranking.model import BoosterScorer
 from matcher.ranking.registry import ModelStore
+from matcher.ranking.uplift import uplift
 
-__all__ = ["NOT_RANKED", "NO_CHAMPION", "Ranker", "grouped_metrics", "version_out"]
+__all__ = ["NOT_RANKED", "NO_CHAMPION", "Ranker", "grouped_decision_metrics", "grouped_metrics", "version_out"]
 
 log = logging.getLogger("huiqi.service.ranker")
 
@@ -54,6 +57,21 @@ def grouped_metrics(flat: dict[str, float]) -> dict[str, dict[str, float]]:
     return out
 
 
+def grouped_decision_metrics(flat: dict[str, float]) -> dict[str, dict[str, dict[str, float]]]:
+    """The decision metrics with their intervals (take_up_first_wave, ..._low, ..._high as logged) by scorer."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for scorer in SCORERS:
+        prefix = "" if scorer == "ranker" else f"{scorer}_"
+        values = {
+            m: {"value": flat[prefix + m], "low": flat[f"{prefix}{m}_low"], "high": flat[f"{prefix}{m}_high"]}
+            for m in DECISION_METRICS
+            if all(f"{prefix}{m}{s}" in flat for s in ("", "_low", "_high"))
+        }
+        if values:
+            out[scorer] = values
+    return out
+
+
 def version_out(row: dict[str, Any]) -> dict[str, Any]:
     """A registry row (``ModelStore.versions``) as the API shows it (``ModelVersionOut``)."""
     metrics, params, tags = row["metrics"], row["params"], row["tags"]
@@ -68,6 +86,8 @@ def version_out(row: dict[str, Any]) -> dict[str, Any]:
         "registered_at": datetime.fromtimestamp(row["created"] / 1000, UTC),
         "feature_set": params.get("feature_set"),
         "metrics": grouped_metrics(metrics),
+        "decision_metrics": grouped_decision_metrics(metrics),
+        "push_cap": int(params["push_cap"]) if params.get("push_cap", "").isdigit() else None,
         "training_seconds": metrics.get("train_seconds"),
         **counted,
         "holdout_dates": [date.fromisoformat(d) for d in dates],
@@ -93,6 +113,20 @@ class Ranker:
     def champion_info(self) -> dict[str, Any] | None:
         row = self.store.champion_info()
         return None if row is None else version_out(row | {"name": self.store.name})
+
+    def card(self, version: str) -> dict[str, Any] | None:
+        """The model card of ``version``; None when it has none. Raises ``ModelStoreError`` for an unknown one."""
+        if not any(r["version"] == version for r in self.store.versions()):
+            raise ModelStoreError(f"no version {version} of the ranker is registered: GET /models/versions lists them")
+        return self.store.card(version)
+
+    def drift(self, run_id: str | None = None) -> dict[str, Any] | None:
+        """The latest ranked run's features (or run ``run_id``'s) against the champion's training data."""
+        return champion_drift(self.engine, self.store, run_id=run_id)
+
+    def uplift(self, run_id: str | None = None) -> dict[str, Any]:
+        """Take-up of ranked against held-out enterprises, from the responses received."""
+        return uplift(self.engine, run_id=run_id).to_dict()
 
     def forget(self) -> None:
         """Re-read the champion on next use (after a promotion)."""

@@ -40,9 +40,12 @@ class Trainer:
         *,
         on_done: Callable[[], None] = lambda: None,
         train_model: Callable[..., Any] = train,
+        push_cap: int = 3,
     ) -> None:
-        """``on_done``: called after each completed job (the service re-reads the champion)."""
+        """``on_done``: called after each completed job (the service re-reads the champion); ``push_cap``: the
+        first wave the decision metrics judge (``HUIQI_PUSH_CAP``, as the runs push)."""
         self.engine, self.store, self.on_done, self.train_model = engine, store, on_done, train_model
+        self.push_cap = push_cap
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huiqi-train")
 
     def recover(self) -> None:
@@ -90,7 +93,7 @@ class Trainer:
     def _train(self, job_id: int, params: dict[str, Any]) -> None:
         self._set(job_id, status="running", started_at=datetime.now(UTC))
         try:
-            report = self.train_model(self.engine, self.store, **params)
+            report = self.train_model(self.engine, self.store, **({"cap": self.push_cap} | params))
         except RankingError as exc:  # no feedback yet, an unusable store: the ranker's own message says what to do
             self._fail(job_id, str(exc))
             return

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, String, and_, case, cast, literal_column, or_
 
-from matcher.db.models import benefits, decisions
+from matcher.db.models import benefits, decisions, notices
 
-__all__ = ["same_benefit", "same_decision"]
+__all__ = ["TOPIC_KINDS", "decision_topic", "same_benefit", "same_decision", "same_notice"]
+
+# Decisions whose notice is told apart by the amount it announces: a later run that changes the amount notifies
+# again. (matcher.notices builds the same topic in polars.)
+TOPIC_KINDS = ("granted", "awaiting_confirmation")
 
 
 def same_benefit(source: Any) -> ColumnElement[bool]:
@@ -30,4 +34,23 @@ def same_decision(source: Any) -> ColumnElement[bool]:
         decisions.c.uscc == source.uscc,
         decisions.c.run_id == source.run_id,
         decisions.c.policy_id == source.policy_id,
+    )
+
+
+def decision_topic(source: Any) -> ColumnElement[str]:
+    """The topic of the notice announcing ``source`` (a decision): its amount for an eligible one, else ''."""
+    # Constants inlined, not bound: the service's loop reader (api/service/reads.py) binds only its own parameters.
+    eligible = or_(*(source.status == literal_column(f"'{kind}'") for kind in TOPIC_KINDS))
+    amount = cast(source.amount_fen, String)
+    return case((and_(eligible, source.amount_fen.is_not(None)), amount), else_=literal_column("''"))
+
+
+def same_notice(source: Any) -> ColumnElement[bool]:
+    """The notice announcing ``source`` (a decision): same benefit, kind and topic, whichever run sent it."""
+    return and_(
+        notices.c.uscc == source.uscc,
+        notices.c.policy_id == source.policy_id,
+        notices.c.period_key == source.period_key,
+        notices.c.kind == source.status,
+        notices.c.topic == decision_topic(source),
     )

@@ -5,8 +5,9 @@ amount finite, non-negative and under ``matcher.amounts.MAX_AMOUNT_FEN``):
 - ``benefits``: one row per (enterprise, policy, entitlement period) — a
   benefit is granted at most once, whatever crashes or reruns happen;
 - ``decisions``: one row per (run, enterprise, policy);
-- ``notices``: one per (enterprise, policy, period, kind), so a rerun or a
-  later run that reaches the same decision does not notify again.
+- ``notices``: one per (enterprise, policy, period, kind, topic), so a rerun
+  or a later run that reaches the same decision does not notify again, while a
+  later run that changes the amount announced does (topic: the amount).
 
 The bulk tables (decisions, benefits, notices) carry ``run_id`` without a
 foreign key: only the run writes them, right after creating its ``runs`` row,
@@ -20,6 +21,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -171,8 +173,15 @@ notices = Table(
     Column("last_error", Text),
     Column("delivered_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    # The idempotency key sent with the notice is these four joined by ':' (matcher.notices.idempotency_key).
-    UniqueConstraint("uscc", "policy_id", "period_key", "kind"),
+    Column(
+        "topic",
+        String(40),
+        nullable=False,
+        server_default="",
+        comment="what sets it apart from another notice of its kind: the amount announced, a batch, a reminder",
+    ),
+    # The idempotency key sent with the notice is these five joined by ':' (matcher.notices.idempotency_key).
+    UniqueConstraint("uscc", "policy_id", "period_key", "kind", "topic"),
     CheckConstraint(amount_check("amount_fen"), name="amount_fen"),
     Index(None, "delivery_status", "next_attempt_at"),
 )
@@ -230,6 +239,13 @@ rank_features = Table(
     Column("score", Float, comment="the model's score; null under the fallback order"),
     Column("position", Integer, nullable=False, comment="1 = first among the enterprise's notices of the run"),
     Column("wave", Integer, nullable=False, comment="0 = pushed with the run; n = pushed n × wave_days later"),
+    Column(
+        "holdout",
+        Boolean,
+        nullable=False,
+        server_default="0",
+        comment="the enterprise was in the run's holdout: its notices follow the fallback order, not the model's",
+    ),
 )
 
 # The service (api/service): bearer tokens, policy drafts and published versions, runs started over HTTP.

@@ -18,7 +18,7 @@ import polars as pl
 __all__ = ["BASELINES", "GROUP", "baseline_scores", "ranking_metrics", "usable_groups"]
 
 GROUP = ("as_of", "uscc")
-BASELINES = ("amount", "rule_margin", "random")
+BASELINES = ("fallback", "amount", "rule_margin", "random")
 
 
 def usable_groups(frame: pl.DataFrame, label: str = "label") -> pl.DataFrame:
@@ -26,9 +26,14 @@ def usable_groups(frame: pl.DataFrame, label: str = "label") -> pl.DataFrame:
 
 
 def baseline_scores(frame: pl.DataFrame, seed: int = 0) -> dict[str, pl.Series]:
-    """Scores of the baselines: amount-sorted, rule-margin-sorted (most conditions met, smallest gap), random."""
+    """Scores of the baselines: the fallback order runs use without a champion (by status, then the larger
+    amount; ``matcher.ranking.serve``), amount-sorted, rule-margin-sorted (most conditions met, smallest gap),
+    random."""
     rng = np.random.default_rng(seed)
     return {
+        "fallback": frame.select(-100.0 * pl.col("status").fill_null(9.0) + pl.col("log_amount").fill_null(-1.0))
+        .to_series()
+        .alias("fallback"),
         "amount": frame.select(pl.col("log_amount").fill_null(-1.0)).to_series(),
         "rule_margin": frame.select(
             pl.col("conditions_met_share").fill_null(0.0) - pl.col("threshold_gap").fill_null(0.0)

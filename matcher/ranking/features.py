@@ -37,6 +37,7 @@ from policies.language.compile import to_polars
 from policies.language.evaluate import evaluate
 
 __all__ = [
+    "ACTED",
     "CATEGORICAL",
     "CODES",
     "FEATURES",
@@ -103,8 +104,8 @@ GRADES: dict[str, int] = {
     "declined": 0,
     "objected": 0,
 }
-_ACTED = ("confirmed", "supplied_data")
-_ENGAGED = ("opened", "confirmed", "supplied_data")
+ACTED = ("confirmed", "supplied_data")  # the responses that take a benefit up
+_ENGAGED = ("opened", *ACTED)
 _NEGATIVE = ("declined", "objected")
 
 
@@ -170,7 +171,7 @@ def history(engine: Engine, as_of: date, run_id: str, policies: Sequence[Compile
         )
     per_notice = answered.group_by("notice_id").agg(
         engaged=pl.col("kind").is_in(_ENGAGED).any(),
-        acted=pl.col("kind").is_in(_ACTED).any(),
+        acted=pl.col("kind").is_in(ACTED).any(),
         declined=pl.col("kind").is_in(_NEGATIVE).any(),
     )
     categories = pl.DataFrame(

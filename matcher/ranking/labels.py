@@ -6,6 +6,13 @@ its candidate was never shown). The label is the best grade among the
 notice's responses (``GRADES``): confirmed or supplied data 3, opened 1,
 ignored, declined or objected 0. Notices with no response yet are left out:
 they may still be answered.
+
+The model is trained on ``acted`` (1 when the enterprise confirmed or supplied
+data, else 0), not on the grade: whether a pushed notice is opened depends on
+where it stood, not on what it offers, so an open without action says the
+notice was seen, not that it was wanted — and the position correction
+(``matcher.ranking.model``) is there to take *seeing* out. The grade stays
+for NDCG and MAP.
 """
 
 from __future__ import annotations
@@ -14,13 +21,14 @@ import polars as pl
 from sqlalchemy import Engine, and_, select
 
 from matcher.db.models import notices, rank_features, responses, runs
-from matcher.ranking.features import FEATURE_SET, GRADES, decode_features
+from matcher.ranking.features import ACTED, FEATURE_SET, GRADES, decode_features
 
 __all__ = ["load_feedback"]
 
 
 def load_feedback(engine: Engine) -> pl.DataFrame:
-    """One row per answered candidate: run_id, as_of, uscc, policy_id, position, wave, score, label, features."""
+    """One row per answered candidate: run_id, as_of, uscc, policy_id, position, wave, score, holdout, label (the
+    grade), acted (0 or 1), features."""
     query = (
         select(
             rank_features.c.run_id,
@@ -32,6 +40,7 @@ def load_feedback(engine: Engine) -> pl.DataFrame:
             rank_features.c.position,
             rank_features.c.wave,
             rank_features.c.score,
+            rank_features.c.holdout,
             notices.c.id.label("notice_id"),
             notices.c.kind.label("status_name"),
         )
@@ -55,6 +64,7 @@ def load_feedback(engine: Engine) -> pl.DataFrame:
         "position": pl.Int32,
         "wave": pl.Int32,
         "score": pl.Float64,
+        "holdout": pl.Boolean,
         "notice_id": pl.Int64,
         "status_name": pl.String,
     }
@@ -67,6 +77,7 @@ def load_feedback(engine: Engine) -> pl.DataFrame:
         )
     labels = answered.group_by("notice_id").agg(
         label=pl.col("kind").replace_strict(GRADES, default=0, return_dtype=pl.Int32).max(),
+        acted=pl.col("kind").is_in(ACTED).any().cast(pl.Int32),
         responses=pl.len(),
     )
     return (

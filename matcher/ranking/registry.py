@@ -24,11 +24,13 @@ from matcher.ranking.errors import ModelStoreError
 from matcher.ranking.features import FEATURE_SET, FEATURES
 from matcher.ranking.model import BoosterScorer, matrix
 
-__all__ = ["CHAMPION", "EXPERIMENT", "MODEL_NAME", "ModelStore"]
+__all__ = ["CARD", "CHAMPION", "EXPERIMENT", "MODEL_NAME", "REFERENCE", "ModelStore"]
 
 MODEL_NAME = "huiqi-ranker"
 EXPERIMENT = "huiqi-ranker"
 CHAMPION = "champion"
+CARD = "model_card.json"  # artifacts of each training run
+REFERENCE = "feature_reference.json"
 
 
 @contextmanager
@@ -140,6 +142,30 @@ class ModelStore:
             client = mlflow.MlflowClient()
             return _describe(client, client.get_model_version(self.name, aliases[CHAMPION]), aliases)
 
+    def _artifact(self, version: str, name: str) -> dict[str, Any] | None:
+        """A JSON artifact of the run that trained ``version``; None when that run did not log it."""
+        with self._mlflow() as mlflow:
+            client = mlflow.MlflowClient()
+            try:
+                run_id = client.get_model_version(self.name, version).run_id
+            except Exception:  # MLflow raises its own exception kinds for an unknown version
+                raise ModelStoreError(
+                    f"no version {version} of model {self.name} in {self.tracking_uri}: expected one of the "
+                    "versions `huiqi model show` lists"
+                ) from None
+            try:
+                return mlflow.artifacts.load_dict(f"runs:/{run_id}/{name}")
+            except Exception:  # a version trained before model cards existed
+                return None
+
+    def card(self, version: str) -> dict[str, Any] | None:
+        """The model card of ``version`` (None for a version registered before model cards existed)."""
+        return self._artifact(version, CARD)
+
+    def reference(self, version: str) -> dict[str, Any] | None:
+        """The feature distribution of the pairs ``version`` was trained on, for drift (None: not kept)."""
+        return self._artifact(version, REFERENCE)
+
     # -- writing
 
     def log(
@@ -150,10 +176,15 @@ class ModelStore:
         metrics: dict[str, float],
         sample: pl.DataFrame,
         tags: dict[str, str],
+        card: dict[str, Any] | None = None,
+        reference: dict[str, Any] | None = None,
     ) -> tuple[str, str]:
-        """Log a training run (parameters, metrics, feature importance plot, the model with its signature)
-        and register the model. Returns (MLflow run id, registered version)."""
+        """Log a training run (parameters, metrics, feature importance plot, the model with its signature, its
+        model card, the training pairs' feature distribution) and register the model, the card's Markdown as
+        the version's description. Returns (MLflow run id, registered version)."""
         import lightgbm as lgb
+
+        from matcher.ranking.model_card import card_markdown
 
         with self._mlflow() as mlflow:
             import mlflow.lightgbm
@@ -175,6 +206,11 @@ class ModelStore:
                 )
                 mlflow.log_dict(importance, "feature_importance.json")
                 mlflow.log_figure(_importance_figure(importance), "feature_importance.png")
+                if card is not None:
+                    mlflow.log_dict(card, CARD)
+                    mlflow.log_text(card_markdown(card), "model_card.md")
+                if reference is not None:
+                    mlflow.log_dict(reference, REFERENCE)
                 info = mlflow.lightgbm.log_model(
                     booster,
                     name="model",
@@ -186,7 +222,12 @@ class ModelStore:
             if not client.search_registered_models(filter_string=f"name = '{self.name}'"):
                 client.create_registered_model(self.name, description="orders each enterprise's notices (LambdaRank)")
             registered = client.create_model_version(
-                self.name, source=info.model_uri, run_id=run.info.run_id, tags=tags, model_id=info.model_id
+                self.name,
+                source=info.model_uri,
+                run_id=run.info.run_id,
+                tags=tags,
+                model_id=info.model_id,
+                description=card_markdown(card) if card is not None else None,
             )
             version = str(registered.version)
         return run.info.run_id, version
@@ -222,16 +263,14 @@ def _describe(client, mv, aliases: dict[str, str]) -> dict[str, Any]:
 
 
 def _importance_figure(importance: dict[str, float]):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure without pyplot: no global backend switch, so a notebook that trains keeps drawing inline.
+    from matplotlib.figure import Figure
 
     names = sorted(importance, key=importance.get)
-    figure, axes = plt.subplots(figsize=(7, 7))
+    figure = Figure(figsize=(7, 7))
+    axes = figure.subplots()
     axes.barh(names, [importance[n] for n in names])
     axes.set_xlabel("total gain")
     axes.set_title("ranker feature importance")
     figure.tight_layout()
-    plt.close(figure)
     return figure

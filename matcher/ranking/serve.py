@@ -6,6 +6,11 @@ The ranker only orders and times; it never changes a decision or an amount.
   one, the fallback order: granted, awaiting confirmation, recommended, needs
   data, near miss; within a status the larger amount first (unknown last),
   then the policy id.
+- **Holdout.** With a model, a small random share of the run's enterprises
+  (``holdout``) gets the fallback order instead (``matcher.ranking.holdout``):
+  the uplift of ranked over held-out enterprises is measured on their real
+  responses. Their pairs are still scored (``rank_features.score``) but the
+  decision's ``rank`` stays null: the model did not order them.
 - **Push cap.** At most ``cap`` new notices per enterprise are pushed with the
   run (wave 0); the next ``cap`` become due ``wave_days`` later (wave 1), and
   so on: the notice's ``next_attempt_at`` is the run's time plus
@@ -30,6 +35,7 @@ from sqlalchemy import Engine, select
 from matcher.db.bulk import insert_missing
 from matcher.db.models import notices, rank_features
 from matcher.ranking.features import CODES, FEATURE_SET, FEATURES, candidate_features, encode_features, history
+from matcher.ranking.holdout import holdout_members
 from policies.compiled import CompiledPolicy
 
 __all__ = ["FALLBACK_ORDER", "PushPlan", "Ranked", "Scorer", "fallback_key", "rank_decisions"]
@@ -50,8 +56,11 @@ class PushPlan:
     scorer: Scorer | None = None  # the champion; None → the fallback order
     cap: int = 3  # new notices pushed at once per enterprise
     wave_days: int = 7  # the next `cap` notices follow this many days later
+    holdout: float = 0.0  # share of enterprises ordered by the fallback order although a model serves
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.holdout < 1.0:
+            raise ValueError(f"ranking holdout: expected a share from 0 to below 1, found {self.holdout}")
         if self.cap < 1:
             raise ValueError(f"push cap: expected at least 1 notice per wave, found {self.cap}")
         if self.wave_days < 0:
@@ -117,10 +126,19 @@ def rank_decisions(
     rows = decided.join(feats, on=["uscc", "policy_id"], how="left")
     if plan.scorer is not None:
         scores = plan.scorer.score(rows.select(FEATURES).to_numpy().astype(np.float64))
-        rows = rows.with_columns(score=pl.Series(np.asarray(scores, dtype=np.float64)))
-        order = [-pl.col("score"), pl.col("policy_id")]
+        within = pl.int_range(pl.len()).over("uscc")
+        rows = (
+            rows.with_columns(score=pl.Series(np.asarray(scores, dtype=np.float64)))
+            .join(holdout_members(rows["uscc"], run_id, plan.holdout), on="uscc", how="left")
+            .sort(["uscc", -pl.col("score"), pl.col("policy_id")])
+            .with_columns(by_model=within)
+            .sort(["uscc", *fallback_key()])
+            .with_columns(by_fallback=within)
+        )
+        # One sort key for both arms: the model's rank for ranked enterprises, the fallback rank for held-out ones.
+        order = [pl.when(pl.col("holdout")).then(pl.col("by_fallback")).otherwise(pl.col("by_model"))]
     else:
-        rows = rows.with_columns(score=pl.lit(None, pl.Float64))
+        rows = rows.with_columns(score=pl.lit(None, pl.Float64), holdout=pl.lit(False))
         order = fallback_key()
     repeats = _already_notified(engine, run_id, decisions).with_columns(repeat=pl.lit(True))
     rows = (
@@ -142,12 +160,12 @@ def rank_decisions(
             "score",
             "position",
             "wave",
+            "holdout",
         ),
         chunk_rows=chunk_rows,
     )
-    ranked = decisions.join(
-        rows.select("uscc", "policy_id", pl.col("score").alias("rank")), on=["uscc", "policy_id"], how="left"
-    )
+    rank = pl.when(~pl.col("holdout")).then(pl.col("score")).alias("rank")
+    ranked = decisions.join(rows.select("uscc", "policy_id", rank), on=["uscc", "policy_id"], how="left")
     return Ranked(
         ranked,
         rows.select("uscc", "policy_id", "wave"),

@@ -5,11 +5,16 @@ The preference model is hidden from the ranker — it reads the registry
 profiles itself, draws latent traits the ranker never sees, and uses its own
 functional forms, not the ranker's features:
 
-1. **Attention** (position fatigue). The enterprise looks at the notice pushed
-   at position p (1 = first) with probability 0.92 × 0.72^(p−1) — a notice
-   pushed in a later wave is looked at with a further factor 0.85 per wave.
-   A notice not looked at is ``ignored``.
-2. **Utility** of a notice looked at:
+1. **Attention** (position bias, ``ATTENTION``). The enterprise looks at the
+   notice pushed at position p (1 = first) with probability 0.92 × 0.72^(p−1);
+   a notice pushed in a later wave is looked at with a further factor 0.85 per
+   wave (with the push cap of 3, the fourth notice is looked at with
+   probability 0.92 × 0.72³ × 0.85 ≈ 0.29). A notice not looked at is
+   ``ignored``: the response depends on where the notice was pushed, not only
+   on what it is — as real responses do, which is why training corrects for
+   the position (``matcher.ranking.model``).
+2. **Utility** of a notice looked at (``preference`` is its noise-free part:
+   the simulated enterprises' true preferences, which tests compare models with):
    - responsiveness: a latent trait per enterprise, normal(0, 0.6);
    - category affinity by industry: manufacturers care for innovation and growth
      awards, trade and services for tax relief and employment subsidies,
@@ -50,7 +55,7 @@ from matcher.ranking.serve import PushPlan
 from matcher.run import run_matching
 from policies.compiled import CompiledPolicy
 
-__all__ = ["AFFINITY", "SimulationReport", "as_of_dates", "respond", "simulate"]
+__all__ = ["AFFINITY", "ATTENTION", "SimulationReport", "as_of_dates", "attention", "preference", "respond", "simulate"]
 
 CATEGORIES = ("employment", "tax", "innovation", "growth", "finance")
 # Industry section → category → affinity (missing pairs: 0).
@@ -72,6 +77,9 @@ EFFORT = {
     "near_miss": -0.9,
 }
 ACT_ABOVE, DECLINE_BELOW, OBJECT_BELOW = 1.0, -1.2, -2.5
+# Position bias: P(looked at) = first × fatigue^(position − 1) × per_wave^wave.
+ATTENTION = {"first": 0.92, "fatigue": 0.72, "per_wave": 0.85}
+NOISE = 0.8  # standard deviation of the per-notice utility noise
 
 
 @dataclass
@@ -106,6 +114,54 @@ def _latent(uscc: pl.Expr, seed: int, salt: int) -> pl.Expr:
     return (uscc.hash(seed * 1_000 + salt) % 1_000_003).cast(pl.Float64) / 1_000_003
 
 
+def attention(position: pl.Expr, wave: pl.Expr) -> pl.Expr:
+    """The probability that a notice pushed at ``position`` (1 = first) in ``wave`` (0 = with the run) is looked at."""
+    return (
+        ATTENTION["first"]
+        * ATTENTION["fatigue"] ** (position - 1).cast(pl.Float64)
+        * ATTENTION["per_wave"] ** wave.cast(pl.Float64)
+    )
+
+
+def preference(rows: pl.DataFrame, *, seed: int) -> pl.Series:
+    """The noise-free utility of each notice of ``rows`` to its enterprise: the simulated true preferences.
+
+    ``rows`` holds uscc, industry_section, size_class, employees_last_year (the profile), category, kind (the
+    decision status) and amount_fen (the notice); the latent traits are drawn from ``seed``. The order of
+    ``rows`` is kept.
+    """
+    favourite = ((_latent(pl.col("uscc"), seed, 2) * len(CATEGORIES)).floor().cast(pl.Int64)).replace_strict(
+        dict(enumerate(CATEGORIES)), return_dtype=pl.String
+    )
+    affinity = pl.DataFrame(
+        [(section, category, value) for section, row in AFFINITY.items() for category, value in row.items()],
+        schema={"industry_section": pl.String, "category": pl.String, "affinity": pl.Float64},
+        orient="row",
+    )
+    # responsiveness: inverse normal CDF approximated from a per-enterprise uniform (logit × 0.6 / 1.7)
+    u = _latent(pl.col("uscc"), seed, 1).clip(0.001, 0.999)
+    responsiveness = (u / (1 - u)).log() * (0.6 / 1.7)
+    scale = pl.col("size_class").replace_strict(SCALE, default=10_000.0, return_dtype=pl.Float64)
+    amount = pl.col("amount_fen").fill_null(0).cast(pl.Float64) / 100
+    effort = pl.col("kind").replace_strict(EFFORT, return_dtype=pl.Float64) - pl.when(
+        (pl.col("kind") == "needs_data") & (pl.col("employees_last_year").fill_null(0) < 10)
+    ).then(0.4).otherwise(0.0)
+    return (
+        rows.select("uscc", "industry_section", "size_class", "employees_last_year", "category", "kind", "amount_fen")
+        .join(affinity, on=["industry_section", "category"], how="left", maintain_order="left")
+        .select(
+            (
+                responsiveness
+                + pl.col("affinity").fill_null(0.0)
+                + pl.when(pl.col("category") == favourite).then(0.9).otherwise(0.0)
+                + 1.1 * (1 + amount / scale).log10()
+                + effort
+            ).alias("preference")
+        )
+        .to_series()
+    )
+
+
 def respond(shown: pl.DataFrame, profiles: pl.DataFrame, *, seed: int, day: date) -> pl.DataFrame:
     """Simulated responses to ``shown`` notices (notice_id, uscc, policy_id, period_key, kind, amount_fen,
     category, position, wave, due): rows for the ``responses`` table."""
@@ -116,33 +172,11 @@ def respond(shown: pl.DataFrame, profiles: pl.DataFrame, *, seed: int, day: date
     )
     rng = np.random.default_rng([seed, day.toordinal()])
     n = rows.height
-    favourite = ((_latent(pl.col("uscc"), seed, 2) * len(CATEGORIES)).floor().cast(pl.Int64)).replace_strict(
-        dict(enumerate(CATEGORIES)), return_dtype=pl.String
-    )
-    affinity = pl.DataFrame(
-        [(section, category, value) for section, row in AFFINITY.items() for category, value in row.items()],
-        schema={"industry_section": pl.String, "category": pl.String, "affinity": pl.Float64},
-        orient="row",
-    )
-    rows = rows.join(affinity, on=["industry_section", "category"], how="left")
     normal = pl.Series(rng.standard_normal(n))
     uniform = pl.Series(rng.random(n))
-    # responsiveness: inverse normal CDF approximated from a per-enterprise uniform (logit × 0.6 / 1.7)
-    u = _latent(pl.col("uscc"), seed, 1).clip(0.001, 0.999)
-    responsiveness = (u / (1 - u)).log() * (0.6 / 1.7)
-    scale = pl.col("size_class").replace_strict(SCALE, default=10_000.0, return_dtype=pl.Float64)
-    amount = pl.col("amount_fen").fill_null(0).cast(pl.Float64) / 100
-    effort = pl.col("kind").replace_strict(EFFORT, return_dtype=pl.Float64) - pl.when(
-        (pl.col("kind") == "needs_data") & (pl.col("employees_last_year").fill_null(0) < 10)
-    ).then(0.4).otherwise(0.0)
     rows = rows.with_columns(
-        utility=responsiveness
-        + pl.col("affinity").fill_null(0.0)
-        + pl.when(pl.col("category") == favourite).then(0.9).otherwise(0.0)
-        + 1.1 * (1 + amount / scale).log10()
-        + effort
-        + 0.8 * normal,
-        looked=uniform < 0.92 * 0.72 ** (pl.col("position") - 1).cast(pl.Float64) * 0.85 ** pl.col("wave"),
+        utility=preference(rows, seed=seed) + NOISE * normal,
+        looked=uniform < attention(pl.col("position"), pl.col("wave")),
     )
     act = (
         pl.when(pl.col("kind").is_in(["needs_data", "near_miss"]))

@@ -115,7 +115,7 @@ def test_cli_demo_goes_from_nothing_to_a_ranked_run_with_working_tokens_and_urls
     done = huiqi("demo", "--enterprises", "1500", "--history", "2", "--no-serve", env={"HUIQI_DATA_DIR": str(data)})
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout + done.stderr  # the demo talks to a person: its report is on the console (stderr)
-    assert "held-out NDCG@5" in out and "/docs" in out and "/enterprises/" in out
+    assert "held-out take-up captured by the first 3 notices" in out and "/docs" in out and "/enterprises/" in out
     engine = make_engine(f"sqlite:///{data / 'huiqi.db'}")
     with engine.connect() as connection:
         latest = connection.execute(select(runs.c.as_of, runs.c.model_version).order_by(runs.c.as_of.desc())).first()

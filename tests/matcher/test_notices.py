@@ -40,7 +40,7 @@ def test_notice_when_granted_states_the_amount_in_yuan_and_the_objection_deadlin
     text = _texts(_decisions())
     assert "12345.67 元" in text["body_zh"] and "2025-07-15" in text["body_zh"]
     assert "12345.67 yuan" in text["body_en"] and "object by 2025-07-15" in text["body_en"]
-    assert text["idempotency_key"] == f"91510100MA6CGUX54X:{text['policy_id']}:2025:granted"
+    assert text["idempotency_key"] == f"91510100MA6CGUX54X:{text['policy_id']}:2025:granted:1234567"
 
 
 def test_notice_when_data_is_missing_names_each_missing_fact_in_words_not_column_names():

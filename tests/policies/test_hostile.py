@@ -307,7 +307,7 @@ def test_load_when_a_policy_has_fewer_than_three_examples_says_how_many_are_miss
 
 
 def test_load_when_a_date_moves_by_more_than_a_century_points_at_the_days():
-    text = GOOD.replace('"ui_paid_months >= 12"', '"as_of + 999999999999 > date(\'2020-01-01\')"')
+    text = GOOD.replace('"ui_paid_months >= 12"', "\"as_of + 999999999999 > date('2020-01-01')\"")
     with pytest.raises(PolicyError) as info:
         load_policy_text(text, "p.yaml")
     err = info.value

@@ -8,7 +8,7 @@ import orjson
 import polars as pl
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 
 from api.service import actions
 from api.service.auth import ActingEnterprise, ReadingEnterprise, UsccPath
@@ -28,7 +28,7 @@ from api.service.schemas.enterprises import (
     SupplyIn,
 )
 from api.service.state import ServiceState, StateDep
-from matcher.db.keys import same_benefit, same_decision
+from matcher.db.keys import same_benefit, same_decision, same_notice
 from matcher.db.models import benefits, decisions, notices, responses, runs
 from matcher.ledger import BenefitStatus
 from matcher.notices import notice_texts
@@ -59,35 +59,51 @@ _DECISION_KEYS = tuple(str(c.key) for c in _DECISION_COLUMNS)  # plain str: orjs
 
 
 def _decision_select():
-    # A notice is sent once per (enterprise, policy, period, kind): a later run reaching the same decision shares it.
-    same_notice = and_(
-        notices.c.uscc == decisions.c.uscc,
-        notices.c.policy_id == decisions.c.policy_id,
-        notices.c.period_key == decisions.c.period_key,
-        notices.c.kind == decisions.c.status,
-    )
+    # A notice is sent once per (enterprise, policy, period, kind, topic): a later run reaching the same decision
+    # shares it; one that changes the amount announced sends another.
     return (
         select(*_DECISION_COLUMNS)
         .join(runs, runs.c.id == decisions.c.run_id)
         .outerjoin(benefits, same_benefit(decisions.c))
-        .outerjoin(notices, same_notice)
+        .outerjoin(notices, same_notice(decisions.c))
         .where(decisions.c.uscc == bindparam("uscc"))
     )
 
 
+def _superseded():
+    """A later run decided the same benefit (enterprise, policy, period): this decision is history."""
+    later, later_run = decisions.alias("later"), runs.alias("later_run")
+    return exists().where(
+        later.c.uscc == decisions.c.uscc,
+        later.c.policy_id == decisions.c.policy_id,
+        later.c.period_key == decisions.c.period_key,
+        later_run.c.id == later.c.run_id,
+        or_(
+            later_run.c.as_of > runs.c.as_of,
+            and_(later_run.c.as_of == runs.c.as_of, later_run.c.started_at > runs.c.started_at),
+        ),
+    )
+
+
+def _page(query):
+    return query.order_by(decisions.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+
+
 # Built once: constructing the statement costs more than running it, on the hottest endpoint.
 _DECISIONS = _decision_select()
-_DECISION_PAGE = _DECISIONS.order_by(decisions.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+_CURRENT = _DECISIONS.where(~_superseded())
 _DECISION_DETAIL = _DECISIONS.add_columns(decisions.c.facts, decisions.c.unknown_facts, decisions.c.failing).where(
     decisions.c.id == bindparam("id")
 )
 _DECISION_DETAIL_KEYS = tuple(str(c.key) for c in _DECISION_DETAIL.selected_columns)
-_DECISION_PAGE_BY_STATUS = (
-    _DECISIONS.where(decisions.c.status == bindparam("status"))
-    .order_by(decisions.c.id.desc())
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
+_BY_STATUS = decisions.c.status == bindparam("status")
+# (history?, by status?) → the page's statement: the current decision per benefit, or every run's.
+_DECISION_PAGES = {
+    (False, False): _page(_CURRENT),
+    (False, True): _page(_CURRENT.where(_BY_STATUS)),
+    (True, False): _page(_DECISIONS),
+    (True, True): _page(_DECISIONS.where(_BY_STATUS)),
+}
 
 
 def _policy(catalogue: Catalogue, policy_id: str, version: int):
@@ -103,16 +119,24 @@ async def list_decisions(
     principal: ReadingEnterprise,
     request: Request,
     status: Annotated[DecisionStatus | None, Query(description="only decisions with this status")] = None,
+    history: Annotated[
+        bool,
+        Query(
+            description="every run's decisions; by default only the current one per benefit (enterprise, policy,"
+            " period): the latest run's"
+        ),
+    ] = False,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
-    """The enterprise's decisions, newest first, with amounts and the ledger status of each benefit."""
+    """The enterprise's current decisions (one per policy and period: the latest run's), newest first, with amounts
+    and the ledger status of each benefit; `history=true` lists every run's."""
     # The busiest endpoint, so: async; the state read off the request (a dependency costs more); its one
     # indexed lookup on the event loop's own connection (no thread hop, no pool checkout); the rows
     # serialised straight to JSON — they come from our own tables in DecisionOut's shape, so validating
     # them again would only cost time.
     page = {"uscc": uscc, "limit": limit, "offset": offset}
-    query = _DECISION_PAGE if status is None else _DECISION_PAGE_BY_STATUS
+    query = _DECISION_PAGES[(history, status is not None)]
     if status is not None:
         page["status"] = status
     state: ServiceState = request.app.state.service

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path
+from fastapi import APIRouter, Body, Depends, Path, Query
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -12,10 +12,19 @@ from api.service.audit import audit
 from api.service.auth import allow
 from api.service.problems import Conflict, NotFound
 from api.service.routes.common import Limit, Offset, problems
-from api.service.schemas.models import ModelVersionOut, TrainingJobIn, TrainingJobOut
+from api.service.schemas.models import (
+    DriftOut,
+    ModelCardOut,
+    ModelVersionOut,
+    TrainingJobIn,
+    TrainingJobOut,
+    UpliftOut,
+)
 from api.service.state import StateDep
 from api.service.tokens import Principal
 from matcher.db.models import training_jobs
+from matcher.ranking.errors import ModelStoreError
+from matcher.ranking.model_card import card_markdown
 
 router = APIRouter(tags=["ranker"])
 Reader = Annotated[Principal, Depends(allow("officer", "analyst", "admin"))]
@@ -24,6 +33,8 @@ Analyst = Annotated[
     Depends(allow("analyst", "admin", why="only analysts and admins train the ranker; officers may read its models")),
 ]
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the training job's id")]
+Version = Annotated[str, Path(pattern=r"^[0-9]{1,9}$", description="a registered version, e.g. 3")]
+RunId = Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$", description="one run's id (default: see the operation)")]
 
 NO_CHAMPION = (
     "no champion is registered: runs use the fallback order. To get one, record feedback with `huiqi simulate` "
@@ -45,6 +56,36 @@ def read_champion(principal: Reader, state: StateDep) -> dict[str, Any]:
 def list_versions(principal: Reader, state: StateDep, limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
     """Every registered version of the ranker, newest first, with its metrics and aliases."""
     return state.ranker.versions()[offset : offset + limit]
+
+
+@router.get("/models/versions/{version}/card", response_model=ModelCardOut, responses=problems(404))
+def read_card(version: Version, principal: Reader, state: StateDep) -> dict[str, Any]:
+    """The model card kept with a registered version: data window, queries, held-out metrics with their
+    bootstrap intervals beside every baseline's, the position propensities, drift at registration, the verdict."""
+    try:
+        card = state.ranker.card(version)
+    except ModelStoreError as exc:
+        raise NotFound(str(exc)) from None
+    if card is None:
+        raise NotFound(f"version {version} has no model card: it was registered before cards were kept; retrain")
+    return {"version": version, "card": card, "markdown": card_markdown(card, version)}
+
+
+@router.get("/models/champion/drift", response_model=DriftOut, responses=problems(404))
+def read_drift(principal: Reader, state: StateDep, run_id: RunId = None) -> dict[str, Any]:
+    """How far the features of the latest ranked run (or ``run_id``'s) moved from the champion's training data:
+    population stability index per feature, largest first, and the features past the warning threshold."""
+    drift = state.ranker.drift(run_id)
+    if drift is None:
+        raise NotFound(NO_CHAMPION, detail_zh="尚无排序模型：请先运行 huiqi simulate 积累反馈，再运行 huiqi train 训练")
+    return drift
+
+
+@router.get("/models/uplift", response_model=UpliftOut, responses=problems())
+def read_uplift(principal: Reader, state: StateDep, run_id: RunId = None) -> dict[str, Any]:
+    """Take-up of the enterprises a model ordered against the holdout kept on the fallback order, in every run a
+    model ordered (or ``run_id``), from the responses actually received, with bootstrap intervals."""
+    return state.ranker.uplift(run_id)
 
 
 def _job(connection, job_id: int) -> dict[str, Any]:

@@ -30,7 +30,9 @@ def test_publish_when_the_draft_computes_negative_amounts_is_refused_at_the_amou
     assert checked["valid"] is False
     (problem,) = [p for p in checked["problems"] if "cannot be paid" in p["message"]]
     assert problem["line"] == line and "negative" in problem["message"]
-    refused = client.post(f"/policy-drafts/{draft['id']}/publish", json={"effective_from": "2025-07-01"}, headers=officer)
+    refused = client.post(
+        f"/policy-drafts/{draft['id']}/publish", json={"effective_from": "2025-07-01"}, headers=officer
+    )
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["line"] == line
     assert client.get("/policies/job-retention-refund", headers=officer).json()["versions"][-1]["version"] == 1

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from api.service.reads import LoopReader
-from api.service.routes.enterprises import _DECISION_PAGE
+from api.service.routes.enterprises import _DECISION_PAGES
 from api.service.tokens import TOKEN_ROW, issue_token, token_lookup
 from matcher.db.models import decisions
 
@@ -18,11 +18,13 @@ def test_rows_when_read_equal_sqlalchemys_with_the_same_python_types(engine, mat
     uscc = _an_enterprise(engine)
     page = {"uscc": uscc, "limit": 100, "offset": 0}
     reader = LoopReader(engine)
-    with engine.connect() as connection:
-        expected = [tuple(r) for r in connection.execute(_DECISION_PAGE, page)]
-    got = reader.rows(_DECISION_PAGE, page)
-    assert got == expected and len(got) > 0
-    assert [type(v) for v in got[0]] == [type(v) for v in expected[0]]  # dates as dates, also on SQLite
+    for (history, by_status), query in _DECISION_PAGES.items():  # current and history pages alike
+        params = page | ({"status": "granted"} if by_status else {})
+        with engine.connect() as connection:
+            expected = [tuple(r) for r in connection.execute(query, params)]
+        got = reader.rows(query, params)
+        assert got == expected and len(got) > 0, (history, by_status)
+        assert [type(v) for v in got[0]] == [type(v) for v in expected[0]]  # dates as dates, also on SQLite
     reader.close()
 
 
@@ -67,4 +69,4 @@ def test_rows_when_the_database_drops_the_connection_reconnect_once(engine):
 
 def _an_enterprise(engine) -> str:
     with engine.connect() as connection:
-        return connection.execute(select(decisions.c.uscc).limit(1)).scalar_one()
+        return connection.execute(select(decisions.c.uscc).where(decisions.c.status == "granted").limit(1)).scalar_one()

@@ -53,10 +53,20 @@ ENDPOINTS = [
     ("POST", "/runs", {"json": {"as_of": "2025-06-30"}}, OFFICERS),
     ("GET", "/notices/dead", {}, OFFICERS),
     ("POST", "/notices/dead/requeue", {"json": {"ids": [1]}}, OFFICERS),
+    ("GET", "/enterprises/{uscc}/benefits/{policy_id}/{period_key}", {}, READ_ENTERPRISE),
+    (
+        "POST",
+        "/enterprises/{uscc}/benefits/{policy_id}/{period_key}/corrections",
+        {"json": {"action": "cancel", "reason": "审计发现数据有误"}},
+        OFFICERS,
+    ),  # fmt: skip
     ("GET", "/objections", {}, OFFICERS),
     ("POST", "/objections/{objection_id}/review", {"json": {"outcome": "dismissed", "note": "核实无误"}}, OFFICERS),
     ("GET", "/models/champion", {}, FOLLOW),
     ("GET", "/models/versions", {}, FOLLOW),
+    ("GET", "/models/versions/{version}/card", {}, FOLLOW),
+    ("GET", "/models/champion/drift", {}, FOLLOW),
+    ("GET", "/models/uplift", {}, FOLLOW),
     ("GET", "/training-jobs", {}, SCIENCE),
     ("GET", "/training-jobs/{job_id}", {}, SCIENCE),
     ("POST", "/training-jobs", {"json": {}}, SCIENCE),
@@ -110,6 +120,7 @@ def test_endpoint_when_called_by_role_allows_exactly_the_table(client, engine, t
         "job_id": job,
         "objection_id": objection,
         "policy_id": "job-retention-refund",
+        "period_key": "2025",
         "version": 1,
     }
     wrong = []

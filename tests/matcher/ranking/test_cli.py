@@ -27,14 +27,34 @@ def test_cli_train_prints_ranker_and_baselines_side_by_side_then_show_and_explai
         assert column in header
     assert "NDCG@5" in done.stderr and "NDCG@10" in done.stderr and "MAP" in done.stderr
     assert "promoted to champion" in done.stderr
+    decided = next(line for line in done.stderr.splitlines() if "take-up, 1st wave" in line)
+    assert "NDCG@cap" in decided and "MRR" in decided and "fallback order" in done.stderr
 
     again = runner.invoke(app, ["train", "--json"], env=env)
     report = json.loads(again.stdout)
-    assert report["promoted"] is False, report["reason"]  # same data and seed: no strict improvement
+    assert report["promoted"] is False, report["reason"]  # same data and seed: no improvement beyond chance
+    assert "not above zero: the champion stays" in report["reason"]
     assert report["metrics"]["champion"]["ndcg_5"] == pytest.approx(report["metrics"]["ranker"]["ndcg_5"], abs=1e-4)
+    # the decision metrics, with intervals, for the ranker and every baseline, on the same queries
+    found = report["decision_metrics"]
+    assert found["cap"] == 3 and found["queries"] > 100
+    assert set(found["metrics"]) == {"ranker", "fallback", "amount", "rule_margin", "random", "champion"}
+    for by_metric in found["metrics"].values():
+        for e in by_metric.values():
+            assert e["low"] <= e["value"] <= e["high"]
+    assert set(found["differences"]) == {f"ranker - {s}" for s in found["metrics"] if s != "ranker"}
 
     shown = json.loads(runner.invoke(app, ["model", "show", "--json"], env=env).stdout)
-    assert [(v["version"], v["champion"]) for v in shown] == [("1", True), ("2", False)]
+    assert [(v["version"], v["champion"]) for v in shown["versions"]] == [("1", True), ("2", False)]
+    assert shown["drift"]["champion"] == "1" and len(shown["drift"]["features"]) == 25
+    printed = runner.invoke(app, ["model", "show"], env=env)
+    assert "population stability index, top movers" in printed.stderr
+
+    card = runner.invoke(app, ["model", "card", "2"], env=env)
+    assert card.exit_code == 0, card.output
+    assert "take-up captured by the first wave" in card.stderr and "Drift of the held-out pairs" in card.stderr
+    uplift = runner.invoke(app, ["model", "uplift"], env=env)  # the fixture's runs had no model: nothing to compare
+    assert uplift.exit_code == 0 and "no run was ordered by a model yet" in uplift.stderr
 
     with simulated.engine.connect() as connection:
         uscc, policy = connection.exec_driver_sql(

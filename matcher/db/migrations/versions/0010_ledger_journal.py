@@ -5,7 +5,7 @@ each balance is the sum of its journal from the start; a cancelled one then
 gets a cancelling entry and owes 0.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 from datetime import UTC, datetime
@@ -16,7 +16,7 @@ from alembic import op
 from matcher.amounts import amount_check
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -33,6 +33,21 @@ def upgrade() -> None:
             )
         )
         batch.create_check_constraint(op.f("ck_benefits_paid_fen"), amount_check("paid_fen"))
+    if op.get_bind().dialect.name == "postgresql":  # SQLite keeps no column comments
+        op.alter_column(
+            "benefits",
+            "amount_fen",
+            existing_type=sa.BigInteger(),
+            existing_nullable=False,
+            comment="owed: the sum of the journal's amount changes",
+        )
+        op.alter_column(
+            "benefits",
+            "status",
+            existing_type=sa.String(length=16),
+            existing_nullable=False,
+            comment="matcher.ledger.statuses.BenefitStatus",
+        )
     journal = op.create_table(
         "benefit_journal",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),

@@ -1,0 +1,84 @@
+"""A benefit's ledger entry with its journal (the enterprise its own, officers any), and officers' corrections."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from sqlalchemy import Connection, select
+
+from api.service.audit import audit
+from api.service.auth import ReadingEnterprise, UsccPath, allow
+from api.service.problems import NotFound
+from api.service.routes.common import problems
+from api.service.schemas.benefits import BenefitOut, CorrectionIn
+from api.service.state import StateDep
+from api.service.tokens import Principal
+from matcher.db.models import benefit_journal
+from matcher.ledger import BenefitKey, current
+from matcher.ledger.corrections import correct
+
+router = APIRouter(prefix="/enterprises/{uscc}/benefits", tags=["benefits"])
+Officer = Annotated[Principal, Depends(allow("officer", "admin"))]
+PolicyId = Annotated[str, Path(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80, description="the policy's id")]
+PeriodKey = Annotated[
+    str, Path(pattern=r"^(once|[0-9]{4}(-[0-9]{2})?)$", description="the entitlement period: once, 2025 or 2025-06")
+]
+
+
+def _benefit(connection: Connection, key: BenefitKey) -> dict[str, Any]:
+    row = current(connection, key)
+    if row is None:
+        raise NotFound(f"the ledger holds nothing for {key}", detail_zh="账本中无该待遇记录")
+    journal = connection.execute(
+        select(benefit_journal)
+        .where(
+            benefit_journal.c.uscc == key.uscc,
+            benefit_journal.c.policy_id == key.policy_id,
+            benefit_journal.c.period_key == key.period_key,
+        )
+        .order_by(benefit_journal.c.id)
+    ).mappings()
+    return {**{k: row._mapping[k] for k in BenefitOut.model_fields if k != "journal"}, "journal": list(journal)}
+
+
+@router.get("/{policy_id}/{period_key}", response_model=BenefitOut, responses=problems(404))
+def read_benefit(
+    uscc: UsccPath, policy_id: PolicyId, period_key: PeriodKey, principal: ReadingEnterprise, state: StateDep
+) -> dict[str, Any]:
+    """The benefit as the ledger holds it, with every change: who, when, why, the amounts before and after."""
+    with state.engine.connect() as connection:
+        return _benefit(connection, BenefitKey(uscc, policy_id, period_key))
+
+
+@router.post(
+    "/{policy_id}/{period_key}/corrections", response_model=BenefitOut, responses=problems(404, 409, body=True)
+)
+def correct_benefit(
+    uscc: UsccPath, policy_id: PolicyId, period_key: PeriodKey, body: CorrectionIn, principal: Officer, state: StateDep
+) -> dict[str, Any]:
+    """Correct the benefit with a reason (re-grant, adjust, cancel, top up, recover): one journal entry, audited.
+    A state that does not allow the action is a 409 naming it."""
+    key = BenefitKey(uscc, policy_id, period_key)
+    with state.engine.begin() as connection:
+        if current(connection, key) is None:
+            raise NotFound(f"the ledger holds nothing for {key}", detail_zh="账本中无该待遇记录")
+        change = correct(
+            connection,
+            key,
+            body.action,
+            actor=principal.actor,
+            reason=body.reason,
+            ref=f"correction:{uuid.uuid4().hex}",
+            amount_fen=body.amount_fen,
+        )
+        detail = {"action": body.action, "reason": body.reason, "before": change.amount_before_fen}
+        audit(
+            connection,
+            principal,
+            f"benefit.{body.action}",
+            f"benefit:{key}",
+            detail | {"after": change.amount_after_fen},
+        )
+        return _benefit(connection, key)
