@@ -20,7 +20,12 @@ def _constraints(c: Column) -> str:
         parts.append("one of " + ", ".join(f"`{v}`" for v in c.allowed))
     if c.standard:
         parts.append(
-            {"uscc": "GB 32100 check characters", "industry": "GB/T 4754-2017", "division": "GB/T 2260"}[c.standard]
+            {
+                "uscc": "GB 32100 check characters",
+                "industry": "GB/T 4754-2017",
+                "division": "GB/T 2260",
+                "cnaps": "CNAPS 12 digits",
+            }[c.standard]
         )
     if c.non_negative:
         parts.append("≥ 0")

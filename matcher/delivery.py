@@ -95,7 +95,8 @@ _later = notices.alias("later")
 def moot() -> ColumnElement[bool]:
     """A notice that must never be posted any more: a later notice for its benefit replaced it (a later run's
     decision), or the enterprise already confirmed (a confirmation notice) or declined it, or the ledger
-    cancelled it. Delivery withdraws such a notice instead of sending it."""
+    cancelled it, or an officer corrected the amount a grant announces. Delivery withdraws such a notice
+    instead of sending it."""
     same = and_(*(responses.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")))
     replaced = exists().where(  # by a later decision's notice (a reminder or a payment notice replaces nothing)
         *(_later.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")),
@@ -114,7 +115,13 @@ def moot() -> ColumnElement[bool]:
         ),
     )
     cancelled = exists().where(same_benefit(notices.c), benefits.c.status == BenefitStatus.CANCELLED)
-    return or_(replaced, answered, cancelled)
+    # a grant whose amount an officer has corrected since: the correction's own notice says the new amount
+    corrected = exists().where(
+        same_benefit(notices.c),
+        notices.c.kind == DecisionStatus.GRANTED,
+        benefits.c.amount_fen != notices.c.amount_fen,
+    )
+    return or_(replaced, answered, cancelled, corrected)
 
 
 def _due(engine: Engine, catalogue: Catalogue, now: datetime, limit: int) -> list[dict]:

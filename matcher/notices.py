@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -21,7 +22,15 @@ from features.profiles.catalogue import FACTS
 from matcher.db.keys import TOPIC_KINDS
 from policies.compiled import CompiledPolicy
 
-__all__ = ["RESPONSE_DAYS", "TEXT_COLUMNS", "build_notices", "idempotency_key", "notice_texts", "notice_topic"]
+__all__ = [
+    "RESPONSE_DAYS",
+    "TEXT_COLUMNS",
+    "build_notices",
+    "change_notice",
+    "idempotency_key",
+    "notice_texts",
+    "notice_topic",
+]
 
 # Days an enterprise has to object, confirm or supply a fact (public-notice practice is 7 days
 # in Sichuan; 15 leaves room for post and holidays — a choice, kept in one place).
@@ -185,6 +194,22 @@ _TEMPLATES: dict[str, tuple[str, str, str, str]] = {
         'Your enterprise did not answer "{title}" by {respond_by}, so it has lapsed. '
         "If you have questions, contact the department.",
     ),
+    "corrected": (
+        "【待遇更正】{title}：现为 {amount} 元",
+        "[Corrected] {title}: now {amount} yuan",
+        "主管部门已更正您单位「{title}」的待遇，现核定金额为 {amount} 元。更正原因和全部记录可在企业页面查看。"
+        + _OBJECT[0],
+        'The department has corrected "{title}" for your enterprise: the amount is now {amount} yuan. The reason '
+        "and the full record are on your enterprise page." + _OBJECT[1],
+    ),
+    "revoked": (
+        "【待遇撤销】{title}",
+        "[Withdrawn] {title}",
+        "主管部门已撤销您单位「{title}」的待遇，已拨付的款项将依法追回。撤销原因和全部记录可在企业页面查看。"
+        + _OBJECT[0],
+        'The department has withdrawn "{title}" from your enterprise; anything already paid will be recovered as '
+        "the law provides. The reason and the full record are on your enterprise page." + _OBJECT[1],
+    ),
     "paid": (
         "【已拨付】{title}：{amount} 元",
         "[Paid] {title}: {amount} yuan",
@@ -252,6 +277,26 @@ def build_notices(decisions: pl.DataFrame, opened_on: date, run_id: str, now: da
 
 TEXT_COLUMNS = ("title_zh", "title_en", "body_zh", "body_en")
 _FACT_WORDS = {lang: {f.name: getattr(f, lang) for f in FACTS} for lang in ("zh", "en")}
+
+
+def change_notice(benefit: Any, kind: str, topic: str, now: datetime) -> dict[str, Any]:
+    """A ``notices`` row telling the enterprise of a change of its benefit (``benefit``: the ledger row after it):
+    ``corrected`` (a new amount) or ``revoked``; it may object within ``RESPONSE_DAYS``."""
+    return {
+        "uscc": benefit.uscc,
+        "policy_id": benefit.policy_id,
+        "policy_version": benefit.policy_version,
+        "period_key": benefit.period_key,
+        "kind": kind,
+        "topic": topic,
+        "run_id": benefit.run_id,
+        "amount_fen": benefit.amount_fen,
+        "respond_by": now.date() + timedelta(days=RESPONSE_DAYS),
+        "delivery_status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> pl.DataFrame:

@@ -102,6 +102,13 @@ class Policy(_Strict):
     category: Category
     budget: float | None = Field(default=None, gt=0, le=MAX_NUMBER, description="yuan per period; none means uncapped")
     benefit: Benefit
+    publicity_days: int = Field(
+        default=0,
+        ge=0,
+        le=60,
+        description="公示: calendar days the list of granted cash benefits is published before any is paid"
+        " (objections during it hold the benefit); 0: no publicity",
+    )
     eligibility: Any
     relations: Relations = Relations()
     examples: list[Example] = []

@@ -19,7 +19,7 @@ from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
 from api.service.ranker import Ranker
 from api.service.reads import LoopReader
-from api.service.routes import benefits, drafts, enterprises, models, notices, objections, policies, runs
+from api.service.routes import benefits, drafts, enterprises, models, notices, objections, payouts, policies, runs
 from api.service.runner import Runner
 from api.service.state import ServiceState
 from api.service.trainer import Trainer
@@ -89,6 +89,7 @@ def create_app(
     install_problem_handlers(app)
     # The last added is the outermost: the security headers go on BodyLimits' own answers too.
     drafts_body = {"/policy-drafts": drafts.MAX_BODY, "/policy-drafts/{draft_id}": drafts.MAX_BODY}
+    drafts_body["/payouts/returns"] = payouts.MAX_RETURN_BODY
     app.add_middleware(BodyLimits, caps=drafts_body, public={"/health"})
     app.add_middleware(SecurityHeaders)
 
@@ -97,6 +98,6 @@ def create_app(
         """Liveness: answers without a token."""
         return Health()
 
-    for module in (enterprises, benefits, policies, drafts, runs, notices, objections, models):
+    for module in (enterprises, benefits, policies, drafts, runs, notices, objections, models, payouts):
         app.include_router(module.router)
     return app

@@ -10,6 +10,9 @@
 | follow runs         | no             | yes     | yes     | yes   |
 | dead letters, retry | no             | yes     | no      | yes   |
 | review objections   | no             | yes     | no      | yes   |
+| payment batches     | no             | yes     | no      | yes   |
+| publicity list      | no             | yes     | no      | yes   |
+| give its account    | its own only   | no      | no      | no    |
 | correct the ledger  | no             | yes     | no      | yes   |
 | ranker models       | no             | read    | yes     | yes   |
 | train the ranker    | no             | no      | yes     | yes   |

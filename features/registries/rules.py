@@ -16,6 +16,7 @@ RULES: dict[str, tuple[str, str]] = {
     "uscc": ("统一社会信用代码校验不通过", "USCC fails its GB 32100 / GB 11714 checks"),
     "industry": ("行业代码不符合 GB/T 4754-2017", "industry code is not GB/T 4754-2017"),
     "division": ("区划代码不符合 GB/T 2260", "division code is not GB/T 2260"),
+    "cnaps": ("支付系统行号不是 12 位数字", "CNAPS bank code is not 12 digits"),
     "allowed": ("取值不在允许范围内", "value is not in the column's closed vocabulary"),
     "negative": ("数额为负", "amount or count is negative"),
     "order": ("日期先后顺序错误", "dates are in the wrong order"),

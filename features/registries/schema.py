@@ -28,7 +28,7 @@ class Column:
     unit: str | None = None
     allowed: tuple[str, ...] | None = None  # closed vocabulary of a code column
     non_negative: bool = False
-    standard: str | None = None  # "uscc" | "industry" | "division": checked against that standard
+    standard: str | None = None  # "uscc" | "industry" | "division" | "cnaps": checked against that standard
     past: bool = False  # the date of something that has happened: never after the day the registry is checked
 
 
@@ -289,6 +289,28 @@ TABLES: dict[str, Table] = {
             ),
             ordered=(("valid_from", "valid_to"),),
         ),
+        Table(
+            "accounts",
+            "treasury",
+            "企业收款账户",
+            "bank accounts on file with the paying agency",
+            key=("uscc", "valid_from"),
+            columns=(
+                _uscc(),
+                Column(
+                    "bank_code",
+                    pl.String,
+                    "开户行行号",
+                    "CNAPS bank code of the account's branch (支付系统行号, 12 digits)",
+                    standard="cnaps",
+                ),
+                Column("account_no", pl.String, "银行账号", "account number (基本存款账户)"),
+                Column("account_name", pl.String, "账户名称", "account name (must equal the registered name)"),
+                Column(
+                    "valid_from", pl.Date, "启用日期", "date the account was put on file; the latest wins", past=True
+                ),
+            ),
+        ),
     )
 }
 
@@ -299,6 +321,7 @@ _REGISTRY_NAMES = {
     "ip": ("知识产权", "intellectual property"),
     "credit": ("信用", "public credit lists"),
     "certification": ("资质认定", "certifications (science and industry bureaus)"),
+    "treasury": ("财政国库", "treasury (the accounts benefits are paid into)"),
 }
 REGISTRIES: dict[str, Registry] = {
     name: Registry(name, zh, en, tuple(t.name for t in TABLES.values() if t.registry == name))

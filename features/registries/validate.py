@@ -182,7 +182,7 @@ def _row_checks(scan: TableScan, frame: pl.DataFrame, checked_on: date) -> list[
             checks.append(scan.type_checks[col.name])
         if not col.nullable:
             checks.append(_missing(col, pl.col(scan.delivered[col.name])))
-        if col.standard in ("industry", "division") or (col.standard == "uscc" and table.name == ENTERPRISES):
+        if col.standard in ("industry", "division", "cnaps") or (col.standard == "uscc" and table.name == ENTERPRISES):
             checks.append(_standard(col, frame))
         if col.allowed:
             checks.append(_allowed(col))
@@ -208,6 +208,17 @@ def _missing(col: Column, delivered: pl.Expr) -> Check:
     )
 
 
+def _cnaps_problem(name: str) -> pl.Expr:
+    """Why a CNAPS bank code (支付系统行号) is wrong, or null: it is 12 digits."""
+    length = pl.col(name).str.len_chars()
+    found = pl.when(length == 12).then(pl.lit("a character that is not a digit"))
+    return (
+        pl.when(~pl.col(name).str.contains(r"^[0-9]{12}$"))
+        .then(found.otherwise(pl.format("{} characters", length)))
+        .otherwise(None)
+    )
+
+
 _STANDARDS = {
     "uscc": (
         uscc_problem_expr,
@@ -224,6 +235,12 @@ _STANDARDS = {
         "division code '{}' is not GB/T 2260: {}; use the 6-digit code of the registering county-level office",
         "区划代码 '{}' 不符合 GB/T 2260（{}）：请填写登记机关所在县级区划的 6 位代码",
     ),
+    "cnaps": (
+        _cnaps_problem,
+        "CNAPS bank code '{}' is not 12 digits: {}; copy the 12-digit bank code (行号) from the account's"
+        " opening certificate",
+        "支付系统行号 '{}' 不是 12 位数字（{}）：请按开户许可证或开户银行提供的 12 位行号填写",
+    ),
 }
 
 
@@ -232,7 +249,7 @@ def _standard(col: Column, frame: pl.DataFrame) -> Check:
     problem = problem_expr(col.name)
     value = pl.col(col.name)
     failed = problem.is_not_null()
-    if col.standard != "uscc":  # industry and division codes repeat across thousands of rows: check each once
+    if col.standard != "uscc":  # industry, division and bank codes repeat across thousands of rows: check each once
         failing = frame.select(value.unique()).filter(failed).to_series()
         failed = _among(value, failing)
     return Check(

@@ -38,6 +38,7 @@ BAD_ALLOWED = {
     "level": ("county", "city", "国家级"),
 }
 BAD_INDUSTRY = ("C9911", "F3911", "Z1234", "C39111", "6513X", "X")  # no division 99; C's division under F; …
+BAD_CNAPS = ("10258400001", "1025840000123", "10258400001O", "102 584000012", "中国工商银行")  # 11, 13, letter O, …
 BAD_DIVISION = ("440300", "990101", "44030", "4403O5", "449905", "4403051")  # prefecture level, no province, …
 # Text that no parser should accept for the column's type (CSV only).
 BAD_TEXT = {
@@ -71,6 +72,7 @@ def rules_for(table: Table, fmt: str) -> list[str]:
         "uscc": table.name == "business",  # elsewhere a bad USCC is simply an unknown enterprise
         "industry": any(c.standard == "industry" for c in cols),
         "division": any(c.standard == "division" for c in cols),
+        "cnaps": any(c.standard == "cnaps" for c in cols),
         "allowed": any(c.allowed for c in cols),
         "negative": any(c.non_negative for c in cols),
         "order": bool(table.ordered),
@@ -169,6 +171,11 @@ def _with_fresh_keys(
         unlisted = enterprises.filter(~enterprises.is_in(clean["uscc"].implode()))
         pick = np.sort(rng.choice(unlisted.len(), min(k, unlisted.len()), replace=False))
         return rows.head(len(pick)).with_columns(unlisted.gather(pick).alias("uscc"))
+    if name == "accounts":
+        # Accounts put on file before the extract's window: each repeat of an enterprise a day earlier.
+        back = rows.select(pl.int_range(pl.len()).over("uscc") + 1).to_series().to_numpy()
+        valid_from = day(fresh.start) - 400 - back
+        return rows.with_columns(pl.Series("valid_from", valid_from.astype(np.int32)).cast(pl.Date))
     raise ValueError(f"no fresh-key rule for table '{name}'")
 
 
@@ -235,6 +242,10 @@ def _division(table: Table, rows: pl.DataFrame, rng: np.random.Generator, fresh:
     return rows.with_columns(pl.Series("division_code", _choose(list(BAD_DIVISION), rows.height, rng)))
 
 
+def _cnaps(table: Table, rows: pl.DataFrame, rng: np.random.Generator, fresh: Fresh) -> pl.DataFrame:
+    return rows.with_columns(pl.Series("bank_code", _choose(list(BAD_CNAPS), rows.height, rng)))
+
+
 def _allowed(table: Table, rows: pl.DataFrame, rng: np.random.Generator, fresh: Fresh) -> pl.DataFrame:
     column = _choose([c.name for c in table.columns if c.allowed], rows.height, rng)
     return _set_where(
@@ -294,6 +305,7 @@ _DEFECTS = {
     "uscc": _uscc,
     "industry": _industry,
     "division": _division,
+    "cnaps": _cnaps,
     "allowed": _allowed,
     "negative": _negative,
     "order": _order,

@@ -18,6 +18,7 @@ import polars as pl
 
 from features.files import atomic_write, make_folder, write_file
 from features.registries.schema import TABLES
+from features.synthetic.accounts import bank_accounts
 from features.synthetic.certifications import CERT_SERIALS, certifications
 from features.synthetic.codes import PersonIds, Serials, UsccMinter
 from features.synthetic.dirty import Fresh, bad_rows
@@ -40,9 +41,11 @@ STAGES = (
     "patents",
     "credit lists",
     "certifications",
+    "bank accounts",
     "manifest",
 )
-_STREAMS = ("codes", "business", "tax", "credit", "si", "hires", "patents", "lists", "certs", "dirty")
+# Appended, never inserted: each stream is the seed's n-th child, so earlier tables stay the same for a seed.
+_STREAMS = ("codes", "business", "tax", "credit", "si", "hires", "patents", "lists", "certs", "dirty", "accounts")
 MANIFEST = "manifest.json"
 
 
@@ -107,6 +110,8 @@ def generate(
     writer.write("credit_lists", credit_lists(firms, end, rng["lists"]))
     say(next(stage))
     writer.write("certifications", certifications(firms, end, rng["certs"], fresh.cert_serials))
+    say(next(stage))
+    writer.write("accounts", bank_accounts(firms, end, rng["accounts"]))
 
     say(next(stage))
     manifest = {

@@ -19,7 +19,7 @@ import polars as pl
 from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, Engine, Table
 
-__all__ = ["CHUNK_ROWS", "insert_missing"]
+__all__ = ["CHUNK_ROWS", "insert_missing", "write_missing"]
 
 CHUNK_ROWS = 100_000
 
@@ -73,6 +73,15 @@ def _write_postgresql(connection: Connection, table: Table, rows: pl.DataFrame) 
 
 
 _WRITERS = {"sqlite": _write_sqlite, "postgresql": _write_postgresql}
+
+
+def write_missing(connection: Connection, table: Table, rows: pl.DataFrame) -> None:
+    """Insert ``rows`` missing from ``table`` inside the caller's transaction (at most once per transaction
+    on PostgreSQL), so that they commit with whatever else the caller changes."""
+    write = _WRITERS.get(connection.dialect.name)
+    if write is None:
+        raise ValueError(f"unsupported database {connection.dialect.name!r}: huiqi runs on SQLite or PostgreSQL")
+    write(connection, table, rows)
 
 
 def insert_missing(

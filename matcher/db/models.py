@@ -369,3 +369,105 @@ training_jobs = Table(
     Column("worker", String(80), comment=WORKER),
 )
 __all__ += ["objection_reviews", "training_jobs"]
+
+# Payouts (matcher/payouts): batches of payable cash benefits, one item per benefit, the bank's answers, and the
+# accounts enterprises corrected. Items and returns are bulk tables (a million rows a batch): no foreign keys.
+BATCH_STATUSES = ("preparing", "prepared", "approved", "exported", "reconciled", "withdrawn")
+payment_batches = Table(
+    "payment_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False, comment="preparing → prepared → approved → exported → reconciled"),
+    Column("as_of", Date, nullable=False, comment="the day payability was judged"),
+    Column(
+        "preparing",
+        Integer,
+        unique=True,
+        comment="1 while being prepared, null after: the unique key lets one prepare run at a time",
+    ),
+    Column("prepared_by", String(80), nullable=False, comment="actor (audit form)"),
+    Column("preparer", String(80), nullable=False, comment="the person who prepared it (maker)"),
+    Column("prepared_at", DateTime(timezone=True), nullable=False),
+    Column("approved_by", String(80)),
+    Column("approver", String(80), comment="the person who approved it (checker): never the maker"),
+    Column("approved_at", DateTime(timezone=True)),
+    Column("exported_by", String(80)),
+    Column("exported_at", DateTime(timezone=True)),
+    Column("file_sha256", String(64), comment="SHA-256 of the payment file as exported (every export is the same)"),
+    Column("reconciled_by", String(80)),
+    Column("reconciled_at", DateTime(timezone=True)),
+    Column("return_sha256", String(64), comment="SHA-256 of the bank's return file being or already reconciled"),
+    Column("withdrawn_by", String(80)),
+    Column("withdrawn_at", DateTime(timezone=True)),
+    Column("withdrawn_reason", Text),
+    Column("item_count", Integer, nullable=False, server_default="0"),
+    Column("total_fen", BigInteger, nullable=False, server_default="0"),
+    Column("paid_count", Integer),
+    Column("paid_fen", BigInteger),
+    Column("failed_count", Integer),
+    Column("failed_fen", BigInteger),
+    Column("summary", JSON, comment="what prepare found: made payable, batched, waiting for an account"),
+    CheckConstraint(f"status IN {BATCH_STATUSES}", name="status"),
+    CheckConstraint("approver IS NULL OR approver <> preparer", name="maker_checker"),
+    CheckConstraint("total_fen >= 0", name="total_fen"),
+)
+
+payment_items = Table(
+    "payment_items",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("batch_id", Integer, nullable=False, comment="payment_batches.id"),
+    Column("line", Integer, nullable=False, comment="1, 2, ...: its place in the payment file"),
+    Column("reference", String(35), nullable=False, comment="end-to-end reference in the files: HQ<batch>-<line>"),
+    Column("benefit_id", BigInteger, nullable=False, comment="benefits.id"),
+    Column("uscc", String(18), nullable=False),
+    Column("policy_id", String(80), nullable=False),
+    Column("policy_version", Integer, nullable=False),
+    Column("period_key", String(16), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False, comment="what is transferred: the amount outstanding"),
+    Column("bank_code", String(12), nullable=False, comment="CNAPS bank code (12 digits) of the payee's branch"),
+    Column("account_no", String(40), nullable=False),
+    Column("account_name", String(200), nullable=False),
+    Column("account_source", String(40), nullable=False, comment="registry | correction:<id>"),
+    Column("outcome", String(16), comment="null while open | paid | failed | withdrawn"),
+    Column("reason_code", String(8), comment="the bank's reason for a failure (ISO 20022 code)"),
+    Column("reason", Text),
+    Column(
+        "open",
+        Integer,
+        comment="1 while its batch is open, null once settled or withdrawn: with the unique key below, a benefit"
+        " is in at most one open batch",
+    ),
+    UniqueConstraint("batch_id", "line"),
+    UniqueConstraint("reference"),
+    UniqueConstraint("uscc", "policy_id", "period_key", "open"),
+    CheckConstraint("amount_fen > 0 AND " + amount_check("amount_fen"), name="amount_fen"),
+    Index(None, "batch_id", "benefit_id"),
+)
+
+# The bank's return lines, kept as read: what each reconciliation was based on.
+payment_returns = Table(
+    "payment_returns",
+    metadata,
+    Column("batch_id", Integer, primary_key=True, comment="payment_batches.id"),
+    Column("reference", String(35), primary_key=True),
+    Column("line", Integer, nullable=False, comment="its line in the return file"),
+    Column("status", String(8), nullable=False, comment="paid | failed"),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("reason_code", String(8)),
+    Column("reason", Text),
+)
+
+# Accounts given by enterprises (PUT /enterprises/{uscc}/account): the latest wins over the registry's.
+account_corrections = Table(
+    "account_corrections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uscc", String(18), nullable=False, index=True),
+    Column("bank_code", String(12), nullable=False),
+    Column("account_no", String(40), nullable=False),
+    Column("account_name", String(200), nullable=False),
+    Column("given_by", String(80), nullable=False, comment="the enterprise's token (actor)"),
+    Column("given_at", DateTime(timezone=True), nullable=False),
+)
+__all__ += ["BATCH_STATUSES", "account_corrections", "payment_batches", "payment_items", "payment_returns"]

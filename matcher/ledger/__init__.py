@@ -3,11 +3,13 @@
 - ``statuses``: every status word (decision, benefit, journal entry, delivery);
 - ``moves``: the state machine, which entry may leave which status;
 - ``journal``: ``move`` applies one entry to one benefit, inside the caller's transaction;
-- ``grants``: a run's grants in bulk, exactly once.
+- ``grants``: a run's grants in bulk, exactly once;
+- ``bulk``: one entry applied to every benefit a condition selects (payment batches), exactly once.
 
 Nothing else writes the ``benefits`` table (a test reads the code for it).
 """
 
+from matcher.ledger.bulk import move_all
 from matcher.ledger.grants import grant_decided
 from matcher.ledger.journal import BenefitKey, Change, current, move
 from matcher.ledger.statuses import BenefitStatus, DecisionStatus, DeliveryStatus, JournalEntry
@@ -22,4 +24,5 @@ __all__ = [
     "current",
     "grant_decided",
     "move",
+    "move_all",
 ]

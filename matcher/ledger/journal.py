@@ -124,11 +124,18 @@ def move(
             )
         )
     else:
-        connection.execute(
+        changed = connection.execute(
             update(benefits)
-            .where(benefits.c.id == row.id, benefits.c.status == row.status)
+            .where(benefits.c.id == row.id, benefits.c.status == row.status, benefits.c.amount_fen == row.amount_fen)
             .values(status=str(after), amount_fen=owed_after, paid_fen=paid_before + paid)
-        )
+        ).rowcount
+        if changed != 1:  # a bulk move (payment batches) changed it since it was read: journal nothing
+            raise IllegalMove(
+                f"benefit {key} changed while '{entry}' was being recorded (it was {before}); read it again and retry",
+                key=str(key),
+                status=str(before),
+                entry=str(entry),
+            )
     connection.execute(
         insert(benefit_journal).values(
             uscc=key.uscc,

@@ -51,6 +51,8 @@ _DECISION_COLUMNS = (
     decisions.c.amount_fen,
     decisions.c.amount_full_fen,
     benefits.c.status.label("benefit_status"),
+    benefits.c.amount_fen.label("benefit_amount_fen"),
+    benefits.c.paid_fen.label("benefit_paid_fen"),
     notices.c.id.label("notice_id"),
 )
 

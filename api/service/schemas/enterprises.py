@@ -127,6 +127,8 @@ class DecisionOut(BaseModel):
                     "amount_fen": 1080000,
                     "amount_full_fen": 1080000,
                     "benefit_status": "granted",
+                    "benefit_amount_fen": 1080000,
+                    "benefit_paid_fen": 0,
                     "notice_id": 7,
                 }
             ]
@@ -144,7 +146,16 @@ class DecisionOut(BaseModel):
     status: DecisionStatus
     amount_fen: int | None = Field(default=None, description="after budget scaling, in fen (1/100 yuan)")
     amount_full_fen: int | None = Field(default=None, description="before budget scaling")
-    benefit_status: str | None = Field(default=None, description="ledger: granted | held | paid | cancelled")
+    benefit_status: str | None = Field(
+        default=None,
+        description="ledger: granted | held | payable | in_batch | paid | payment_failed | cancelled; null when the"
+        " ledger holds nothing for the policy and period",
+    )
+    benefit_amount_fen: int | None = Field(
+        default=None,
+        description="what the ledger owes, the sum of its journal: the decided amount unless corrected since",
+    )
+    benefit_paid_fen: int | None = Field(default=None, description="what the ledger has paid so far")
     notice_id: int | None = None
 
 

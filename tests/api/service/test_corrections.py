@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from matcher.db.models import audit_log
+from matcher.db.models import audit_log, notices
 from tests.api.service.conftest import notice_of
 
 
@@ -40,6 +40,13 @@ def test_corrections_when_cancelled_then_regranted_are_journaled_with_officer_an
     with engine.connect() as connection:
         actions = connection.execute(select(audit_log.c.action).where(audit_log.c.action.like("benefit.%"))).scalars()
         assert list(actions) == ["benefit.cancel", "benefit.regrant"]
+    with engine.connect() as connection:  # the enterprise is told of each change, at the ledger's amount
+        told = connection.execute(
+            select(notices.c.kind, notices.c.amount_fen)
+            .where(notices.c.uscc == granted.uscc, notices.c.kind.in_(("corrected", "revoked")))
+            .order_by(notices.c.id)
+        ).all()
+    assert [tuple(t) for t in told] == [("revoked", 0), ("corrected", 123456)]
     # The enterprise reads the same ledger entry, with the same journal.
     own = client.get(_url(granted), headers={"Authorization": f"Bearer {_token(engine, granted.uscc)}"}).json()
     assert own["journal"] == journal

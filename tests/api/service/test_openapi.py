@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import negative_data_rejection
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from api.service.auth import FailedAuth
 from tests.api.service.conftest import notice_of
@@ -62,6 +62,9 @@ def test_openapi_when_fuzzed_by_schemathesis_finds_no_server_error(app, engine, 
         # A draft's YAML body is any text (a draft may be work in progress), so a mistyped body is a text
         # with problems (201), which this check would count as invalid data accepted.
         excluded = [negative_data_rejection] if operation.path == "/policy-drafts" else []
+        # A bank's return file is JSON Lines the schema cannot describe: text that is not one is rightly 422.
+        if operation.path == "/payouts/returns":
+            excluded = [positive_data_acceptance]
 
         @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed))
         @settings(
