@@ -34,7 +34,7 @@ from policies.language.compile import to_polars
 from policies.language.evaluate import evaluate
 from policies.render import OPERATOR_WORDS, format_value
 
-__all__ = ["DECIDED", "Decided", "decide"]
+__all__ = ["DECIDED", "STANDING", "Decided", "decide"]
 
 # Statuses of a decision that reaches the enterprise; anything else is "not matched" and is only counted.
 DECIDED = ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss")
@@ -63,6 +63,9 @@ class Decided:
     # Per policy: enterprises whose amount cannot be paid (negative, not finite, absurd, x / 0). The rule's
     # mistake, shown to officers (run summary, impact); those enterprises get no decision until it is fixed.
     amount_errors: dict[str, dict] = field(default_factory=dict)
+    # Per benefit other runs put in the ledger for this run's periods: what the rules say of it now
+    # (eligible_now true / false / null = unknown, amount_now_fen before budget scaling) — matcher/ledger/review.
+    standing: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STANDING))
 
 
 def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_of: date, margin: float) -> pl.DataFrame:
@@ -110,6 +113,37 @@ def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_o
             .drop("_order")
         )
     return pl.concat(parts).collect()
+
+
+STANDING = {
+    "uscc": pl.String,
+    "policy_id": pl.String,
+    "period_key": pl.String,
+    "eligible_now": pl.Boolean,
+    "amount_now_fen": pl.Int64,
+}
+
+
+def _standing(prior: pl.DataFrame, cand: pl.DataFrame) -> pl.DataFrame:
+    """The rules' view today of each benefit already in the ledger: a benefit that is no candidate any more
+    (not eligible, not unknown, not nearly eligible) is not eligible; one whose amount cannot be computed is
+    unknown."""
+    seen = cand.select("uscc", "policy_id", "eligible", "amount_full_fen", "amount_error", _seen=pl.lit(True))
+    joined = prior.select("uscc", "policy_id", "period_key").join(seen, on=["uscc", "policy_id"], how="left")
+    eligible = (
+        pl.when(pl.col("_seen").is_null())
+        .then(pl.lit(False))
+        .when(pl.col("amount_error"))
+        .then(pl.lit(None, dtype=pl.Boolean))
+        .otherwise(pl.col("eligible"))
+    )
+    return joined.select(
+        "uscc",
+        "policy_id",
+        "period_key",
+        eligible.alias("eligible_now"),
+        pl.when(eligible).then(pl.col("amount_full_fen")).alias("amount_now_fen"),
+    ).cast(STANDING)
 
 
 def _amount_facts(policy: CompiledPolicy) -> frozenset[str]:
@@ -237,7 +271,7 @@ def decide(
     """
     if not policies:  # nothing in force: no decision, but the frame keeps its columns for the writers
         counts = dict.fromkeys(DECIDED, 0) | {"enterprises": profiles.height, "amount_error": 0}
-        return Decided(pl.DataFrame(schema=_SCHEMA), counts, {})
+        return Decided(pl.DataFrame(schema=_SCHEMA), counts, {})  # nothing in force: nothing to judge either
     by_id = {p.id: p for p in policies}
     keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies}
     key_frame = pl.DataFrame({"policy_id": list(keys), "period_key": list(keys.values())})
@@ -253,6 +287,7 @@ def decide(
     cand = _candidates(profiles, policies, as_of, near_miss_margin).with_columns(
         period_key=pl.col("policy_id").replace_strict(keys, return_dtype=pl.String)
     )
+    standing = _standing(prior, cand)
     errors = cand.filter(pl.col("amount_error"))
     amount_errors = _amount_errors(errors)
     counts["amount_error"] = errors.height
@@ -353,4 +388,4 @@ def decide(
     for status in DECIDED:
         counts[status] = int((decisions["status"] == status).sum())
     counts["enterprises"] = profiles.height
-    return Decided(decisions, counts, budgets, amount_errors)
+    return Decided(decisions, counts, budgets, amount_errors, standing)

@@ -27,6 +27,7 @@ from matcher.db.bulk import CHUNK_ROWS, insert_missing
 from matcher.db.models import benefit_journal, benefits, decisions, notices, rank_features, runs
 from matcher.decide import decide
 from matcher.ledger import DecisionStatus, grant_decided
+from matcher.ledger.review import review_ledger
 from matcher.notices import build_notices
 from matcher.periods import check_as_of, period_key
 from matcher.ranking.serve import PushPlan, rank_decisions
@@ -71,10 +72,22 @@ def catalogue_fingerprint(policies: Sequence[CompiledPolicy]) -> str:
 
 
 def _prior(engine: Engine, run_id: str, keys: set[str]) -> pl.DataFrame:
-    query = select(benefits.c.uscc, benefits.c.policy_id, benefits.c.period_key, benefits.c.amount_fen).where(
-        benefits.c.run_id != run_id, benefits.c.period_key.in_(sorted(keys))
-    )
-    schema = {"uscc": pl.String, "policy_id": pl.String, "period_key": pl.String, "amount_fen": pl.Int64}
+    query = select(
+        benefits.c.uscc,
+        benefits.c.policy_id,
+        benefits.c.period_key,
+        benefits.c.amount_fen,
+        benefits.c.status,
+        benefits.c.paid_fen,
+    ).where(benefits.c.run_id != run_id, benefits.c.period_key.in_(sorted(keys)))
+    schema = {
+        "uscc": pl.String,
+        "policy_id": pl.String,
+        "period_key": pl.String,
+        "amount_fen": pl.Int64,
+        "status": pl.String,
+        "paid_fen": pl.Int64,
+    }
     with engine.connect() as connection:
         return pl.DataFrame(connection.execute(query).all(), schema=schema, orient="row")
 
@@ -172,6 +185,10 @@ def run_matching(
     )
     insert_missing(engine, notices, notice_rows, chunk_rows=chunk_rows)
     done("writing notices")
+
+    stage("reviewing the ledger")  # benefits earlier runs granted, judged on today's data
+    decided.counts |= review_ledger(engine, run_id, as_of, decided.standing, prior, policies, stamp)
+    done("reviewing the ledger")
 
     if engine.dialect.name == "postgresql":
         # After a bulk load the planner's statistics are stale until autovacuum gets round to them, and it then

@@ -19,7 +19,18 @@ from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
 from api.service.ranker import Ranker
 from api.service.reads import LoopReader
-from api.service.routes import benefits, drafts, enterprises, models, notices, objections, payouts, policies, runs
+from api.service.routes import (
+    benefits,
+    drafts,
+    enterprises,
+    models,
+    notices,
+    objections,
+    payouts,
+    policies,
+    proposals,
+    runs,
+)
 from api.service.runner import Runner
 from api.service.state import ServiceState
 from api.service.trainer import Trainer
@@ -98,6 +109,6 @@ def create_app(
         """Liveness: answers without a token."""
         return Health()
 
-    for module in (enterprises, benefits, policies, drafts, runs, notices, objections, models, payouts):
+    for module in (enterprises, benefits, proposals, policies, drafts, runs, notices, objections, models, payouts):
         app.include_router(module.router)
     return app

@@ -14,6 +14,7 @@
 | publicity list      | no             | yes     | no      | yes   |
 | give its account    | its own only   | no      | no      | no    |
 | correct the ledger  | no             | yes     | no      | yes   |
+| ledger proposals    | no             | yes     | no      | yes   |
 | ranker models       | no             | read    | yes     | yes   |
 | train the ranker    | no             | no      | yes     | yes   |
 

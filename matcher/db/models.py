@@ -471,3 +471,29 @@ account_corrections = Table(
     Column("given_at", DateTime(timezone=True), nullable=False),
 )
 __all__ += ["BATCH_STATUSES", "account_corrections", "payment_batches", "payment_items", "payment_returns"]
+
+# What a later run found about a benefit already in the ledger that only an officer may act on
+# (matcher/ledger/review.py): a paid benefit the rules no longer grant (recover), an unpaid one (cancel), a
+# paid one now owed more (top_up). Never applied silently; accepted or dismissed once, with who and why.
+ledger_proposals = Table(
+    "ledger_proposals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uscc", String(18), nullable=False),
+    Column("policy_id", String(80), nullable=False),
+    Column("period_key", String(16), nullable=False),
+    Column("action", String(16), nullable=False, comment="recover | cancel | top_up (matcher.ledger.corrections)"),
+    Column("amount_fen", BigInteger, comment="top_up: the increase; null otherwise"),
+    Column("run_id", String(32), nullable=False, comment="the run whose data found it"),
+    Column("reason", Text, nullable=False, comment="what the run found, in English"),
+    Column("reason_zh", Text, nullable=False),
+    Column("status", String(12), nullable=False, comment="open | accepted | dismissed"),
+    Column("decided_by", String(80)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("note", Text, comment="the officer's reasons"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("uscc", "policy_id", "period_key", "action", "run_id"),
+    CheckConstraint(amount_check("amount_fen"), name="amount_fen"),
+    Index(None, "status"),
+)
+__all__ += ["ledger_proposals"]

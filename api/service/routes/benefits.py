@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
-from api.service.audit import audit
 from api.service.auth import ReadingEnterprise, UsccPath, allow
+from api.service.corrections import apply_correction
 from api.service.problems import NotFound
 from api.service.routes.common import problems
 from api.service.schemas.benefits import BenefitOut, CorrectionIn
 from api.service.state import StateDep
 from api.service.tokens import Principal
-from matcher.db.models import benefit_journal, notices
-from matcher.ledger import BenefitKey, BenefitStatus, current
-from matcher.ledger.corrections import correct
-from matcher.notices import change_notice
+from matcher.db.models import benefit_journal
+from matcher.ledger import BenefitKey, current
 
 router = APIRouter(prefix="/enterprises/{uscc}/benefits", tags=["benefits"])
 Officer = Annotated[Principal, Depends(allow("officer", "admin"))]
@@ -62,18 +58,9 @@ def correct_benefit(
 ) -> dict[str, Any]:
     """Correct the benefit with a reason (re-grant, adjust, cancel, top up, recover): one journal entry, audited.
     A state that does not allow the action is a 409 naming it."""
-    key, ref = BenefitKey(uscc, policy_id, period_key), f"correction:{uuid.uuid4().hex[:24]}"
+    key = BenefitKey(uscc, policy_id, period_key)
     with state.engine.begin() as connection:
-        if current(connection, key) is None:
-            raise NotFound(f"the ledger holds nothing for {key}", detail_zh="账本中无该待遇记录")
-        change = correct(
-            connection, key, body.action, actor=principal.actor, reason=body.reason, ref=ref, amount_fen=body.amount_fen
+        apply_correction(
+            connection, principal, key, body.action, reason=body.reason.strip(), amount_fen=body.amount_fen
         )
-        # The enterprise is told, in a notice of its own, whatever the officer changed.
-        kind = "revoked" if change.status_after == BenefitStatus.CANCELLED else "corrected"
-        connection.execute(
-            insert(notices).values(**change_notice(current(connection, key), kind, ref, datetime.now(UTC)))
-        )
-        amounts = {"before_fen": change.amount_before_fen, "after_fen": change.amount_after_fen}
-        audit(connection, principal, f"benefit.{body.action}", f"benefit:{key}", {"reason": body.reason} | amounts)
         return _benefit(connection, key)

@@ -60,6 +60,9 @@ ENDPOINTS = [
         {"json": {"action": "cancel", "reason": "审计发现数据有误"}},
         OFFICERS,
     ),
+    ("GET", "/ledger/proposals", {}, OFFICERS),
+    ("POST", "/ledger/proposals/{proposal_id}/accept", {"json": {"note": "经核实无误"}}, OFFICERS),
+    ("POST", "/ledger/proposals/{proposal_id}/dismiss", {"json": {"note": "经核实无误"}}, OFFICERS),
     ("GET", "/objections", {}, OFFICERS),
     ("POST", "/objections/{objection_id}/review", {"json": {"outcome": "dismissed", "note": "核实无误"}}, OFFICERS),
     ("GET", "/payouts/batches", {}, OFFICERS),
@@ -131,6 +134,7 @@ def test_endpoint_when_called_by_role_allows_exactly_the_table(client, engine, t
         "batch_id": 999,
         "policy_id": "job-retention-refund",
         "period_key": "2025",
+        "proposal_id": 1,
         "version": 1,
     }
     wrong = []

@@ -1,0 +1,155 @@
+"""What a later run does about benefits already in the ledger for its periods.
+
+A run re-evaluates every policy over today's profiles, including for the
+benefits earlier runs granted (``decide``'s ``standing``). For those:
+
+- **not yet paid, still eligible, a new amount** (a policy without a budget,
+  whose amounts are comparable): the ledger is adjusted — an ``adjusted``
+  journal entry by the run, and a ``corrected`` notice telling the enterprise
+  the new amount;
+- **not yet paid, no longer eligible**: proposed to an officer for cancelling;
+- **paid, no longer eligible**: proposed to an officer for recovery;
+- **paid, now owed more**: proposed to an officer for a top-up.
+
+Money already paid is never taken back, and nothing is cancelled, without an
+officer's decision (``ledger_proposals``). Each step is repeatable: an
+adjusted benefit already has its new amount on a rerun, and a proposal is
+unique per benefit, action and run (and not repeated while one is open).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import polars as pl
+from sqlalchemy import Engine, insert, select
+
+from matcher.db.bulk import insert_missing
+from matcher.db.models import ledger_proposals, notices
+from matcher.errors import IllegalMove
+from matcher.ledger.journal import BenefitKey, current, move
+from matcher.ledger.statuses import BenefitStatus, JournalEntry
+from matcher.notices import change_notice
+from policies.compiled import CompiledPolicy
+
+__all__ = ["UNPAID", "review_ledger"]
+
+UNPAID = (BenefitStatus.GRANTED, BenefitStatus.PAYABLE, BenefitStatus.HELD, BenefitStatus.PAYMENT_FAILED)
+
+
+def _yuan(fen: pl.Expr) -> pl.Expr:  # exact: from the integer fen, never through a float
+    return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2))
+
+
+def review_ledger(
+    engine: Engine,
+    run_id: str,
+    as_of: date,
+    standing: pl.DataFrame,
+    prior: pl.DataFrame,
+    policies: Sequence[CompiledPolicy],
+    now: datetime,
+) -> dict[str, int]:
+    """Adjust what the rules now price differently and propose the rest; counts of each."""
+    budgeted = [p.id for p in policies if p.policy.budget is not None]
+    rows = standing.join(
+        prior.select("uscc", "policy_id", "period_key", "status", "amount_fen", "paid_fen"),
+        on=["uscc", "policy_id", "period_key"],
+    )
+    unpaid = pl.col("status").is_in([str(s) for s in UNPAID])
+    paid = pl.col("status") == BenefitStatus.PAID
+    comparable = ~pl.col("policy_id").is_in(budgeted)
+    now_eligible, not_eligible = pl.col("eligible_now").fill_null(False), pl.col("eligible_now") == False  # noqa: E712
+
+    adjusted = 0
+    changed = rows.filter(unpaid & now_eligible & comparable & (pl.col("amount_now_fen") != pl.col("amount_fen"))).sort(
+        "uscc", "policy_id"
+    )
+    for r in changed.iter_rows(named=True):  # an amount that changes is decided one benefit at a time
+        key = BenefitKey(r["uscc"], r["policy_id"], r["period_key"])
+        reason = (
+            f"the registry data as of {as_of} give {r['amount_now_fen'] / 100:.2f} yuan"
+            f" (was {r['amount_fen'] / 100:.2f})"
+        )
+        with engine.begin() as connection:
+            try:
+                move(
+                    connection,
+                    key,
+                    JournalEntry.ADJUSTED,
+                    actor=f"run:{run_id}",
+                    reason=reason,
+                    ref=run_id,
+                    amount_fen=r["amount_now_fen"],
+                    at=now,
+                )
+            except IllegalMove:  # paid or cancelled meanwhile: the next run sees it as it is then
+                continue
+            told = change_notice(current(connection, key), "corrected", f"run:{run_id}", now)
+            connection.execute(insert(notices).values(**told))
+        adjusted += 1
+
+    proposals = pl.concat(
+        [
+            rows.filter(paid & not_eligible).with_columns(
+                action=pl.lit("recover"),
+                amount_fen=pl.lit(None, dtype=pl.Int64),
+                reason=pl.format(
+                    "paid {} yuan, but the registry data as of {} no longer meet the policy's conditions",
+                    _yuan(pl.col("paid_fen")),
+                    pl.lit(str(as_of)),
+                ),
+                reason_zh=pl.format(
+                    "已拨付 {} 元，但按 {} 的共享数据已不符合政策条件", _yuan(pl.col("paid_fen")), pl.lit(str(as_of))
+                ),
+            ),
+            rows.filter(unpaid & not_eligible).with_columns(
+                action=pl.lit("cancel"),
+                amount_fen=pl.lit(None, dtype=pl.Int64),
+                reason=pl.format(
+                    "not yet paid; the registry data as of {} no longer meet the policy's conditions",
+                    pl.lit(str(as_of)),
+                ),
+                reason_zh=pl.format("尚未拨付；按 {} 的共享数据已不符合政策条件", pl.lit(str(as_of))),
+            ),
+            rows.filter(paid & now_eligible & comparable & (pl.col("amount_now_fen") > pl.col("amount_fen")))
+            .with_columns(increase=pl.col("amount_now_fen") - pl.col("amount_fen"))
+            .with_columns(
+                action=pl.lit("top_up"),
+                amount_fen=pl.col("increase"),
+                reason=pl.format(
+                    "paid {} yuan; the registry data as of {} give {} yuan",
+                    _yuan(pl.col("paid_fen")),
+                    pl.lit(str(as_of)),
+                    _yuan(pl.col("amount_now_fen")),
+                ),
+                reason_zh=pl.format(
+                    "已拨付 {} 元；按 {} 的共享数据应为 {} 元",
+                    _yuan(pl.col("paid_fen")),
+                    pl.lit(str(as_of)),
+                    _yuan(pl.col("amount_now_fen")),
+                ),
+            )
+            .drop("increase"),
+        ],
+        how="vertical_relaxed",
+    ).select("uscc", "policy_id", "period_key", "action", "amount_fen", "reason", "reason_zh")
+    with engine.connect() as connection:  # one open proposal per benefit and action is enough
+        open_ = pl.DataFrame(
+            connection.execute(
+                select(
+                    ledger_proposals.c.uscc,
+                    ledger_proposals.c.policy_id,
+                    ledger_proposals.c.period_key,
+                    ledger_proposals.c.action,
+                ).where(ledger_proposals.c.status == "open", ledger_proposals.c.run_id != run_id)
+            ).all(),
+            schema={"uscc": pl.String, "policy_id": pl.String, "period_key": pl.String, "action": pl.String},
+            orient="row",
+        )
+    fresh = proposals.join(open_, on=["uscc", "policy_id", "period_key", "action"], how="anti").with_columns(
+        run_id=pl.lit(run_id), status=pl.lit("open"), created_at=pl.lit(now)
+    )
+    insert_missing(engine, ledger_proposals, fresh)
+    return {"adjusted": adjusted, "proposed": fresh.height}

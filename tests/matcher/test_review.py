@@ -1,0 +1,105 @@
+"""A later run judges the benefits already in the ledger: it adjusts an unpaid amount, and proposes the rest."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from features.synthetic import generate
+from matcher.db.models import benefit_journal, benefits, ledger_proposals, notices
+from matcher.delivery import moot
+from matcher.ledger import BenefitKey, JournalEntry, move
+from matcher.run import run_matching
+from tests.matcher.test_decide import catalogue
+
+FIRST, LATER, LATEST = date(2025, 6, 30), date(2025, 9, 30), date(2025, 12, 31)  # one "once" period
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    out = tmp_path_factory.mktemp("review") / "registry"
+    generate(out, enterprises=300, seed=9)
+    return out
+
+
+def _policies(tmp_path, name: str, **spec):
+    folder = tmp_path / name
+    folder.mkdir()
+    return catalogue(folder, {"id": "a", **spec})
+
+
+def _ledger(engine):
+    with engine.connect() as connection:
+        return {(r.uscc, r.policy_id, r.period_key): r for r in connection.execute(select(benefits)).all()}
+
+
+def test_review_when_a_later_run_prices_an_unpaid_benefit_differently_adjusts_it_and_tells_the_enterprise(
+    engine, registry, tmp_path
+):
+    run_matching(engine, registry, FIRST, _policies(tmp_path, "v1", amount=1000))
+    granted = _ledger(engine)
+    assert granted and all(b.amount_fen == 100_000 for b in granted.values())
+    summary = run_matching(engine, registry, LATER, _policies(tmp_path, "v2", amount=2000))
+    # Every benefit still eligible on the later data is adjusted; one that is not is left to an officer.
+    now = _ledger(engine)
+    adjusted = {k for k in granted if now[k].amount_fen == 200_000 and now[k].status == "granted"}
+    assert summary.counts["adjusted"] == len(adjusted) > len(granted) * 0.9
+    assert summary.counts["proposed"] == len(granted) - len(adjusted)
+    with engine.connect() as connection:
+        entries = connection.execute(
+            select(benefit_journal.c.entry, benefit_journal.c.actor, benefit_journal.c.reason).where(
+                benefit_journal.c.entry == "adjusted"
+            )
+        ).all()
+        told = connection.execute(select(notices).where(notices.c.kind == "corrected")).all()
+        old = connection.execute(select(notices.c.id).where(notices.c.kind == "granted")).scalars().all()
+        stale = connection.execute(select(moot()).select_from(notices).where(notices.c.id.in_(old))).scalars().all()
+    assert len(entries) == len(adjusted)
+    assert entries[0].actor == f"run:{summary.run_id}" and "give 2000.00 yuan (was 1000.00)" in entries[0].reason
+    assert {(t.uscc, t.amount_fen) for t in told} == {(k[0], 200_000) for k in adjusted}
+    assert sum(stale) == len(adjusted)  # the grants announcing 1000 yuan are never posted now
+
+
+def test_review_when_the_rules_no_longer_grant_proposes_recovery_or_cancellation_and_changes_nothing(
+    engine, registry, tmp_path
+):
+    run_matching(engine, registry, FIRST, _policies(tmp_path, "v1", amount=1000))
+    granted = _ledger(engine)
+    paid_key = BenefitKey(*sorted(granted)[0])
+    with engine.begin() as connection:
+        for entry in (JournalEntry.MADE_PAYABLE, JournalEntry.BATCHED, JournalEntry.PAID):
+            move(connection, paid_key, entry, actor="test", reason="paid by the test", ref="t", at=datetime.now(UTC))
+    before = {k: (b.status, b.amount_fen, b.paid_fen) for k, b in _ledger(engine).items()}
+
+    nobody = _policies(tmp_path, "v2", amount=1000, months=1000)  # nobody qualifies any more
+    summary = run_matching(engine, registry, LATER, nobody)
+    assert summary.counts["proposed"] == len(granted) and summary.counts["adjusted"] == 0
+    assert {k: (b.status, b.amount_fen, b.paid_fen) for k, b in _ledger(engine).items()} == before
+    with engine.connect() as connection:
+        found = {(p.uscc, p.action): p for p in connection.execute(select(ledger_proposals)).all()}
+    recover = found[(paid_key.uscc, "recover")]
+    assert recover.status == "open" and recover.run_id == summary.run_id
+    assert (
+        recover.reason
+        == "paid 1000.00 yuan, but the registry data as of 2025-09-30 no longer meet the policy's conditions"
+    )
+    assert recover.reason_zh == "已拨付 1000.00 元，但按 2025-09-30 的共享数据已不符合政策条件"
+    assert {a for (_, a) in found} == {"recover", "cancel"} and len(found) == len(granted)
+
+    run_matching(engine, registry, LATEST, nobody)  # a later run again: no second open proposal
+    with engine.connect() as connection:
+        assert len(connection.execute(select(ledger_proposals)).all()) == len(granted)
+
+
+def test_review_when_a_paid_benefit_is_now_owed_more_proposes_the_top_up(engine, registry, tmp_path):
+    run_matching(engine, registry, FIRST, _policies(tmp_path, "v1", amount=1000))
+    key = BenefitKey(*sorted(_ledger(engine))[0])
+    with engine.begin() as connection:
+        for entry in (JournalEntry.MADE_PAYABLE, JournalEntry.BATCHED, JournalEntry.PAID):
+            move(connection, key, entry, actor="test", reason="paid by the test", ref="t", at=datetime.now(UTC))
+    run_matching(engine, registry, LATER, _policies(tmp_path, "v2", amount=1500))
+    with engine.connect() as connection:
+        (top_up,) = connection.execute(select(ledger_proposals).where(ledger_proposals.c.action == "top_up")).all()
+    assert (top_up.uscc, top_up.amount_fen) == (key.uscc, 50_000)
+    assert top_up.reason == "paid 1000.00 yuan; the registry data as of 2025-09-30 give 1500.00 yuan"
+    assert _ledger(engine)[(key.uscc, key.policy_id, key.period_key)].status == "paid"  # nothing moved by itself
