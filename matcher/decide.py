@@ -24,6 +24,7 @@ import polars as pl
 
 from features.profiles.catalogue import fact as catalogue_fact
 from matcher.amounts import MAX_AMOUNT_YUAN
+from matcher.ledger.statuses import DELIVERY_BY_MODE, PAYABLE_DECISIONS, DecisionStatus
 from matcher.periods import period_key
 from policies.compiled import CompiledPolicy
 from policies.conditions import Leaf
@@ -37,9 +38,8 @@ from policies.render import OPERATOR_WORDS, format_value
 __all__ = ["DECIDED", "STANDING", "Decided", "decide"]
 
 # Statuses of a decision that reaches the enterprise; anything else is "not matched" and is only counted.
-DECIDED = ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss")
-_BY_DELIVERY = {"automatic": "granted", "confirm": "awaiting_confirmation", "notify": "recommended"}
-PAYABLE = ("granted", "awaiting_confirmation")
+DECIDED = tuple(DecisionStatus)
+_PAYABLE = [str(s) for s in PAYABLE_DECISIONS]
 _SCHEMA = {
     "uscc": pl.String,
     "policy_id": pl.String,
@@ -245,8 +245,8 @@ def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledP
                 pl.format(f"{label.en if label else leaf.expr.text} ({f.en} is {{}}, needs {need['en']})", value)
             )
         )
-    near = pl.col("_decision") == "near_miss"
-    unknown = pl.col("_decision") == "needs_data"
+    near = pl.col("_decision") == str(DecisionStatus.NEAR_MISS)
+    unknown = pl.col("_decision") == str(DecisionStatus.NEEDS_DATA)
     evidence = rows.select(
         pl.struct(names).struct.json_encode().alias("facts"),
         pl.when(unknown).then(missing).alias("unknown_facts"),
@@ -270,7 +270,7 @@ def decide(
     they are not due again, block conflicting benefits, satisfy ``requires`` and use budget.
     """
     if not policies:  # nothing in force: no decision, but the frame keeps its columns for the writers
-        counts = dict.fromkeys(DECIDED, 0) | {"enterprises": profiles.height, "amount_error": 0}
+        counts = dict.fromkeys(map(str, DECIDED), 0) | {"enterprises": profiles.height, "amount_error": 0}
         return Decided(pl.DataFrame(schema=_SCHEMA), counts, {})  # nothing in force: nothing to judge either
     by_id = {p.id: p for p in policies}
     keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies}
@@ -349,10 +349,10 @@ def decide(
     decided = due.with_columns(
         policy_version=policy_id.replace_strict({p.id: p.version for p in policies}, return_dtype=pl.Int32),
         status=pl.when(pl.col("eligible"))
-        .then(policy_id.replace_strict({p.id: _BY_DELIVERY[p.policy.delivery] for p in policies}))
+        .then(policy_id.replace_strict({p.id: str(DELIVERY_BY_MODE[p.policy.delivery]) for p in policies}))
         .when(pl.col("eligible").is_null())
-        .then(pl.lit("needs_data"))
-        .otherwise(pl.lit("near_miss")),
+        .then(pl.lit(str(DecisionStatus.NEEDS_DATA)))
+        .otherwise(pl.lit(str(DecisionStatus.NEAR_MISS))),
     )
 
     budgets: dict[str, dict] = {}
@@ -363,7 +363,7 @@ def decide(
         budget = round(p.policy.budget * 100)
         spent = int(prior.filter(pl.col("policy_id") == p.id)["amount_fen"].sum() or 0)
         demanded = int(
-            decided.filter((pl.col("policy_id") == p.id) & pl.col("status").is_in(PAYABLE))["amount_full_fen"].sum()
+            decided.filter((pl.col("policy_id") == p.id) & pl.col("status").is_in(_PAYABLE))["amount_full_fen"].sum()
             or 0
         )
         remaining = max(budget - spent, 0)
@@ -378,7 +378,7 @@ def decide(
         }
     factor = pl.col("policy_id").replace_strict(scale, default=1.0, return_dtype=pl.Float64)
     decided = decided.with_columns(
-        amount_fen=pl.when(pl.col("status").is_in(PAYABLE) & (factor < 1.0))
+        amount_fen=pl.when(pl.col("status").is_in(_PAYABLE) & (factor < 1.0))
         .then((pl.col("amount_full_fen").cast(pl.Float64) * factor).floor().cast(pl.Int64))
         .otherwise(pl.col("amount_full_fen"))
     )
@@ -386,6 +386,6 @@ def decide(
     parts = [_evidence(decided, profiles, p, as_of) for p in sorted(policies, key=lambda p: p.id)]
     decisions = pl.concat(parts).select(*_SCHEMA)
     for status in DECIDED:
-        counts[status] = int((decisions["status"] == status).sum())
+        counts[str(status)] = int((decisions["status"] == status).sum())
     counts["enterprises"] = profiles.height
     return Decided(decisions, counts, budgets, amount_errors, standing)

@@ -17,13 +17,14 @@ from typing import Any
 import polars as pl
 
 from features.standards.divisions import PROVINCES
-from matcher.decide import PAYABLE, decide
+from matcher.decide import decide
+from matcher.ledger.statuses import ELIGIBLE_DECISIONS, PAYABLE_DECISIONS
 from policies.compiled import CompiledPolicy
 
-__all__ = ["ELIGIBLE", "impact"]
+__all__ = ["impact"]
 
-# Eligible means the rules say yes: paid automatically, on confirmation, or recommended for applying elsewhere.
-ELIGIBLE = ("granted", "awaiting_confirmation", "recommended")
+ELIGIBLE = [str(s) for s in ELIGIBLE_DECISIONS]  # the rules say yes: paid, on confirmation, or recommended
+PAYABLE = [str(s) for s in PAYABLE_DECISIONS]
 _DIMENSIONS = {
     "region": pl.col("division_code").str.slice(0, 2),
     "size_class": pl.col("size_class"),

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["DELIVERY_BY_MODE", "PAYABLE_DECISIONS", "BenefitStatus", "DecisionStatus", "DeliveryStatus", "JournalEntry"]
+__all__ = [
+    "DELIVERY_BY_MODE",
+    "ELIGIBLE_DECISIONS",
+    "PAYABLE_DECISIONS",
+    "BenefitStatus",
+    "DecisionStatus",
+    "DeliveryStatus",
+    "JournalEntry",
+]
 
 
 class DecisionStatus(StrEnum):
@@ -29,6 +37,8 @@ DELIVERY_BY_MODE = {
 }
 # Decisions with an amount owed (now, or once confirmed): what budgets count.
 PAYABLE_DECISIONS = (DecisionStatus.GRANTED, DecisionStatus.AWAITING_CONFIRMATION)
+# Decisions where the rules say yes: paid automatically, on confirmation, or recommended for applying elsewhere.
+ELIGIBLE_DECISIONS = (*PAYABLE_DECISIONS, DecisionStatus.RECOMMENDED)
 
 
 class BenefitStatus(StrEnum):

@@ -30,6 +30,7 @@ from sqlalchemy import Engine, select
 from features.standards.industry import SECTIONS
 from features.standards.size_class import SIZE_CLASSES
 from matcher.db.models import notices, responses, runs
+from matcher.ledger.statuses import DecisionStatus
 from policies.compiled import CompiledPolicy
 from policies.conditions import Leaf
 from policies.language import ast
@@ -55,7 +56,7 @@ CODES: dict[str, tuple[str, ...]] = {
     "policy_level": ("national", "provincial", "municipal", "district"),
     "delivery": ("automatic", "confirm", "notify"),
     "period": ("once", "yearly", "monthly"),
-    "status": ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss"),
+    "status": tuple(str(s) for s in DecisionStatus),
     "size_class": SIZE_CLASSES,
     "industry_section": tuple(SECTIONS),
 }

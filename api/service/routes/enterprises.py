@@ -140,7 +140,7 @@ async def list_decisions(
     page = {"uscc": uscc, "limit": limit, "offset": offset}
     query = _DECISION_PAGES[(history, status is not None)]
     if status is not None:
-        page["status"] = status
+        page["status"] = str(status)
     state: ServiceState = request.app.state.service
     titles = state.catalogue.load(state.engine).titles
     out = []

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.service.schemas.common import Instant, Text
+from matcher.ledger.statuses import DecisionStatus as _DecisionStatus
 
 __all__ = [
     "ActionOut",
@@ -22,7 +23,7 @@ __all__ = [
 ]
 
 Result = Literal["met", "not_met", "unknown"]
-DecisionStatus = Literal["granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss"]
+DecisionStatus = _DecisionStatus  # the ledger's StrEnum: one spelling of the statuses everywhere
 USCC_EXAMPLE = "91440300MA5G00000X"
 
 

@@ -10,10 +10,10 @@ import polars as pl
 import yaml
 from sqlalchemy import select
 
-from api.service.impact import ELIGIBLE
 from matcher.db import make_engine, upgrade
 from matcher.db.models import audit_log, decisions, runs
-from matcher.decide import PAYABLE
+from matcher.ledger.statuses import ELIGIBLE_DECISIONS as ELIGIBLE
+from matcher.ledger.statuses import PAYABLE_DECISIONS as PAYABLE
 from matcher.run import run_matching
 from policies.load import load_policy_text
 from tests.api.service.conftest import AS_OF
