@@ -78,6 +78,12 @@ def _refuse_after(done: dict[str, datetime], *kinds: str) -> None:
             )
 
 
+def _ledger_status(connection: Connection, notice: Any) -> BenefitStatus | None:
+    """Where the notice's benefit stands in the ledger; None when the ledger holds nothing for it."""
+    benefit = current(connection, BenefitKey.of(notice))
+    return None if benefit is None else BenefitStatus(benefit.status)
+
+
 def _refuse_late(notice: Any, today: date) -> None:
     if notice.respond_by is not None and today > notice.respond_by:
         raise Conflict(
@@ -151,8 +157,7 @@ def decline(
     """A benefit not yet on its way to the bank is cancelled; one being paid or paid cannot be declined."""
     lock(connection, notice)
     _refuse_after(done_before(connection, notice.id), "declined")
-    benefit = current(connection, BenefitKey.of(notice))
-    status = None if benefit is None else BenefitStatus(benefit.status)
+    status = _ledger_status(connection, notice)
     if status is not None and status != BenefitStatus.CANCELLED:
         try:
             status = move(
@@ -175,8 +180,7 @@ def object_to(connection: Connection, principal: Principal, notice: Any, reason:
     """Record the objection; a benefit not yet paid is held, with its pending notices, until it is reviewed."""
     lock(connection, notice)
     _refuse_after(done_before(connection, notice.id), "declined", "objected")
-    benefit = current(connection, BenefitKey.of(notice))
-    status = None if benefit is None else BenefitStatus(benefit.status)
+    status = _ledger_status(connection, notice)
     if status in (BenefitStatus.GRANTED, BenefitStatus.PAYABLE):
         status = move(
             connection,

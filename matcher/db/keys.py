@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, case, cast, literal_column, or_
 
-from matcher.db.models import benefits, decisions, notices
+from matcher.db.models import benefits, decisions, notices, rank_features
 
-__all__ = ["TOPIC_KINDS", "decision_topic", "same_benefit", "same_decision", "same_notice"]
+__all__ = ["TOPIC_KINDS", "decision_topic", "ranked_notice", "same_benefit", "same_decision", "same_notice"]
 
 # Decisions whose notice is told apart by the amount it announces: a later run that changes the amount notifies
 # again. (matcher.notices builds the same topic in polars.)
@@ -53,4 +53,13 @@ def same_notice(source: Any) -> ColumnElement[bool]:
         notices.c.period_key == source.period_key,
         notices.c.kind == source.status,
         notices.c.topic == decision_topic(source),
+    )
+
+
+def ranked_notice() -> ColumnElement[bool]:
+    """A notice and the ranker's row for the same decision: same run, enterprise and policy."""
+    return and_(
+        notices.c.run_id == rank_features.c.run_id,
+        notices.c.uscc == rank_features.c.uscc,
+        notices.c.policy_id == rank_features.c.policy_id,
     )

@@ -18,8 +18,9 @@ for NDCG and MAP.
 from __future__ import annotations
 
 import polars as pl
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, select
 
+from matcher.db.keys import ranked_notice
 from matcher.db.models import notices, rank_features, responses, runs
 from matcher.ranking.features import ACTED, FEATURE_SET, GRADES, decode_features
 
@@ -45,14 +46,7 @@ def load_feedback(engine: Engine) -> pl.DataFrame:
             notices.c.kind.label("status_name"),
         )
         .join(runs, runs.c.id == rank_features.c.run_id)
-        .join(
-            notices,
-            and_(
-                notices.c.run_id == rank_features.c.run_id,
-                notices.c.uscc == rank_features.c.uscc,
-                notices.c.policy_id == rank_features.c.policy_id,
-            ),
-        )
+        .join(notices, ranked_notice())
     )
     schema = {
         "run_id": pl.String,

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, select
 
+from matcher.db.keys import ranked_notice
 from matcher.db.models import notices, rank_features, responses, runs
 from matcher.ranking.bootstrap import DRAWS, LEVEL, bootstrap_ratios
 from matcher.ranking.features import ACTED
@@ -62,14 +63,7 @@ def _notices(engine: Engine, run_id: str | None) -> tuple[list[dict[str, Any]], 
             acted.label("acted"),
             answered.label("answered"),
         )
-        .join(
-            notices,
-            and_(
-                notices.c.run_id == rank_features.c.run_id,
-                notices.c.uscc == rank_features.c.uscc,
-                notices.c.policy_id == rank_features.c.policy_id,
-            ),
-        )
+        .join(notices, ranked_notice())
         .where(rank_features.c.run_id.in_(select(ranked_runs.subquery().c.id)))
     )
     schema = {
