@@ -7,10 +7,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml api/web/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	npm ci --prefix api/web --no-audit --no-fund --ignore-scripts  # Swagger UI for /docs, served locally
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -30,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/ranker.py
 	$(BIN)/python bench/service.py --workers 2
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -7,7 +7,7 @@ read cannot drift from the schema the validator enforces.
 
 from __future__ import annotations
 
-from features.profiles.catalogue import FACTS
+from features.profiles.catalogue import DECLARED_FACTS, REGISTRY_FACTS
 from features.registries.rules import RULES
 from features.registries.schema import REGISTRIES, TABLES, Column
 
@@ -100,12 +100,36 @@ def facts_markdown() -> str:
         "| fact | type | unit | 中文 | meaning | source (registry: table.columns) | period | absent |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for f in FACTS:
+    for f in REGISTRY_FACTS:
         sources = "; ".join(f"{s.registry}: {s.table}.{', '.join(s.columns)}" for s in f.sources)
         values = f" ({', '.join(f.values)})" if f.values else ""
         out.append(
             f"| `{f.name}` | {f.kind}{values} | {f.unit or ''} | {f.zh} | {f.en} | {sources} | {f.period}"
             f" | {f.absent} |"
+        )
+    out += [
+        "",
+        "## Declared facts",
+        "",
+        "<!-- Generated from policies/facts/declared.yaml. -->",
+        "",
+        "No registry holds these: a policy may still name them (docs/policies.md, *Declared facts*).",
+        "Each is null in every profile until it is attested and an officer accepts the attestation",
+        "(`huiqi supplied-facts review`, `POST /supplied-facts/{id}/review`); a condition on it is",
+        "unknown until then, so the enterprise is asked — it never passes silently. An accepted fact",
+        "enters the next run's profiles with its lineage (who supplied it, when, who accepted it);",
+        "for a fact a registry also holds, registry data that arrives later wins unless the officer",
+        "said otherwise.",
+        "",
+        "| fact | type | unit | 中文 | meaning | attested by | evidence asked |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in DECLARED_FACTS:
+        values = f" ({', '.join(f.values)})" if f.values else ""
+        evidence = f"{f.evidence[0]} / {f.evidence[1]}" if f.evidence else ""
+        out.append(
+            f"| `{f.name}` | {f.kind}{values} | {f.unit or ''} | {f.zh} | {f.en} | {', '.join(f.attested_by)}"
+            f" | {evidence} |"
         )
     out.append("")
     return "\n".join(out)

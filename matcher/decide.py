@@ -4,10 +4,14 @@ Stages, each vectorised over the whole population (loops run over policies
 or ranks, never over enterprises):
 1. eligibility and amount of every in-force policy (the rules' bulk back-end),
    and eligibility with thresholds eased by ``near_miss_margin`` (near misses);
-2. what other runs already granted in the same entitlement period is not due again;
-3. the policy graph: ``supersedes`` drops the replaced policy, mutually exclusive
-   benefits keep the highest amount (ties: the lower policy id), ``requires``
-   is met only by an eligible or already granted required policy;
+2. what other runs already granted in the same entitlement period (or for the
+   same certificate) is not due again;
+3. the policy graph: ``supersedes`` drops the replaced policy (and its other
+   notices for the enterprises the newer one covers), mutually exclusive
+   benefits keep the highest amount (ties: the lower policy id; in a group with
+   ``top_up`` a later higher award pays the difference), ``requires`` is met
+   only by an eligible or already granted required policy;
+   the delivery mode of each eligible benefit (fixed, or by condition);
 4. budgets: when the amounts due exceed what is left of a policy's budget for
    the period, every amount is scaled pro rata (rounded down to the fen);
 5. the evidence of each decision: the facts the policy read, the facts to ask
@@ -25,7 +29,8 @@ import polars as pl
 from features.profiles.catalogue import fact as catalogue_fact
 from matcher.amounts import MAX_AMOUNT_YUAN
 from matcher.ledger.statuses import DELIVERY_BY_MODE, PAYABLE_DECISIONS, DecisionStatus
-from matcher.periods import period_key
+from matcher.periods import UNKNOWN_CERTIFICATE, certificate_key, period_key
+from matcher.persons import COUNTED, assign_persons, person_families
 from policies.compiled import CompiledPolicy
 from policies.conditions import Leaf
 from policies.evaluate import evaluate_policies
@@ -66,6 +71,12 @@ class Decided:
     # Per benefit other runs put in the ledger for this run's periods: what the rules say of it now
     # (eligible_now true / false / null = unknown, amount_now_fen before budget scaling) — matcher/ledger/review.
     standing: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STANDING))
+    # Benefits that top up an earlier, lower award of the same exclusive group (uscc, policy_id, period_key,
+    # over_policy_id, over_fen): their amount is the difference; the ledger's journal says so.
+    top_ups: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TOP_UPS))
+    # The persons each payable per-person benefit counts (family, person_id, uscc, policy_id, period_key): once
+    # recorded, no later run counts them again in that family.
+    persons: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=COUNTED_BY))
 
 
 def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_of: date, margin: float) -> pl.DataFrame:
@@ -80,7 +91,13 @@ def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_o
         read = sorted(_amount_facts(p) & set(profiles.columns))
         return pl.all_horizontal([pl.col(f).is_not_null() for f in read]) if read else pl.repeat(True, pl.len())
 
-    known = profiles.lazy().select(all_known(p).alias(f"{p.id}:amount_known") for p in policies)
+    conditional = [p for p in policies if len(p.delivery_rules) > 1]
+    per_person = [p for p in policies if p.policy.benefit.persons]
+    known = profiles.lazy().select(
+        *(all_known(p).alias(f"{p.id}:amount_known") for p in policies),
+        *(to_polars(p.amount.node, p.kinds, as_of).cast(pl.Float64).alias(f"{p.id}:unit") for p in per_person),
+        *(p.delivery_expr(as_of).alias(f"{p.id}:mode") for p in conditional),
+    )
     wide = pl.concat(
         [evaluate_policies(profiles, policies, as_of, near_miss_margin=margin), known], how="horizontal"
     ).with_columns(
@@ -107,6 +124,8 @@ def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_o
                 pl.when(error).then(None).otherwise(amount * 100).round(0).cast(pl.Int64).alias("amount_full_fen"),
                 amount.alias("amount_yuan"),
                 error.alias("amount_error"),
+                (pl.col(f"{p.id}:mode") if p in conditional else pl.lit(p.policy.delivery_default)).alias("mode"),
+                (pl.col(f"{p.id}:unit") if p in per_person else pl.lit(None, pl.Float64)).alias("unit"),
             )
             .filter(pl.col("eligible").is_null() | pl.col("eligible") | pl.col("near").fill_null(False))
             .sort("_order")
@@ -122,12 +141,62 @@ STANDING = {
     "eligible_now": pl.Boolean,
     "amount_now_fen": pl.Int64,
 }
+TOP_UPS = {
+    "uscc": pl.String,
+    "policy_id": pl.String,
+    "period_key": pl.String,
+    "over_policy_id": pl.String,
+    "over_fen": pl.Int64,
+}
+_PRIOR = {"uscc": pl.String, "policy_id": pl.String, "period_key": pl.String, "amount_fen": pl.Int64}
+_PRIOR_KEYS = {"policy_id": pl.String, "period_key": pl.String}
+COUNTED_BY = {
+    "family": pl.String,
+    "person_id": pl.String,
+    "uscc": pl.String,
+    "policy_id": pl.String,
+    "period_key": pl.String,
+}
 
 
-def _standing(prior: pl.DataFrame, cand: pl.DataFrame) -> pl.DataFrame:
+def _top_up_groups(policies: Sequence[CompiledPolicy]) -> dict[str, str]:
+    """Policy id → its exclusive group, for the groups whose members say ``top_up``."""
+    return {
+        p.id: str(p.policy.relations.exclusive_group)
+        for p in policies
+        if p.policy.relations.top_up and p.policy.relations.exclusive_group
+    }
+
+
+def _group_prior(prior: pl.DataFrame, groups: dict[str, str]) -> pl.DataFrame:
+    """Per enterprise and top-up group: the highest award other runs granted (over_fen) and its policy."""
+    return (
+        prior.filter(pl.col("policy_id").is_in(list(groups)))
+        .with_columns(group=pl.col("policy_id").replace_strict(groups, return_dtype=pl.String))
+        .sort("amount_fen", "policy_id", descending=[True, False])
+        .group_by("uscc", "group", maintain_order=True)
+        .agg(over_fen=pl.col("amount_fen").first(), over_policy_id=pl.col("policy_id").first())
+    )
+
+
+def _certificate_keys(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], rows: pl.DataFrame) -> pl.Series:
+    """The period key of each of ``rows`` (policy_id, _row: the enterprise's row in ``profiles``) of a
+    per-certificate policy: the certificate the enterprise holds now (null when unknown, or not such a policy)."""
+    key = pl.lit(None, dtype=pl.String)
+    for p in policies:
+        if p.policy.benefit.certificate:
+            held = profiles[str(p.policy.benefit.certificate)].gather(rows["_row"])
+            key = pl.when(pl.col("policy_id") == p.id).then(certificate_key(pl.lit(held))).otherwise(key)
+    return rows.select(key.alias("_cert")).to_series()
+
+
+def _standing(
+    prior: pl.DataFrame, cand: pl.DataFrame, groups: dict[str, str], per_person: frozenset[str] = frozenset()
+) -> pl.DataFrame:
     """The rules' view today of each benefit already in the ledger: a benefit that is no candidate any more
     (not eligible, not unknown, not nearly eligible) is not eligible; one whose amount cannot be computed is
-    unknown."""
+    unknown. A top-up is owed its award less the other awards of its group the enterprise was granted; a benefit
+    that counts each person once keeps the amount of the persons it counted (later hires are a later benefit)."""
     seen = cand.select("uscc", "policy_id", "eligible", "amount_full_fen", "amount_error", _seen=pl.lit(True))
     joined = prior.select("uscc", "policy_id", "period_key").join(seen, on=["uscc", "policy_id"], how="left")
     eligible = (
@@ -137,6 +206,31 @@ def _standing(prior: pl.DataFrame, cand: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(None, dtype=pl.Boolean))
         .otherwise(pl.col("eligible"))
     )
+    if groups:  # the group's highest award now, when already in the ledger, owes it less the others granted
+        joined = (
+            joined.join(prior.select("uscc", "policy_id", "amount_fen"), on=["uscc", "policy_id"], how="left")
+            .with_columns(_group=pl.col("policy_id").replace_strict(groups, default=None, return_dtype=pl.String))
+            .with_columns(
+                _top=pl.struct(-pl.col("amount_full_fen").fill_null(0), "policy_id")
+                .rank("ordinal")
+                .over("uscc", "_group")
+                == 1,
+                _others=pl.col("amount_fen").sum().over("uscc", "_group") - pl.col("amount_fen"),
+            )
+            .with_columns(
+                amount_full_fen=pl.when(pl.col("_group").is_not_null() & pl.col("_top"))
+                .then(pl.col("amount_full_fen") - pl.col("_others"))
+                .otherwise(pl.col("amount_full_fen"))
+            )
+        )
+    if per_person:
+        joined = joined.join(
+            prior.select("uscc", "policy_id", _ledger_fen="amount_fen"), on=["uscc", "policy_id"], how="left"
+        ).with_columns(
+            amount_full_fen=pl.when(pl.col("policy_id").is_in(list(per_person)))
+            .then(pl.col("_ledger_fen"))
+            .otherwise(pl.col("amount_full_fen"))
+        )
     return joined.select(
         "uscc",
         "policy_id",
@@ -263,31 +357,51 @@ def decide(
     *,
     prior: pl.DataFrame | None = None,
     near_miss_margin: float = 0.1,
+    persons: pl.DataFrame | None = None,
+    counted: pl.DataFrame | None = None,
 ) -> Decided:
     """Decisions for ``profiles`` as of ``as_of``.
 
     ``prior`` holds benefits other runs granted (uscc, policy_id, period_key, amount_fen):
     they are not due again, block conflicting benefits, satisfy ``requires`` and use budget.
+    ``persons`` (uscc, person_id, hire_date, fact: ``matcher.persons.PERSONS``) are the persons behind the hire
+    counts, and ``counted`` (family, person_id) those other runs counted: a policy that counts each person once
+    pays only for persons not counted before (without ``persons``, its count fact is taken as it stands).
     """
     if not policies:  # nothing in force: no decision, but the frame keeps its columns for the writers
         counts = dict.fromkeys(map(str, DECIDED), 0) | {"enterprises": profiles.height, "amount_error": 0}
         return Decided(pl.DataFrame(schema=_SCHEMA), counts, {})  # nothing in force: nothing to judge either
     by_id = {p.id: p for p in policies}
-    keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies}
-    key_frame = pl.DataFrame({"policy_id": list(keys), "period_key": list(keys.values())})
-    prior = (
-        prior
-        if prior is not None
-        else pl.DataFrame(
-            schema={"uscc": pl.String, "policy_id": pl.String, "period_key": pl.String, "amount_fen": pl.Int64}
-        )
-    ).join(key_frame, on=["policy_id", "period_key"], how="semi")
+    keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies if not p.policy.benefit.certificate}
+    key_frame = pl.DataFrame({"policy_id": list(keys), "period_key": list(keys.values())}, schema=_PRIOR_KEYS)
+    given = (prior if prior is not None else pl.DataFrame(schema=_PRIOR)).filter(pl.col("policy_id").is_in(list(by_id)))
+    # Per certificate, what counts is the certificate the enterprise holds now; the budget, every certificate's.
+    per_certificate = [p.id for p in policies if p.policy.benefit.certificate]
+    held = given.filter(pl.col("policy_id").is_in(per_certificate))
+    if held.height:
+        rows = profiles.select("uscc", _row=pl.int_range(pl.len(), dtype=pl.UInt32))
+        held = held.join(rows, on="uscc")  # benefits of enterprises no longer profiled have no certificate now
+        held = held.filter(pl.col("period_key") == _certificate_keys(profiles, policies, held)).drop("_row")
+    prior = pl.concat([given.join(key_frame, on=["policy_id", "period_key"], how="semi"), held])
     counts: dict[str, int] = {}
+    groups = _top_up_groups(policies)
 
     cand = _candidates(profiles, policies, as_of, near_miss_margin).with_columns(
-        period_key=pl.col("policy_id").replace_strict(keys, return_dtype=pl.String)
+        period_key=pl.col("policy_id").replace_strict(keys, default=None, return_dtype=pl.String)
     )
-    standing = _standing(prior, cand)
+    if per_certificate:
+        cand = (
+            cand.with_columns(_cert=_certificate_keys(profiles, policies, cand))
+            .with_columns(
+                # Eligible, but the certificate that keys the benefit unknown: it cannot be paid; asked for instead.
+                eligible=pl.when(pl.col("period_key").is_null() & pl.col("_cert").is_null() & pl.col("eligible"))
+                .then(None)
+                .otherwise(pl.col("eligible")),
+                period_key=pl.coalesce("period_key", "_cert", pl.lit(UNKNOWN_CERTIFICATE)),
+            )
+            .drop("_cert")
+        )
+    standing = _standing(prior, cand, groups, frozenset(person_families(policies)))
     errors = cand.filter(pl.col("amount_error"))
     amount_errors = _amount_errors(errors)
     counts["amount_error"] = errors.height
@@ -302,20 +416,86 @@ def decide(
     )
     is_eligible = pl.col("eligible").fill_null(False)
 
-    # supersedes: while the newer policy is eligible, the one it replaces is not paid
+    # each person once: the count is the persons no other run counted in the policy's family
+    families = person_families(policies)
+    assigned = pl.DataFrame(
+        schema={"uscc": pl.String, "policy_id": pl.String, "family": pl.String, "person_id": pl.String}
+    )
+    if families and persons is not None:
+        mine = pl.col("policy_id").is_in(list(families))
+        assigned = assign_persons(
+            due.filter(mine & is_eligible).select("uscc", "policy_id"),
+            persons,
+            counted if counted is not None else pl.DataFrame(schema=COUNTED),
+            families,
+        )
+        fresh = assigned.group_by("uscc", "policy_id").agg(_fresh=pl.len().cast(pl.Int64))
+        due = due.join(fresh, on=["uscc", "policy_id"], how="left", maintain_order="left").with_columns(
+            _fresh=pl.col("_fresh").fill_null(0)
+        )
+        before = due.height
+        due = (
+            due.filter(~(mine & is_eligible & (pl.col("_fresh") == 0)))
+            .with_columns(
+                amount_full_fen=pl.when(mine & is_eligible)
+                .then((pl.col("unit") * pl.col("_fresh") * 100).round(0).cast(pl.Int64))
+                .otherwise(pl.col("amount_full_fen"))
+            )
+            .drop("_fresh")
+        )
+        counts["already_granted"] += before - due.height
+
+    # supersedes: while the newer policy is eligible, the one it replaces is not paid; and where the newer one
+    # covers the enterprise (its region), the replaced one asks for no data and raises no near miss either.
     for p in policies:
         for old in p.policy.relations.supersedes:
-            newer = due.filter((pl.col("policy_id") == p.id) & is_eligible).select("uscc")
+            # ... or already granted by an earlier run: the replaced one is not due then either
+            newer = pl.concat(
+                [
+                    due.filter((pl.col("policy_id") == p.id) & is_eligible).select("uscc"),
+                    prior.filter(pl.col("policy_id") == p.id).select("uscc"),
+                ]
+            )
+            covered = profiles.filter(p.in_region_expr().fill_null(False)).select("uscc")
             before = due.height
-            due = due.filter(~((pl.col("policy_id") == old) & pl.col("uscc").is_in(newer["uscc"].implode())))
+            due = due.filter(
+                ~(
+                    (pl.col("policy_id") == old)
+                    & (
+                        pl.col("uscc").is_in(newer["uscc"].implode())
+                        | (~is_eligible & pl.col("uscc").is_in(covered["uscc"].implode()))
+                    )
+                )
+            )
             counts["superseded"] = counts.get("superseded", 0) + before - due.height
 
+    # top_up groups: an earlier, lower award of the group blocks nothing higher; the higher pays the difference
+    group_prior = _group_prior(prior, groups) if groups else None
+    blocking = prior
+    if group_prior is not None:
+        in_group = pl.col("policy_id").replace_strict(groups, default=None, return_dtype=pl.String)
+        higher = (
+            due.filter(is_eligible)
+            .with_columns(group=in_group)
+            .join(group_prior, on=["uscc", "group"])
+            .filter(pl.col("amount_full_fen") > pl.col("over_fen"))
+            .select("uscc", "group")
+            .unique()
+        )
+        blocking = prior.join(
+            prior.with_columns(group=in_group)
+            .join(higher, on=["uscc", "group"], how="semi")
+            .select("uscc", "policy_id"),
+            on=["uscc", "policy_id"],
+            how="anti",
+        )
+
     pairs = {(a, b) for a, b in conflict_pairs(policies) if a in by_id and b in by_id}
-    losers = _resolve_conflicts(due.filter(is_eligible), prior, pairs)
+    losers = _resolve_conflicts(due.filter(is_eligible), blocking, pairs)
     due = due.join(losers, on=["uscc", "policy_id"], how="anti")
     counts["excluded"] = losers.height
     if pairs:  # no point asking for data, or raising a near miss, for a benefit excluded by one already kept
-        kept = pl.concat([due.filter(is_eligible).select("uscc", "policy_id"), prior.select("uscc", "policy_id")])
+        kept = pl.concat([due.filter(is_eligible).select("uscc", "policy_id"), blocking.select("uscc", "policy_id")])
         conflicts = pl.DataFrame(list(pairs), schema={"policy_id": pl.String, "other": pl.String}, orient="row")
         blocked = (
             due.filter(~is_eligible)
@@ -345,11 +525,33 @@ def decide(
             ).filter(~(mine & is_eligible & ~has & ~unsure))
             counts["unmet_requirement"] = counts.get("unmet_requirement", 0) + before - due.height
 
+    top_ups = pl.DataFrame(schema=TOP_UPS)
+    if group_prior is not None:  # the kept higher award owes what the earlier one did not pay
+        in_group = pl.col("policy_id").replace_strict(groups, default=None, return_dtype=pl.String)
+        rising = (
+            due.filter(is_eligible)
+            .with_columns(group=in_group)
+            .join(group_prior, on=["uscc", "group"])
+            .filter(pl.col("amount_full_fen") > pl.col("over_fen"))
+        )
+        top_ups = rising.select(*TOP_UPS)
+        due = (
+            due.join(
+                top_ups.select("uscc", "policy_id", "over_fen"),
+                on=["uscc", "policy_id"],
+                how="left",
+                maintain_order="left",
+            )
+            .with_columns(amount_full_fen=pl.col("amount_full_fen") - pl.col("over_fen").fill_null(0))
+            .drop("over_fen")
+        )
+        counts["top_up"] = top_ups.height
+
     policy_id = pl.col("policy_id")
     decided = due.with_columns(
         policy_version=policy_id.replace_strict({p.id: p.version for p in policies}, return_dtype=pl.Int32),
         status=pl.when(pl.col("eligible"))
-        .then(policy_id.replace_strict({p.id: str(DELIVERY_BY_MODE[p.policy.delivery]) for p in policies}))
+        .then(pl.col("mode").replace_strict({m: str(s) for m, s in DELIVERY_BY_MODE.items()}, return_dtype=pl.String))
         .when(pl.col("eligible").is_null())
         .then(pl.lit(str(DecisionStatus.NEEDS_DATA)))
         .otherwise(pl.lit(str(DecisionStatus.NEAR_MISS))),
@@ -361,7 +563,10 @@ def decide(
         if p.policy.budget is None:
             continue
         budget = round(p.policy.budget * 100)
-        spent = int(prior.filter(pl.col("policy_id") == p.id)["amount_fen"].sum() or 0)
+        spent = int(
+            (given if p.policy.benefit.certificate else prior).filter(pl.col("policy_id") == p.id)["amount_fen"].sum()
+            or 0
+        )
         demanded = int(
             decided.filter((pl.col("policy_id") == p.id) & pl.col("status").is_in(_PAYABLE))["amount_full_fen"].sum()
             or 0
@@ -388,4 +593,12 @@ def decide(
     for status in DECIDED:
         counts[str(status)] = int((decisions["status"] == status).sum())
     counts["enterprises"] = profiles.height
-    return Decided(decisions, counts, budgets, amount_errors, standing)
+    counted_by = (
+        assigned.join(
+            decisions.filter(pl.col("status").is_in(_PAYABLE)).select("uscc", "policy_id", "period_key"),
+            on=["uscc", "policy_id"],
+        )
+        .select(*COUNTED_BY)
+        .sort("family", "person_id")
+    )
+    return Decided(decisions, counts, budgets, amount_errors, standing, top_ups, counted_by)

@@ -65,7 +65,7 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _payload(row: dict, catalogue: Catalogue) -> dict:
+def _payload(row: dict, catalogue: Catalogue, links: Callable[[str], str] | None = None) -> dict:
     explanation: dict[str, list[str]] = {}
     try:
         policy = catalogue.get(row["policy_id"], row["policy_version"])
@@ -74,6 +74,9 @@ def _payload(row: dict, catalogue: Catalogue) -> dict:
     if policy is not None and row["facts"]:
         traced = trace(policy, json.loads(row["facts"]) | {"uscc": row["uscc"]}, row["as_of"])
         explanation = {"zh": traced.lines("zh"), "en": traced.lines("en")}
+    # The signed link to the enterprise's inbox (api/web/links.py), in the payload and at the end of the text.
+    link = links(row["uscc"]) if links else None
+    opens = {"zh": f"\n查看详情并办理：{link}", "en": f"\nRead it and answer: {link}"} if link else {"zh": "", "en": ""}
     return {
         "idempotency_key": row["idempotency_key"],
         "uscc": row["uscc"],
@@ -84,8 +87,9 @@ def _payload(row: dict, catalogue: Catalogue) -> dict:
         "amount_yuan": None if row["amount_fen"] is None else row["amount_fen"] / 100,
         "respond_by": row["respond_by"].isoformat() if row["respond_by"] else None,
         "title": {"zh": row["title_zh"], "en": row["title_en"]},
-        "body": {"zh": row["body_zh"], "en": row["body_en"]},
+        "body": {"zh": row["body_zh"] + opens["zh"], "en": row["body_en"] + opens["en"]},
         "explanation": explanation,
+        "link": link,
     }
 
 
@@ -169,8 +173,10 @@ def deliver_due(
     *,
     policy: DeliveryPolicy = DeliveryPolicy(),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    links: Callable[[str], str] | None = None,
 ) -> DeliveryReport:
-    """One pass over the notices due now; call again (after the backoff) until nothing is due."""
+    """One pass over the notices due now; call again (after the backoff) until nothing is due. ``links`` gives
+    the address that opens an enterprise's inbox (by USCC), put in each payload as ``link``."""
     report = DeliveryReport()
     for row in _due(engine, catalogue, now(), policy.batch):
         if row["moot"]:
@@ -182,7 +188,7 @@ def deliver_due(
         try:
             response = client.post(
                 row["url"],
-                json=_payload(row, catalogue),
+                json=_payload(row, catalogue, links),
                 headers={"Idempotency-Key": row["idempotency_key"]},
                 timeout=policy.timeout_seconds,
             )

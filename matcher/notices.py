@@ -225,6 +225,11 @@ _TEMPLATES: dict[str, tuple[str, str, str, str]] = {
     ),
 }
 _BY_FORM = ("granted", "awaiting_confirmation")  # kinds whose wording depends on the form and the amount
+# Where to apply or ask (policy.apply), after the body of a notice that needs a step by the enterprise.
+_APPLY_KINDS = ("recommended", "awaiting_confirmation", "needs_data")
+_APPLY = ("申请入口：{url}（{office_zh}）。", " Apply at {url} ({office_en}).")
+# A cash benefit refunded to the social-insurance account, not transferred to the bank account.
+_SI_ACCOUNT = ("款项退回至单位社会保险缴费账户。", " The money goes back to your social-insurance account.")
 KINDS = ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss")
 
 
@@ -313,6 +318,10 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
             "t_zh": [p.policy.title.zh for p in policies],
             "t_en": [p.policy.title.en for p in policies],
             "form": [p.policy.benefit.form for p in policies],
+            "channel": [p.policy.benefit.payout_channel for p in policies],
+            "apply_url": [p.policy.apply.url if p.policy.apply else None for p in policies],
+            "office_zh": [p.policy.apply.office.zh if p.policy.apply else None for p in policies],
+            "office_en": [p.policy.apply.office.en if p.policy.apply else None for p in policies],
         },
         schema_overrides={"policy_version": notices.schema.get("policy_version", pl.Int64)},
     )
@@ -361,4 +370,35 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
             )
         )
     texts = pl.concat(parts).sort("_order") if parts else rows
-    return texts.drop("_order", "t_zh", "t_en", "form", "variant", "unknown_zh", "unknown_en", "respond_text")
+    apply = pl.col("kind").is_in(_APPLY_KINDS) & pl.col("apply_url").is_not_null()
+    si = (pl.col("kind") == "granted") & (pl.col("channel") == "social_insurance_account")
+    texts = texts.with_columns(
+        body_zh=pl.concat_str(
+            "body_zh",
+            pl.when(si).then(pl.lit(_SI_ACCOUNT[0])).otherwise(pl.lit("")),
+            pl.when(apply)
+            .then(pl.format(_APPLY[0].replace("{url}", "{}").replace("{office_zh}", "{}"), "apply_url", "office_zh"))
+            .otherwise(pl.lit("")),
+        ),
+        body_en=pl.concat_str(
+            "body_en",
+            pl.when(si).then(pl.lit(_SI_ACCOUNT[1])).otherwise(pl.lit("")),
+            pl.when(apply)
+            .then(pl.format(_APPLY[1].replace("{url}", "{}").replace("{office_en}", "{}"), "apply_url", "office_en"))
+            .otherwise(pl.lit("")),
+        ),
+    )
+    return texts.drop(
+        "_order",
+        "t_zh",
+        "t_en",
+        "form",
+        "variant",
+        "unknown_zh",
+        "unknown_en",
+        "respond_text",
+        "channel",
+        "apply_url",
+        "office_zh",
+        "office_en",
+    )

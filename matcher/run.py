@@ -1,7 +1,8 @@
 """A matching run: registries → profiles → decisions → database, exactly once.
 
 A run is identified by what it decides from: the as-of date, the registry
-snapshot's fingerprint and the policy catalogue's fingerprint. Running the
+snapshot's fingerprint, the policy catalogue's fingerprint and the facts
+officers accepted (matcher/supplied.py). Running the
 same inputs again finds the completed run and changes nothing. A run killed
 part-way is resumed by running it again: decisions are deterministic, every
 write skips rows already there, and what earlier *other* runs granted is read
@@ -19,18 +20,23 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine, insert, or_, select, text, update
 
 from features.profiles import build_profiles
+from features.profiles.attested import apply_attested
+from features.profiles.social_insurance import hired_persons
 from features.registries.validate import RegistryCheck, check_registry
 from matcher.db.bulk import CHUNK_ROWS, insert_missing
 from matcher.db.models import benefit_journal, benefits, decisions, notices, rank_features, runs
 from matcher.decide import decide
 from matcher.ledger import DecisionStatus, grant_decided
+from matcher.ledger.persons import count_persons, counted_persons
 from matcher.ledger.review import review_ledger
 from matcher.notices import build_notices
 from matcher.periods import check_as_of, period_key
+from matcher.persons import person_families
 from matcher.ranking.serve import PushPlan, rank_decisions
+from matcher.supplied import accepted_facts, attested_fingerprint
 from policies.compiled import CompiledPolicy
 
 __all__ = ["RunSummary", "catalogue_fingerprint", "run_matching"]
@@ -71,7 +77,9 @@ def catalogue_fingerprint(policies: Sequence[CompiledPolicy]) -> str:
     return digest.hexdigest()
 
 
-def _prior(engine: Engine, run_id: str, keys: set[str]) -> pl.DataFrame:
+def _prior(engine: Engine, run_id: str, keys: set[str], any_key: set[str]) -> pl.DataFrame:
+    """Benefits other runs granted in the periods ``keys``, and under any key for the policies ``any_key``
+    (per certificate: every certificate, for their budgets)."""
     query = select(
         benefits.c.uscc,
         benefits.c.policy_id,
@@ -79,7 +87,10 @@ def _prior(engine: Engine, run_id: str, keys: set[str]) -> pl.DataFrame:
         benefits.c.amount_fen,
         benefits.c.status,
         benefits.c.paid_fen,
-    ).where(benefits.c.run_id != run_id, benefits.c.period_key.in_(sorted(keys)))
+    ).where(
+        benefits.c.run_id != run_id,
+        or_(benefits.c.period_key.in_(sorted(keys)), benefits.c.policy_id.in_(sorted(any_key))),
+    )
     schema = {
         "uscc": pl.String,
         "policy_id": pl.String,
@@ -122,7 +133,11 @@ def run_matching(
     done("checking registries")
     quarantined = sum(t.rows_quarantined for t in checked.tables.values())
     catalogue_fp = catalogue_fingerprint(policies)
-    run_id = hashlib.sha256(f"{as_of}|{checked.fingerprint}|{catalogue_fp}".encode()).hexdigest()[:32]
+    # Facts accepted since the last run make a new run: they are part of what it decides from.
+    attested = accepted_facts(engine)
+    attested_fp = attested_fingerprint(attested)
+    inputs = f"{as_of}|{checked.fingerprint}|{catalogue_fp}" + (f"|{attested_fp}" if attested_fp else "")
+    run_id = hashlib.sha256(inputs.encode()).hexdigest()[:32]
 
     with engine.begin() as connection:
         existing = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
@@ -153,11 +168,20 @@ def run_matching(
 
     stage("building profiles")
     profiles = build_profiles({t: checked.clean(t) for t in checked.tables}, as_of).collect(engine="streaming")
+    profiles = apply_attested(profiles, attested)
     done("building profiles")
 
     stage("deciding")
-    prior = _prior(engine, run_id, {period_key(p.policy.benefit.period, as_of) for p in policies})
-    decided = decide(profiles, policies, as_of, prior=prior)
+    per_certificate = {p.id for p in policies if p.policy.benefit.certificate}
+    keys = {period_key(p.policy.benefit.period, as_of) for p in policies if p.id not in per_certificate}
+    prior = _prior(engine, run_id, keys, per_certificate)
+    families = person_families(policies)
+    persons = counted = None
+    if families:  # each person once: the persons behind the counts, and those other runs counted
+        facts = sorted({fact for _, fact in families.values()})
+        persons = hired_persons(checked.clean("si_hires").lazy(), as_of, facts).collect()
+        counted = counted_persons(engine, run_id, (family for family, _ in families.values()))
+    decided = decide(profiles, policies, as_of, prior=prior, persons=persons, counted=counted)
     done("deciding")
 
     stage("ranking")  # orders and times the notices; never changes a decision
@@ -174,7 +198,8 @@ def run_matching(
     stage("writing the benefit ledger")
     stamp = now()
     granted = rows.filter(pl.col("status") == DecisionStatus.GRANTED)
-    grant_decided(engine, granted, run_id, as_of.isoformat(), stamp, chunk_rows=chunk_rows)
+    grant_decided(engine, granted, run_id, as_of.isoformat(), stamp, chunk_rows=chunk_rows, top_ups=decided.top_ups)
+    count_persons(engine, decided.persons, run_id, stamp, chunk_rows=chunk_rows)
     done("writing the benefit ledger")
 
     stage("writing notices")

@@ -33,27 +33,41 @@ FACT_TYPES: dict[str, FactType] = {f.name: FactType(f.kind, f.values) for f in F
 _KINDS = {name: t.kind for name, t in FACT_TYPES.items()}
 
 
+def _field(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "the policy"
+
+
 def _schema_error(err: ValidationError, file: str, positions: Positions) -> PolicyFileError:
-    first = err.errors()[0]
-    loc = tuple(first["loc"])
-    field = ".".join(str(p) for p in loc) or "the policy"
-    if first["type"] == "extra_forbidden":
-        known = [k for k in Policy.model_fields]  # top level is where typos usually are
-        near = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    """The first problem, worded for it: a misspelt field gets "did you mean", missing fields come all at once."""
+    errors = err.errors()
+    extra = [tuple(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+    missing = [tuple(e["loc"]) for e in errors if e["type"] == "missing"]
+    if extra:
+        loc = extra[0]
+        # A misspelling shows up as one unknown field and one missing field beside it: the missing one is the guess.
+        beside = [m[-1] for m in missing if m[:-1] == loc[:-1]]
+        known = beside + (list(Policy.model_fields) if len(loc) == 1 else [])
+        near = difflib.get_close_matches(str(loc[-1]), [str(k) for k in known], n=1, cutoff=0.5)
         return PolicyFileError(
-            f"unknown field '{field}'",
+            f"unknown field '{_field(loc)}'",
             hint=(f"did you mean '{near[0]}'? " if near else "") + "remove it or check the spelling",
             location=positions.location(file, loc),
         )
-    if first["type"] == "missing":
+    if missing:
+        parent = missing[0][:-1]
+        names = [str(m[-1]) for m in missing if m[:-1] == parent]
+        where = f" in '{_field(parent)}'" if parent else ""
+        listed = ", ".join(f"'{n}'" for n in names)
         return PolicyFileError(
-            f"missing required field '{field}'",
-            hint="add it; see docs/policies.md",
-            location=positions.location(file, loc[:-1]),
+            f"missing required field{'s' if len(names) > 1 else ''} {listed}{where}",
+            hint="add " + ("them" if len(names) > 1 else "it") + "; see docs/policies.md",
+            location=positions.location(file, parent),
         )
+    first = errors[0]
+    loc = tuple(first["loc"])
     found = first.get("input")
     return PolicyFileError(
-        f"field '{field}': {first['msg']}; found {found!r}",
+        f"field '{_field(loc)}': {first['msg']}; found {found!r}",
         hint="dates are written YYYY-MM-DD; see docs/policies.md for each field",
         location=positions.location(file, loc),
     )

@@ -8,6 +8,7 @@ with ``policies.language.evaluate``, which agrees with the bulk compiler.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,6 +31,13 @@ _GROUP_WORDS = {
 }
 
 
+_ATTESTERS = {
+    "enterprise": {"zh": "企业", "en": "the enterprise"},
+    "officer": {"zh": "工作人员", "en": "an officer"},
+    "department": {"zh": "有关部门", "en": "a department"},
+}
+
+
 @dataclass(frozen=True)
 class FactUse:
     name: str
@@ -38,13 +46,25 @@ class FactUse:
     en: str
     registries: tuple[str, ...]
     period: str
+    lineage: Text | None = None  # an accepted attestation gave the value: who supplied it, who accepted it
+    attested_by: tuple[str, ...] = ()  # a declared fact: who may attest it
 
     def source(self, lang: Lang, as_of: date) -> str:
+        if self.lineage is not None:
+            return f"来源：{self.lineage.zh}" if lang == "zh" else f"source: {self.lineage.en}"
+        if not self.registries:  # a declared fact nobody has attested yet
+            who = [_ATTESTERS[a][lang] for a in self.attested_by]
+            return (
+                f"来源：无共享数据，须由{'或'.join(who)}提供"
+                if lang == "zh"
+                else f"source: no registry holds it; {' or '.join(who)} must attest it"
+            )
         names = [getattr(REGISTRIES[r], lang) for r in self.registries]
+        period = self.period.replace("as_of", str(as_of))  # "as of as_of" would name a variable, not a date
         return (
             f"来源：{'、'.join(names)}，截至{as_of}"
             if lang == "zh"
-            else f"source: {', '.join(names)}, as of {as_of} ({self.period})"
+            else f"source: {', '.join(names)}, as of {as_of} ({period})"
         )
 
 
@@ -94,11 +114,18 @@ class ConditionTrace:
             use = self.facts[0]
             f = catalogue_fact(use.name)
             value = format_value(use.value, f, lang)
-            need = f"{OPERATOR_WORDS[self.comparison.op]} {format_value(self.comparison.threshold, f, lang)}"
-            detail = f"{use.zh}为{value}，要求{need}" if lang == "zh" else f"{use.en} is {value}, needs {need}"
+            op, threshold = OPERATOR_WORDS[self.comparison.op], format_value(self.comparison.threshold, f, lang)
+            detail = (
+                f"{use.zh}为{value}，要求{op}{threshold}"
+                if lang == "zh"
+                else f"{use.en} is {value}, needs {op} {threshold}"
+            )
         else:
-            detail = "; ".join(
-                f"{getattr(u, lang)} = {format_value(u.value, catalogue_fact(u.name), lang)}" for u in self.facts
+            detail = ("；" if lang == "zh" else "; ").join(
+                f"{u.zh}为{format_value(u.value, catalogue_fact(u.name), lang)}"
+                if lang == "zh"
+                else f"{u.en} = {format_value(u.value, catalogue_fact(u.name), lang)}"
+                for u in self.facts
             )
         sources = "; ".join(dict.fromkeys(u.source(lang, as_of) for u in self.facts))
         if lang == "zh":
@@ -130,21 +157,27 @@ class PolicyTrace:
         return out
 
     def unknown_facts(self) -> list[str]:
-        """Facts whose absence leaves a condition unknown: what to ask the enterprise for."""
+        """Facts whose absence leaves a condition or, for an enterprise not excluded, the amount unknown: what to
+        ask the enterprise for."""
         names = [
             u.name for leaf in self.conditions.leaves() if leaf.result is None for u in leaf.facts if u.value is None
         ]
+        if self.amount is None and self.eligible is not False:
+            names += [u.name for u in self.amount_facts if u.value is None]
         return list(dict.fromkeys(names))
 
     def failing(self) -> list[ConditionTrace]:
         return [leaf for leaf in self.conditions.leaves() if leaf.result is False]
 
 
-def _fact_uses(names: frozenset[str] | set[str], facts: dict[str, Any]) -> tuple[FactUse, ...]:
+def _fact_uses(
+    names: frozenset[str] | set[str], facts: dict[str, Any], lineage: Mapping[str, Text] | None = None
+) -> tuple[FactUse, ...]:
     uses = []
     for name in sorted(names):
         f = catalogue_fact(name)
-        uses.append(FactUse(name, facts.get(name), f.zh, f.en, f.registries, f.period))
+        given = (lineage or {}).get(name)
+        uses.append(FactUse(name, facts.get(name), f.zh, f.en, f.registries, f.period, given, f.attested_by))
     return tuple(uses)
 
 
@@ -159,14 +192,17 @@ def _comparison(node: ast.Node) -> Comparison | None:
     return None
 
 
-def _trace(cond: Condition, facts: dict[str, Any], as_of: date) -> ConditionTrace:
+def _trace(
+    cond: Condition, facts: dict[str, Any], as_of: date, lineage: Mapping[str, Text] | None = None
+) -> ConditionTrace:
     if isinstance(cond, Leaf):
         result = evaluate(cond.expr.node, facts, as_of)
         comparison = _comparison(cond.expr.node)
         if comparison is not None and comparison.fact == "as_of":
             comparison = None
-        return ConditionTrace(result, cond.label, cond.expr.text, _fact_uses(cond.expr.facts, facts), comparison)
-    children = tuple(_trace(c, facts, as_of) for c in cond.children)
+        uses = _fact_uses(cond.expr.facts, facts, lineage)
+        return ConditionTrace(result, cond.label, cond.expr.text, uses, comparison)
+    children = tuple(_trace(c, facts, as_of, lineage) for c in cond.children)
     values = [c.result for c in children]
     if cond.op == "not":
         result = None if values[0] is None else not values[0]
@@ -175,9 +211,12 @@ def _trace(cond: Condition, facts: dict[str, Any], as_of: date) -> ConditionTrac
     return ConditionTrace(result, cond.label, op=cond.op, children=children)
 
 
-def trace(policy: CompiledPolicy, facts: dict[str, Any], as_of: date) -> PolicyTrace:
-    """Explain ``policy`` for one enterprise's ``facts`` (a profile row as a dict)."""
-    conditions = _trace(policy.eligibility, facts, as_of)
+def trace(
+    policy: CompiledPolicy, facts: dict[str, Any], as_of: date, lineage: Mapping[str, Text] | None = None
+) -> PolicyTrace:
+    """Explain ``policy`` for one enterprise's ``facts`` (a profile row as a dict); ``lineage``: for the facts an
+    accepted attestation gave, who supplied and who accepted them (api/service/supplied_facts.py)."""
+    conditions = _trace(policy.eligibility, facts, as_of, lineage)
     in_region = policy.in_region(facts)
     eligible = kleene_and([in_region, conditions.result])
     amount_names = policy.amount.facts | (policy.count.facts if policy.count else frozenset())
@@ -190,5 +229,5 @@ def trace(policy: CompiledPolicy, facts: dict[str, Any], as_of: date) -> PolicyT
         eligible,
         policy.amount_for(facts, as_of),
         conditions,
-        _fact_uses(amount_names, facts),
+        _fact_uses(amount_names, facts, lineage),
     )

@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 # Registering commands is the import's side effect; keep these below `app`.
-from api.cli import demo, notices, payouts, policies, ranking, registries, run, serve, tokens  # noqa: E402, F401
+from api.cli import demo, notices, payouts, policies, ranking, registries, run, serve, supplied_facts, tokens  # noqa: E402, F401
 
 # Domain errors carry complete messages (what, where, how to fix): print them, no traceback.
 USER_ERRORS: tuple[type[Exception], ...] = (

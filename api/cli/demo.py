@@ -22,6 +22,7 @@ from api.cli.run import print_summary
 from api.service.published import PublishedCatalogue
 from api.service.tokens import issue_token
 from api.settings import Settings
+from api.web.links import link_url
 from features.synthetic import generate as generate_registries
 from matcher.db import open_database
 from matcher.db.models import decisions, runs
@@ -94,6 +95,7 @@ def demo(
         f" {shown(take['ranker'])} against the best baseline ({best}) {shown(take[best])}"
         f" — {'champion' if report.promoted else 'not promoted'} ({report.reason})",
         highlight=False,
+        soft_wrap=True,  # one line: the figures stay together however narrow the terminal
     )
 
     with stages("run") as step:
@@ -114,6 +116,17 @@ def demo(
     console.print("\n[bold]Tokens[/] (demo only; `huiqi token create --role ROLE [--uscc USCC]` issues more):")
     for role, token in tokens.items():
         console.print(f"  {role:<10} {token}", highlight=False, soft_wrap=True)
+    console.print("\n[bold]Open in a browser[/] (the web pages, docs/web.md):")
+    if uscc:
+        console.print(
+            f"  enterprise {link_url(settings, uscc)}  — its inbox (the link a notice carries)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"  officer    {base}/web/sign-in  — sign in with the officer token above: the desk", highlight=False)
+    console.print(
+        f"  analyst    {base}/web/sign-in  — sign in with the analyst token above: the models", highlight=False
+    )
     console.print("\n[bold]Try[/]:")
     console.print(f"  {base}/docs  — the API, with examples (Authorize with a token above)", highlight=False)
     if uscc:

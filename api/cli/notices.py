@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import time
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Annotated
 
 import httpx
@@ -19,6 +20,7 @@ from api.service.published import PublishedCatalogue
 from api.service.schemas.notices import MAX_REQUEUE_IDS
 from api.service.tokens import Principal
 from api.settings import Settings
+from api.web.links import link_url
 from matcher.db import open_database
 from matcher.db.models import webhooks
 from matcher.deadlines import watch_deadlines
@@ -63,7 +65,7 @@ def deliver(
     totals = {"delivered": 0, "retried": 0, "dead": 0, "withdrawn": 0}
     with httpx.Client() as client:
         while True:
-            report = deliver_due(engine, catalogue, client, policy=policy)
+            report = deliver_due(engine, catalogue, client, policy=policy, links=partial(link_url, Settings()))
             for name in totals:
                 totals[name] += getattr(report, name)
             if once or report.delivered + report.retried + report.dead + report.withdrawn == 0:

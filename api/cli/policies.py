@@ -1,7 +1,13 @@
-"""`huiqi policies ...`: check the catalogue, run its examples, explain a decision."""
+"""`huiqi policies check | explain | run`: check policy files, explain a decision, try a folder against profiles.
+
+``explain`` and ``run`` decide with the catalogue the service has — the repository's files overlaid by the
+versions published over HTTP (api/service/published.py) — and, with ``--policies DIR``, the folder's files on
+top: what the catalogue would be once that folder is published, so an officer tries it before publishing.
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,17 +17,77 @@ from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console
+from api.service.published import PublishedCatalogue, check_catalogue, with_versions
+from api.settings import Settings
+from features.profiles.attested import with_declared
+from features.profiles.catalogue import fact
 from features.profiles.store import read_profile_info
+from matcher.db import DatabaseUnavailable, open_database
+from policies.catalogue import Catalogue
+from policies.compiled import CompiledPolicy
 from policies.errors import CatalogueError
-from policies.examples import run_examples
+from policies.evaluate import evaluate_policies
+from policies.examples import run_catalogue_examples, run_examples
 from policies.load import CATALOGUE_DIR, load_catalogue
-from policies.render import RESULT_WORDS
+from policies.render import RESULT_WORDS, Lang
 from policies.trace import trace
 
 policies_app = typer.Typer(
-    no_args_is_help=True, help="Policy rules: check them, run their examples, explain a decision."
+    no_args_is_help=True, help="Policy rules: check them, explain a decision, try a folder against profiles."
 )
 app.add_typer(policies_app, name="policies")
+
+PoliciesDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--policies",
+        exists=True,
+        help="A folder (or file) of policies to try, laid over the published catalogue (default: none).",
+    ),
+]
+ProfilesFile = Annotated[
+    Path, typer.Option(exists=True, dir_okay=False, help="Profiles file (huiqi profiles, or a run's).")
+]
+
+
+def _print_errors(err: CatalogueError) -> None:
+    console.print(f"[bold red]{err.message}[/]", highlight=False)
+    for e in err.errors:
+        console.print(f"[red]✗[/] {e}", highlight=False)
+
+
+def _published() -> tuple[Catalogue, str]:
+    """The service's catalogue, and where it came from (the database's published versions, when reachable)."""
+    settings = Settings()
+    if settings.database_url is None and not (settings.data_dir / "huiqi.db").exists():
+        return load_catalogue(CATALOGUE_DIR), f"repository catalogue (no database at {settings.database_shown})"
+    try:
+        engine = open_database(settings.database)
+    except DatabaseUnavailable as exc:
+        note = f"published versions not overlaid ({exc}); the repository's files only"
+        return load_catalogue(CATALOGUE_DIR), note
+    try:
+        return PublishedCatalogue().load(engine), f"published catalogue of {settings.database_shown}"
+    finally:
+        engine.dispose()
+
+
+def catalogue_with(folder: Path | None) -> tuple[list[CompiledPolicy], str]:
+    """The published catalogue with ``folder``'s policies on top (a file there replaces the same id and
+    version); the whole is checked like a catalogue (relations, graph). Exit 1 listing every error."""
+    published, source = _published()
+    if folder is None:
+        return list(published.policies), source
+    try:
+        tried = load_catalogue(folder)
+        merged = with_versions(published.policies, tried.policies)
+        errors = check_catalogue(merged)
+        if errors:
+            raise CatalogueError(errors)
+    except CatalogueError as err:
+        _print_errors(err)
+        raise typer.Exit(1) from None
+    return merged, f"{folder} over the {source}"
 
 
 @policies_app.command("check")
@@ -29,17 +95,20 @@ def check(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Policy files or folders (default: the shipped catalogue).")
     ] = None,
+    policies: PoliciesDir = None,
 ) -> None:
-    """Validate every policy file and run every example; exit non-zero on any error."""
-    targets = paths or [CATALOGUE_DIR]
+    """Validate every policy file and run every example; exit non-zero on any error. With ``--policies DIR``
+    the folder is also checked against the published catalogue (relations to published policies)."""
+    targets = ([policies] if policies else []) + (paths or ([] if policies else [CATALOGUE_DIR]))
     try:
         catalogue = load_catalogue(*targets)
     except CatalogueError as err:
-        console.print(f"[bold red]{err.message}[/]", highlight=False)
-        for e in err.errors:
-            console.print(f"[red]✗[/] {e}", highlight=False)
+        _print_errors(err)
         raise typer.Exit(1) from None
+    if policies is not None:
+        catalogue_with(policies)  # exits listing the errors of the folder over the published catalogue
     results = run_examples(list(catalogue.policies))
+    results += run_catalogue_examples(catalogue, [t for t in targets if t.is_dir()])  # several policies at once
     table = Table(title=f"{len(catalogue.policies)} policies, {len(results)} examples")
     for col in ("policy", "example", "result"):
         table.add_column(col)
@@ -53,36 +122,95 @@ def check(
     console.print(f"[green]all {len(results)} examples pass[/]")
 
 
+def _lang(lang: str) -> Lang:
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter(f"expected 'zh' or 'en', found {lang!r}", param_hint="--lang")
+    return lang  # type: ignore[return-value]
+
+
+def _yuan(amount: float, lang: Lang) -> str:
+    return f"{amount:,.2f} 元" if lang == "zh" else f"{amount:,.2f} yuan"
+
+
+def _profiles(path: Path) -> pl.DataFrame:
+    return with_declared(pl.read_parquet(path))
+
+
 @policies_app.command("explain")
 def explain(
     uscc: Annotated[str, typer.Option(help="The enterprise's USCC.")],
     policy: Annotated[str, typer.Option(help="Policy id, e.g. job-retention-refund.")],
-    profiles: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Profiles file (huiqi profiles).")] = Path(
-        "data/profiles.parquet"
-    ),
+    profiles: ProfilesFile = Path("data/profiles.parquet"),
+    policies: PoliciesDir = None,
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
 ) -> None:
-    """Explain one enterprise's eligibility for one policy, condition by condition."""
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter(f"expected 'zh' or 'en', found {lang!r}", param_hint="--lang")
+    """Explain one enterprise's eligibility for one policy, condition by condition, and name what to supply."""
+    lang_ = _lang(lang)
     info = read_profile_info(profiles)
-    row = pl.scan_parquet(profiles).filter(pl.col("uscc") == uscc).collect()
+    row = _profiles(profiles).filter(pl.col("uscc") == uscc)
     if row.height == 0:
         raise typer.BadParameter(f"no profile for {uscc} in {profiles} (as of {info.as_of})", param_hint="--uscc")
-    catalogue = load_catalogue()
+    chosen, source = catalogue_with(policies)
+    catalogue = Catalogue(tuple(chosen))
     try:
         compiled = catalogue.get(policy)
     except KeyError:
         raise typer.BadParameter(
-            f"no policy '{policy}'; known: {', '.join(catalogue.ids)}", param_hint="--policy"
+            f"no policy '{policy}' in the {source}; known: {', '.join(catalogue.ids)}", param_hint="--policy"
         ) from None
     result = trace(compiled, row.row(0, named=True), info.as_of)
-    title = compiled.policy.title.zh if lang == "zh" else compiled.policy.title.en
-    verdict = RESULT_WORDS[result.eligible][lang]
-    amount = "" if result.amount is None else f"  {result.amount:,.2f} {'元' if lang == 'zh' else 'yuan'}"
+    title = compiled.policy.title.zh if lang_ == "zh" else compiled.policy.title.en
+    verdict = RESULT_WORDS[result.eligible][lang_]
+    amount = "" if result.amount is None else f"  {_yuan(result.amount, lang_)}"
     console.print(f"[bold]{title}[/] (v{compiled.version}) — {uscc}: {verdict}{amount}", highlight=False)
-    for line in result.lines(lang):
+    for line in result.lines(lang_):
         console.print(line, highlight=False)
-    if result.unknown_facts():
-        ask = "需要补充的信息" if lang == "zh" else "facts to supply"
-        console.print(f"{ask}: {', '.join(result.unknown_facts())}", highlight=False)
+    if result.eligible is not False and result.amount is None:
+        console.print("金额：未知" if lang_ == "zh" else "amount: unknown", highlight=False)
+    missing = result.unknown_facts()
+    if missing:
+        ask = "需要补充的信息" if lang_ == "zh" else "facts to supply"
+        # The names are what `huiqi supplied-facts attest --fact` takes; Chinese text carries no internal name.
+        words = [fact(n).zh if lang_ == "zh" else f"{fact(n).en} ({n})" for n in missing]
+        console.print(f"{ask}: {'、'.join(words) if lang_ == 'zh' else '; '.join(words)}", highlight=False)
+    console.print(f"[dim]{source}[/]", highlight=False)
+
+
+@policies_app.command("run")
+def run(
+    profiles: ProfilesFile = Path("data/profiles.parquet"),
+    policies: PoliciesDir = None,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Default: the profiles' as-of date.")
+    ] = None,
+) -> None:
+    """Evaluate the policies in force against every profile and print what they decide: per policy the
+    enterprises eligible, not eligible and unknown (facts missing), and the amounts. Writes nothing."""
+    info = read_profile_info(profiles)
+    day: date = as_of.date() if as_of else info.as_of
+    chosen, source = catalogue_with(policies)
+    in_force = Catalogue(tuple(chosen)).in_force(day)
+    frame = _profiles(profiles)
+    wide = evaluate_policies(frame, in_force, day).collect()
+    table = Table(title=f"{len(in_force)} policies in force on {day} over {frame.height:,} profiles ({source})")
+    for col in ("policy", "version", "eligible", "not eligible", "unknown", "amount unknown", "amount (yuan)"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for p in in_force:
+        eligible, amount = pl.col(f"{p.id}:eligible"), pl.col(f"{p.id}:amount")
+        counts = wide.select(
+            (eligible == True).sum().alias("yes"),  # noqa: E712 (a polars expression, not a Python bool)
+            (eligible == False).sum().alias("no"),  # noqa: E712
+            eligible.is_null().sum().alias("unknown"),
+            ((eligible == True) & amount.is_null()).sum().alias("amount_unknown"),  # noqa: E712
+            amount.filter(eligible == True).sum().alias("amount"),  # noqa: E712
+        ).row(0, named=True)
+        table.add_row(
+            p.id,
+            str(p.version),
+            f"{counts['yes']:,}",
+            f"{counts['no']:,}",
+            f"{counts['unknown']:,}",
+            f"{counts['amount_unknown']:,}",
+            f"{counts['amount'] or 0:,.2f}",
+        )
+    console.print(table)

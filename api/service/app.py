@@ -30,11 +30,13 @@ from api.service.routes import (
     policies,
     proposals,
     runs,
+    supplied_facts,
 )
 from api.service.runner import Runner
 from api.service.state import ServiceState
 from api.service.trainer import Trainer
 from api.settings import Settings
+from api.web import mount_web
 from matcher.db import open_database, upgrade
 from policies.catalogue import Catalogue
 
@@ -94,6 +96,7 @@ def create_app(
         summary="Apply-free government benefits: matches, explanations, policy authoring and impact.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api/web/docs.py from local files: FastAPI's own loads Swagger UI from a CDN
     )
     app.state.service = ServiceState(settings, engine, catalogue, runner, trainer, ranker, reads)
     app.state.failed_auth = FailedAuth()
@@ -101,7 +104,7 @@ def create_app(
     # The last added is the outermost: the security headers go on BodyLimits' own answers too.
     drafts_body = {"/policy-drafts": drafts.MAX_BODY, "/policy-drafts/{draft_id}": drafts.MAX_BODY}
     drafts_body["/payouts/returns"] = payouts.MAX_RETURN_BODY
-    app.add_middleware(BodyLimits, caps=drafts_body, public={"/health"})
+    app.add_middleware(BodyLimits, caps=drafts_body, public={"/health"}, public_under=("/web/",))
     app.add_middleware(SecurityHeaders)
 
     @app.get("/health", response_model=Health, tags=["service"])
@@ -109,6 +112,9 @@ def create_app(
         """Liveness: answers without a token."""
         return Health()
 
-    for module in (enterprises, benefits, proposals, policies, drafts, runs, notices, objections, models, payouts):
+    for module in (
+        enterprises, benefits, proposals, policies, drafts, runs, notices, objections, models, payouts, supplied_facts
+    ):  # fmt: skip
         app.include_router(module.router)
+    mount_web(app)  # the pages for people (api/web), /docs with local assets
     return app

@@ -15,6 +15,7 @@
 | give its account    | its own only   | no      | no      | no    |
 | correct the ledger  | no             | yes     | no      | yes   |
 | ledger proposals    | no             | yes     | no      | yes   |
+| supplied facts      | no             | yes     | no      | yes   |
 | ranker models       | no             | read    | yes     | yes   |
 | train the ranker    | no             | no      | yes     | yes   |
 

@@ -5,13 +5,16 @@ so every problem points at a line and column of the text the officer sees.
 Publishing plans the change as a whole before writing anything: the new
 version with its effective date, every older version of the policy closed the
 day before, and the resulting catalogue checked like one loaded from files.
+Related drafts (two new policies that exclude each other) are planned as one
+set (``plan_publish_set``): the catalogue is checked with all of them at once,
+and the route writes them in one transaction, or none.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -26,7 +29,16 @@ from policies.limits import MAX_YAML_DEPTH
 from policies.load import load_policy_text
 from policies.source import read_yaml
 
-__all__ = ["DraftText", "PublishPlan", "normalise_json", "plan_publish", "problem_dicts", "read_draft", "set_effective"]
+__all__ = [
+    "DraftText",
+    "PublishPlan",
+    "normalise_json",
+    "plan_publish",
+    "plan_publish_set",
+    "problem_dicts",
+    "read_draft",
+    "set_effective",
+]
 
 
 @dataclass(frozen=True)
@@ -166,6 +178,41 @@ def plan_publish(
     source_of: Callable[[CompiledPolicy], str],
 ) -> PublishPlan:
     """Everything a publish would write, or the reason it cannot; writes nothing."""
+    plan = _plan_one(catalogue, draft, source, effective_from, source_of)
+    if plan.conflict is None and plan.new is not None and not plan.problems:
+        scenario = with_versions(catalogue.policies, [plan.new, *(c for c, _ in plan.closed)])
+        plan.problems += check_catalogue(scenario)
+    return plan
+
+
+def plan_publish_set(
+    catalogue: Catalogue,
+    drafts: Sequence[tuple[CompiledPolicy, str]],
+    effective_from: date,
+    source_of: Callable[[CompiledPolicy], str],
+) -> tuple[list[PublishPlan], list[PolicyError]]:
+    """Plans for drafts published together, and the problems of the catalogue with all of them: a relation
+    between two drafts (each excluding the other) is checked as it will stand, not one draft at a time."""
+    ids = [d.id for d, _ in drafts]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        plan = PublishPlan(conflict=f"a set publishes one version per policy; '{twice[0]}' is in it more than once")
+        return [plan], []
+    plans = [_plan_one(catalogue, d, text, effective_from, source_of) for d, text in drafts]
+    if any(p.conflict or p.problems or p.new is None for p in plans):
+        return plans, []
+    written = [c for p in plans for c in (p.new, *(closed for closed, _ in p.closed)) if c is not None]
+    return plans, check_catalogue(with_versions(catalogue.policies, written))
+
+
+def _plan_one(
+    catalogue: Catalogue,
+    draft: CompiledPolicy,
+    source: str,
+    effective_from: date,
+    source_of: Callable[[CompiledPolicy], str],
+) -> PublishPlan:
+    """One draft's new version and the older versions it closes, without the catalogue check."""
     plan = PublishPlan()
     existing = catalogue.versions(draft.id)
     if existing and draft.version <= existing[-1].version:
@@ -192,8 +239,6 @@ def plan_publish(
             return plan
         text = set_effective(source_of(older), "to", effective_from - timedelta(days=1))
         plan.closed.append((load_policy_text(text, older.file)[0], text))
-    scenario = with_versions(catalogue.policies, [plan.new, *(c for c, _ in plan.closed)])
-    plan.problems += check_catalogue(scenario)
     return plan
 
 

@@ -10,18 +10,20 @@ for the pair as its run ranked it, or a note saying why there are none.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from features.profiles.catalogue import fact as catalogue_fact
 from features.registries.schema import REGISTRIES
 from policies.compiled import CompiledPolicy
+from policies.model import Text
 from policies.trace import ConditionTrace, FactUse, trace
 
 if TYPE_CHECKING:
     from api.service.ranker import Ranker
 
-__all__ = ["RESULTS", "evidence", "explain", "ranking_reasons"]
+__all__ = ["RESULTS", "evidence", "explain", "ranking_reasons", "used_lineage"]
 
 RESULTS = {True: "met", False: "not_met", None: "unknown"}
 
@@ -54,7 +56,28 @@ def _fact(use: FactUse, as_of: date) -> dict[str, Any]:
         "registries": [{"id": r, "zh": REGISTRIES[r].zh, "en": REGISTRIES[r].en} for r in use.registries],
         "period": use.period,
         "as_of": as_of,
+        "lineage": use.lineage.model_dump() if use.lineage is not None else None,
     }
+
+
+def _missing(name: str) -> dict[str, Any]:
+    """A fact to supply: its label and, for a declared fact, who attests it and what evidence is asked."""
+    f = catalogue_fact(name)
+    row: dict[str, Any] = {"name": name, "label": {"zh": f.zh, "en": f.en}}
+    if f.declared:
+        row["attested_by"] = list(f.attested_by)
+        row["evidence"] = {"zh": f.evidence[0], "en": f.evidence[1]} if f.evidence else None
+    return row
+
+
+def used_lineage(facts: dict[str, Any], attested: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Text]:
+    """The attestations that gave a value the decision read: its stored value is the attested one (when a
+    registry's value won instead, the registry is the source)."""
+    out: dict[str, Text] = {}
+    for name, row in (attested or {}).items():
+        if name in facts and facts[name] == row["value"]:
+            out[name] = Text(**row["words"])
+    return out
 
 
 def _conditions(node: ConditionTrace, as_of: date, depth: int = 0) -> list[dict[str, Any]]:
@@ -84,9 +107,12 @@ def explain(
     *,
     ranker: Ranker | None = None,
     ranked: dict[str, Any] | None = None,
+    attested: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict:
     """The decision's explanation; ``decision`` (a row with uscc, policy_id, run_id) for its ranking reasons,
-    unless they are given already (``ranked``: what ``ranking_reasons`` returned)."""
+    unless they are given already (``ranked``: what ``ranking_reasons`` returned); ``attested``: the
+    enterprise's accepted attestations when its run started (``supplied_facts.lineage``), named as the source of
+    the values they gave."""
     if ranked is None:
         ranked = ranking_reasons(decision, ranker)
     if policy is None:
@@ -101,10 +127,9 @@ def explain(
             "failing": [],
             **ranked,
         }
-    traced = trace(policy, evidence(facts_json) | {"uscc": uscc}, as_of)
-    missing = [
-        {"name": n, "label": {"zh": catalogue_fact(n).zh, "en": catalogue_fact(n).en}} for n in traced.unknown_facts()
-    ]
+    facts = evidence(facts_json)
+    traced = trace(policy, facts | {"uscc": uscc}, as_of, used_lineage(facts, attested))
+    missing = [_missing(n) for n in traced.unknown_facts()]
     failing = [
         {
             "condition": {"zh": leaf.sentence("zh", as_of), "en": leaf.sentence("en", as_of)},

@@ -43,9 +43,18 @@ class BodyLimits:
     other path takes ``default``. ``public`` paths read a body without a token."""
 
     def __init__(
-        self, app: ASGIApp, *, caps: Mapping[str, int], public: Collection[str] = (), default: int = DEFAULT_BODY
+        self,
+        app: ASGIApp,
+        *,
+        caps: Mapping[str, int],
+        public: Collection[str] = (),
+        public_under: tuple[str, ...] = (),
+        default: int = DEFAULT_BODY,
     ) -> None:
         self.app, self.default, self.public = app, default, frozenset(public)
+        # Paths under these prefixes (the web pages' forms, api/web) authenticate with their session cookie and
+        # CSRF token instead of a bearer token: their bodies are still capped, never read past ``default``.
+        self.public_under = public_under
         self.caps = [(compile_path(template)[0], cap) for template, cap in caps.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,7 +67,7 @@ class BodyLimits:
         path = scope["path"]
         cap = next((c for pattern, c in self.caps if pattern.match(path)), self.default)
         problem = _too_long(declared, cap)
-        if problem is None and path not in self.public:
+        if problem is None and path not in self.public and not path.startswith(self.public_under):
             try:
                 await authenticate(Request(scope))
             except Problem as refused:

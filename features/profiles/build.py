@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 
 from features.profiles import business, lists, social_insurance, tax
-from features.profiles.catalogue import FACTS
+from features.profiles.catalogue import DECLARED_FACTS, FACTS, REGISTRY_FACTS
 from features.standards.size_class import size_class_expr
 
 __all__ = ["build_profiles", "left_out"]
@@ -47,8 +47,10 @@ def build_profiles(tables: Frames, as_of: date) -> pl.LazyFrame:
     ]:
         joined = joined.join(part, on="uscc", how="left", maintain_order="left")
 
-    none_means_zero = [f.name for f in FACTS if f.absent == "none"]
-    hire_counts = [c for c in si_hires.collect_schema().names() if c.endswith("_12m")]
+    # Unknown means the registry does not know; a registry that knows the enterprise and holds none of a thing
+    # knows it is zero (tests/features/test_null_zero_audit.py pins every fact).
+    none_means_zero = [f.name for f in REGISTRY_FACTS if f.absent == "none"]
+    hire_counts = [c for c in si_hires.collect_schema().names() if c != "uscc" and not c.startswith("_")]
     has_si = pl.col("_si").is_not_null() | pl.col("_hires").is_not_null()
     return joined.with_columns(
         *(
@@ -57,6 +59,12 @@ def build_profiles(tables: Frames, as_of: date) -> pl.LazyFrame:
         ),
         # Hire counts are zero for an enterprise social insurance knows, unknown otherwise.
         *(pl.when(has_si).then(pl.col(c).fill_null(0)).otherwise(None).alias(c) for c in hire_counts),
+        # Last year's contributions and claims are zero for an employer insured since but not then.
+        *(
+            pl.when(pl.col("_si")).then(pl.col(c).fill_null(0)).otherwise(None).alias(c)
+            for c in social_insurance.LAST_YEAR_SUMS
+        ),
+        *(pl.lit(None, dtype=f.dtype).alias(f.name) for f in DECLARED_FACTS),  # null until attested
         size_class=size_class_expr(
             pl.col("industry_code"),
             pl.col("employees_last_year"),

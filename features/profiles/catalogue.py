@@ -5,61 +5,19 @@ kinds); explanations quote their labels, registries and periods. Each fact
 says where it comes from (lineage) and what its absence means: for registries
 that list *every* case (patents, credit lists, certifications) absence means
 none; for the others a missing record leaves the fact null (unknown), never
-zero.
+zero. Declared facts (policies/facts/declared.yaml) follow the registry facts:
+no registry holds them, so they are null until someone attests them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-import polars as pl
-
-from features.registries.schema import CREDIT_RATINGS, ENTERPRISE_TYPES, STATUSES, TABLES
+from features.profiles.declared import DECLARED_FILE, load_declared
+from features.profiles.fact import Fact, Source
+from features.registries.schema import CREDIT_RATINGS, ENTERPRISE_TYPES, STATUSES
 from features.standards.industry import SECTIONS
 from features.standards.size_class import SIZE_CLASSES
 
-__all__ = ["FACTS", "Fact", "Source", "fact"]
-
-Kind = Literal["bool", "int", "number", "str", "date"]
-_DTYPES: dict[str, pl.DataType] = {
-    "bool": pl.Boolean(),
-    "int": pl.Int32(),
-    "number": pl.Float64(),
-    "str": pl.String(),
-    "date": pl.Date(),
-}
-
-
-@dataclass(frozen=True)
-class Source:
-    table: str
-    columns: tuple[str, ...]
-
-    @property
-    def registry(self) -> str:
-        return TABLES[self.table].registry
-
-
-@dataclass(frozen=True)
-class Fact:
-    name: str
-    kind: Kind
-    zh: str
-    en: str
-    sources: tuple[Source, ...]
-    period: str  # which records count, relative to as_of (English)
-    unit: str | None = None
-    absent: Literal["unknown", "none"] = "unknown"  # what a missing source record means
-    values: tuple[str, ...] | None = None  # closed vocabulary of a str fact
-
-    @property
-    def dtype(self) -> pl.DataType:
-        return _DTYPES[self.kind]
-
-    @property
-    def registries(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s.registry for s in self.sources))
+__all__ = ["DECLARED_FACTS", "FACTS", "REGISTRY_FACTS", "Fact", "Source", "fact"]
 
 
 def _s(table: str, *columns: str) -> Source:
@@ -73,7 +31,7 @@ _HIRES_12M = "hires in the 12 months up to as_of"
 _VALID = "valid on as_of"
 _LISTED = "listed on as_of (listed on or before, not yet removed)"
 
-FACTS: tuple[Fact, ...] = (
+REGISTRY_FACTS: tuple[Fact, ...] = (
     # business registration
     Fact("name", "str", "企业名称", "registered name", (_s("business", "name"),), _BIZ),
     Fact("enterprise_type", "str", "市场主体类型", "type of market entity",
@@ -181,7 +139,7 @@ FACTS: tuple[Fact, ...] = (
          (_s("certifications", "certification", "valid_from", "valid_to"),), _VALID),
     Fact("high_tech_renewal", "bool", "高新技术企业重新认定", "the valid high-tech certificate is a renewal",
          (_s("certifications", "certification", "valid_from", "valid_to"),),
-         _VALID + "; a renewal when an earlier high-tech certificate started before it"),
+         _VALID + "; a renewal when an earlier high-tech certificate started before it", absent="none"),
     Fact("specialised_innovative", "bool", "专精特新中小企业", "specialised-and-innovative SME (any level)",
          (_s("certifications", "certification", "valid_from", "valid_to"),), _VALID, absent="none"),
     Fact("little_giant", "bool", "专精特新“小巨人”企业", "national specialised-and-innovative 'little giant'",
@@ -190,6 +148,8 @@ FACTS: tuple[Fact, ...] = (
          (_s("certifications", "certification", "valid_from", "valid_to"),), _VALID, absent="none"),
 )  # fmt: skip
 
+DECLARED_FACTS: tuple[Fact, ...] = load_declared(DECLARED_FILE, reserved=frozenset(f.name for f in REGISTRY_FACTS))
+FACTS: tuple[Fact, ...] = REGISTRY_FACTS + DECLARED_FACTS
 _BY_NAME = {f.name: f for f in FACTS}
 
 

@@ -8,11 +8,14 @@ import polars as pl
 
 from features.profiles.periods import last_complete_month, month_index, months_between, years_before
 
-__all__ = ["MAX_PAID_MONTHS", "hire_facts", "monthly_facts"]
+__all__ = ["LAST_YEAR_SUMS", "MAX_PAID_MONTHS", "hire_conditions", "hire_facts", "hired_persons", "monthly_facts"]
 
 # Continuity is tracked as a 64-bit mask of the most recent months, so it is
 # counted up to this many months; no policy asks for more than a few years.
 MAX_PAID_MONTHS = 64
+# Last year's contributions, claims and headcount: zero, not unknown, for an employer social insurance knows
+# with no month last year (it insured nobody then; build.py). The layoff rate then stays unknown: 0 / 0.
+LAST_YEAR_SUMS = ("ui_paid_last_year", "ui_claimants_last_year", "insured_headcount_avg_last_year")
 
 
 def monthly_facts(monthly: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
@@ -61,9 +64,12 @@ def monthly_facts(monthly: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     )
 
 
-def hire_facts(hires: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
-    """Counts of people hired in the 12 months up to ``as_of``, by target group."""
-    since = years_before(as_of, 1)
+def hire_conditions(as_of: date) -> dict[str, pl.Expr]:
+    """Per hire record: whether it counts towards each hire-count fact (the name of the fact → condition).
+
+    One definition for the enterprise's counts (``hire_facts``) and for the persons behind them
+    (``hired_persons``: each person once per policy family, matcher/persons).
+    """
     stop = pl.col("insured_until")
     still_insured = stop.is_null() | (stop > as_of)
     insured_to = pl.when(still_insured).then(pl.lit(as_of)).otherwise(stop)
@@ -92,17 +98,46 @@ def hire_facts(hires: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     )
     poverty = pl.col("poverty_alleviated") & year_contract & (months_insured >= 6)
 
-    def count(cond: pl.Expr) -> pl.Expr:
-        return cond.sum().cast(pl.Int32)
+    return {
+        "hires_12m": pl.lit(True),
+        "hires_12m_contract_1y": year_contract,
+        "youth_hires_12m": youth & (months_insured >= 3) & still_insured,
+        "priority_hires_12m": priority & still_insured,
+        "poverty_hires_12m": poverty & still_insured,
+    }
 
+
+def _in_window(hires: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    return hires.filter((pl.col("hire_date") <= as_of) & (pl.col("hire_date") > years_before(as_of, 1)))
+
+
+def hired_persons(hires: pl.LazyFrame, as_of: date, facts: list[str]) -> pl.LazyFrame:
+    """The persons behind the hire-count ``facts``: one row per (uscc, person_id, fact) counted, with the hire
+    date (a person hired twice by one enterprise in the window counts once, at the earlier hire)."""
+    conditions = hire_conditions(as_of)
+    window = _in_window(hires, as_of)
+    parts = [
+        window.filter(conditions[f].fill_null(False)).select("uscc", "person_id", "hire_date", fact=pl.lit(f))
+        for f in facts
+    ]
+    if not parts:
+        return window.select("uscc", "person_id", "hire_date", fact=pl.lit("")).head(0)
     return (
-        hires.filter((pl.col("hire_date") <= as_of) & (pl.col("hire_date") > since))
+        pl.concat(parts)
+        .group_by("uscc", "person_id", "fact")
+        .agg(pl.col("hire_date").min())
+        .select("uscc", "person_id", "hire_date", "fact")
+    )
+
+
+def hire_facts(hires: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """Counts of people hired in the 12 months up to ``as_of``, by target group."""
+    conditions = hire_conditions(as_of)
+    return (
+        _in_window(hires, as_of)
         .group_by("uscc")
         .agg(
             pl.len().cast(pl.Int32).alias("hires_12m"),
-            count(year_contract).alias("hires_12m_contract_1y"),
-            count(youth & (months_insured >= 3) & still_insured).alias("youth_hires_12m"),
-            count(priority & still_insured).alias("priority_hires_12m"),
-            count(poverty & still_insured).alias("poverty_hires_12m"),
+            *(conditions[f].sum().cast(pl.Int32).alias(f) for f in list(conditions)[1:]),
         )
     )

@@ -497,3 +497,52 @@ ledger_proposals = Table(
     Index(None, "status"),
 )
 __all__ += ["ledger_proposals"]
+
+# Facts the registries lack or do not know, supplied by an enterprise for a notice (POST .../supply) or attested
+# by an officer or another department (`huiqi supplied-facts attest`), with provenance: who, when, on what
+# evidence, for which notice. An enterprise's supply waits for an officer (open → accepted | rejected, once, with a
+# reason); an accepted one enters the next run's profiles (features/profiles/attested.py) — for a fact a registry
+# also holds, only while the registry has no value, unless the officer let it override the registry. A later
+# accepted value of the same fact replaces it (superseded), as does the enterprise's own correction while open.
+SUPPLIED_FACT_STATUSES = ("open", "accepted", "rejected", "superseded")
+
+supplied_facts = Table(
+    "supplied_facts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uscc", String(18), nullable=False),
+    Column("fact", String(60), nullable=False, comment="a fact of the catalogue (docs/facts.md)"),
+    Column("value", JSON, nullable=False, comment="the value as JSON: true/false, a number, a word, a date YYYY-MM-DD"),
+    Column("source", String(12), nullable=False, comment="enterprise | officer | department"),
+    Column("supplied_by", String(80), nullable=False, comment="the actor who supplied or attested it"),
+    Column("supplied_at", DateTime(timezone=True), nullable=False),
+    Column("evidence", Text, comment="what it rests on: the enterprise's note, a document's reference"),
+    Column("notice_id", BigInteger, ForeignKey("notices.id"), comment="the notice that asked for it, if any"),
+    Column("policy_id", String(80), comment="the notice's policy"),
+    Column("status", String(12), nullable=False, comment="open | accepted | rejected | superseded"),
+    Column("reviewed_by", String(80)),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("reason", Text, comment="the officer's reason (required to reject)"),
+    Column("overrides_registry", Boolean, nullable=False, default=False, comment="wins over a later registry value"),
+    Index(None, "status"),
+    Index(None, "uscc", "fact"),
+    Index(None, "notice_id"),
+)
+__all__ += ["SUPPLIED_FACT_STATUSES", "supplied_facts"]
+
+# Each person once (matcher/persons.py): the insured persons a per-person benefit counted, per policy family. The
+# key (family, person_id) is what makes "each person once across enterprises and years" hold; written with the
+# run's grants, skipped when already there (a rerun), and read by later runs excluding their own rows.
+benefit_persons = Table(
+    "benefit_persons",
+    metadata,
+    Column("family", String(80), primary_key=True, comment="the policies within which a person counts once"),
+    Column("person_id", String(64), primary_key=True, comment="pseudonymised person (si_hires.person_id)"),
+    Column("uscc", String(18), nullable=False),
+    Column("policy_id", String(80), nullable=False),
+    Column("period_key", String(16), nullable=False, comment="the benefit that counted the person"),
+    Column("run_id", String(32), nullable=False),
+    Column("counted_at", DateTime(timezone=True), nullable=False),
+    Index(None, "uscc", "policy_id", "period_key"),
+)
+__all__ += ["benefit_persons"]

@@ -6,6 +6,10 @@ skipped); the journal entries then come from the ledger itself, in one
 entry yet gets its ``granted`` entry. A rerun after a kill at any point thus
 completes the journal without writing an entry twice, and a benefit that
 entered the ledger another way (a confirmation) is never claimed as the run's.
+
+A grant that tops up an earlier, lower award of the same exclusive group
+(``top_up`` groups: 补差) owes the difference; its journal entry says so,
+naming the award it tops up and the amount already granted under it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import polars as pl
-from sqlalchemy import Engine, and_, exists, literal, null, select
+from sqlalchemy import Engine, Select, and_, exists, literal, null, select
 
 from matcher.db.bulk import CHUNK_ROWS, insert_missing
 from matcher.db.models import benefit_journal, benefits
@@ -26,9 +30,19 @@ _JOURNAL_COLUMNS += ["amount_before_fen", "amount_after_fen", "paid_fen", "actor
 
 
 def grant_decided(
-    engine: Engine, granted: pl.DataFrame, run_id: str, as_of: str, at: datetime, *, chunk_rows: int = CHUNK_ROWS
+    engine: Engine,
+    granted: pl.DataFrame,
+    run_id: str,
+    as_of: str,
+    at: datetime,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    top_ups: pl.DataFrame | None = None,
 ) -> None:
-    """Enter ``granted`` (uscc, policy_id, policy_version, period_key, amount_fen) in the ledger for run ``run_id``."""
+    """Enter ``granted`` (uscc, policy_id, policy_version, period_key, amount_fen) in the ledger for run ``run_id``.
+
+    ``top_ups`` (uscc, policy_id, period_key, over_policy_id, over_fen): which of them top up an earlier award.
+    """
     rows = granted.select(
         "uscc",
         "policy_id",
@@ -48,20 +62,38 @@ def grant_decided(
             benefit_journal.c.period_key == benefits.c.period_key,
         )
     )
-    entries = select(
-        benefits.c.uscc,
-        benefits.c.policy_id,
-        benefits.c.period_key,
-        literal(str(JournalEntry.GRANTED)),
-        null(),
-        literal(str(BenefitStatus.GRANTED)),
-        literal(0),
-        benefits.c.amount_fen,
-        literal(0),
-        literal(f"run:{run_id}"),
-        literal(f"decided by the published rules as of {as_of}"),
-        literal(run_id),
-        literal(at),
-    ).where(benefits.c.run_id == run_id, ~has_entry)
+
+    def entries(reason: str) -> Select:
+        return select(
+            benefits.c.uscc,
+            benefits.c.policy_id,
+            benefits.c.period_key,
+            literal(str(JournalEntry.GRANTED)),
+            null(),
+            literal(str(BenefitStatus.GRANTED)),
+            literal(0),
+            benefits.c.amount_fen,
+            literal(0),
+            literal(f"run:{run_id}"),
+            literal(reason),
+            literal(run_id),
+            literal(at),
+        ).where(benefits.c.run_id == run_id, ~has_entry)
+
     with engine.begin() as connection:
-        connection.execute(benefit_journal.insert().from_select(_JOURNAL_COLUMNS, entries))
+        if top_ups is not None:  # few rows: one statement each, each naming what it tops up
+            for uscc, policy_id, key, over, over_fen in top_ups.select(
+                "uscc", "policy_id", "period_key", "over_policy_id", "over_fen"
+            ).iter_rows():
+                reason = (
+                    f"top-up (补差) decided by the published rules as of {as_of}: the award less the"
+                    f" {over_fen // 100}.{over_fen % 100:02d} yuan already granted"
+                    f" under '{over}' (same exclusive group)"
+                )
+                one = (benefits.c.uscc == uscc) & (benefits.c.policy_id == policy_id) & (benefits.c.period_key == key)
+                connection.execute(benefit_journal.insert().from_select(_JOURNAL_COLUMNS, entries(reason).where(one)))
+        connection.execute(
+            benefit_journal.insert().from_select(
+                _JOURNAL_COLUMNS, entries(f"decided by the published rules as of {as_of}")
+            )
+        )

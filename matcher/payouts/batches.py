@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from matcher.db.bulk import CHUNK_ROWS, write_missing
 from matcher.db.keys import TOPIC_KINDS
-from matcher.db.models import benefits, notices, payment_batches, payment_items
+from matcher.db.models import benefit_journal, benefits, notices, payment_batches, payment_items
 from matcher.ledger import BenefitStatus, JournalEntry, move_all
 from matcher.payouts.accounts import accounts_in_force
 from matcher.payouts.errors import BatchRefused
@@ -218,12 +218,11 @@ def prepare(
     say("opened")
 
     due = and_(cash_policy(terms), _nothing_holds(terms, as_of))
-    made_payable = 0
     with engine.connect() as connection:
         ranges = _id_ranges(connection, chunk_rows)
     for low, high in ranges:
         with engine.begin() as connection:
-            made_payable += move_all(
+            move_all(
                 connection,
                 JournalEntry.MADE_PAYABLE,
                 and_(benefits.c.id.between(low, high), due),
@@ -286,6 +285,12 @@ def prepare(
             )
         ).one()
         status = "prepared" if count else "withdrawn"
+        # Counted from the journal, not this call's moves: a resumed prepare reports the whole batch's.
+        made_payable = connection.execute(
+            select(func.count()).where(
+                benefit_journal.c.entry == JournalEntry.MADE_PAYABLE, benefit_journal.c.ref == ref
+            )
+        ).scalar_one()
         shown = missing.head(_SHOWN).select("uscc", "policy_id", "period_key").to_dicts()
         summary = PrepareSummary(
             batch_id, as_of, status, made_payable, count, int(total), missing.height, shown, resumed

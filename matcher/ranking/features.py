@@ -201,7 +201,7 @@ def candidate_features(
             "policy_id": [p.id for p in policies],
             "category": [p.policy.category for p in policies],
             "level": [p.policy.authority.level for p in policies],
-            "delivery": [p.policy.delivery for p in policies],
+            "delivery": [p.policy.delivery_default for p in policies],
             "period": [p.policy.benefit.period for p in policies],
         }
     )

@@ -119,7 +119,12 @@ def test_cli_demo_goes_from_nothing_to_a_ranked_run_with_working_tokens_and_urls
     engine = make_engine(f"sqlite:///{data / 'huiqi.db'}")
     with engine.connect() as connection:
         latest = connection.execute(select(runs.c.as_of, runs.c.model_version).order_by(runs.c.as_of.desc())).first()
-    assert str(latest.as_of) == "2025-06-30" and latest.model_version  # the final run was ordered by the champion
+    assert str(latest.as_of) == "2025-06-30"
+    # The ranker is promoted only when it beats the fallback order beyond chance (a small demo may not show it);
+    # either way the final run says truly what ordered its notices.
+    promoted = re.search(r"ranker version \d+: .* — champion \(", out) is not None
+    assert promoted == bool(latest.model_version), out[-1500:]
+    assert promoted or " — not promoted (" in out
     tokens = dict(re.findall(r"^\s+(officer|analyst|enterprise)\s+(hq_\S+)", out, flags=re.MULTILINE))
     assert set(tokens) == {"officer", "analyst", "enterprise"}
     assert all(lookup_token(engine, t).role == role for role, t in tokens.items())

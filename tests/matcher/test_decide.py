@@ -125,3 +125,13 @@ def test_decide_when_no_policy_is_in_force_decides_nothing_and_keeps_the_columns
     assert decided.decisions.height == 0
     assert {"uscc", "policy_id", "status", "amount_fen", "facts", "failing_zh"} <= set(decided.decisions.columns)
     assert decided.counts["granted"] == 0 and decided.counts["enterprises"] == 1
+
+
+def test_decide_when_the_newer_policy_was_granted_by_an_earlier_run_does_not_pay_the_one_it_supersedes(tmp_path):
+    policies = catalogue(tmp_path, {"id": "old"}, {"id": "new", "relations": "  supersedes: [old]"})
+    prior = pl.DataFrame(
+        {"uscc": ["E1"], "policy_id": ["new"], "period_key": ["once"], "amount_fen": [100_000],
+         "status": ["granted"], "paid_fen": [0]}
+    )  # fmt: skip
+    got = decide(profiles({"uscc": "E1", "ui_paid_months": 24}), policies, AS_OF, prior=prior)
+    assert statuses(got) == {}  # the newer benefit stands in the ledger; the replaced one is not due again

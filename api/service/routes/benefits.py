@@ -21,7 +21,11 @@ router = APIRouter(prefix="/enterprises/{uscc}/benefits", tags=["benefits"])
 Officer = Annotated[Principal, Depends(allow("officer", "admin"))]
 PolicyId = Annotated[str, Path(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80, description="the policy's id")]
 PeriodKey = Annotated[
-    str, Path(pattern=r"^(once|[0-9]{4}(-[0-9]{2})?)$", description="the entitlement period: once, 2025 or 2025-06")
+    str,
+    Path(
+        pattern=r"^(once|[0-9]{4}(-[0-9]{2}|-Q[1-4])?|cert:[0-9]{4}-[0-9]{2}-[0-9]{2})$",
+        description="the entitlement period: once, 2025, 2025-Q2, 2025-06, or cert:2024-12-10 (per certificate)",
+    ),
 ]
 
 

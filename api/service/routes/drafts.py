@@ -10,12 +10,22 @@ from typing import Annotated, Any
 
 import polars as pl
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.service.audit import audit
 from api.service.auth import allow
-from api.service.drafts import draft_file, locate, normalise_json, plan_publish, problem_dicts, read_draft
+from api.service.drafts import (
+    PublishPlan,
+    draft_file,
+    locate,
+    normalise_json,
+    plan_publish,
+    plan_publish_set,
+    problem_dicts,
+    read_draft,
+)
 from api.service.impact import impact
 from api.service.problems import Conflict, Invalid, NotFound, Unsupported
 from api.service.routes.common import Limit, Offset, problems
@@ -317,6 +327,55 @@ def draft_impact(
     return impact(profiles, catalogue.in_force(as_of), compiled, as_of, limit=limit)
 
 
+def _write(connection: Connection, plan: PublishPlan, draft_id: int, principal: Principal, now: datetime) -> dict:
+    """Write a planned publish (new version, closed older versions, the draft marked, the audit entry)."""
+    new = plan.new.policy
+    connection.execute(
+        insert(policy_versions).values(
+            policy_id=new.id,
+            version=new.version,
+            source=plan.new_source,
+            effective_from=new.effective.start,
+            effective_to=new.effective.end,
+            draft_id=draft_id,
+            published_by=principal.actor,
+            published_at=now,
+        )
+    )
+    closed = []
+    for older, text in plan.closed:
+        key = (policy_versions.c.policy_id == older.id) & (policy_versions.c.version == older.version)
+        values = {"source": text, "effective_to": older.policy.effective.end}
+        if connection.execute(update(policy_versions).where(key).values(**values)).rowcount == 0:
+            connection.execute(
+                insert(policy_versions).values(
+                    policy_id=older.id,
+                    version=older.version,
+                    effective_from=older.policy.effective.start,
+                    published_by=principal.actor,
+                    published_at=now,
+                    **values,
+                )
+            )
+        closed.append({"version": older.version, "effective_to": older.policy.effective.end})
+    connection.execute(update(policy_drafts).where(policy_drafts.c.id == draft_id).values(published_at=now))
+    out = {
+        "policy_id": new.id,
+        "version": new.version,
+        "effective_from": new.effective.start,
+        "effective_to": new.effective.end,
+        "closed": closed,
+    }
+    audit(
+        connection,
+        principal,
+        "policy.publish",
+        f"policy:{new.id}:v{new.version}",
+        {"draft_id": draft_id, **out},
+    )
+    return out
+
+
 @router.post("/{draft_id}/publish", status_code=201, response_model=PublishOut, responses=problems(404, 409, body=True))
 def publish(draft_id: DraftId, body: PublishIn, principal: Officer, state: StateDep) -> dict[str, Any]:
     """Publish the draft as a new version from ``effective_from``; older versions end the day before and are kept."""
@@ -341,53 +400,62 @@ def publish(draft_id: DraftId, body: PublishIn, principal: Officer, state: State
                     detail_zh="该草稿的金额公式对部分企业算出的金额无法拨付（为负数、无穷大、超过上限或除以零），请修改后再发布",
                     errors=problem_dicts([unpayable]),
                 )
-            new = plan.new.policy
-            connection.execute(
-                insert(policy_versions).values(
-                    policy_id=new.id,
-                    version=new.version,
-                    source=plan.new_source,
-                    effective_from=new.effective.start,
-                    effective_to=new.effective.end,
-                    draft_id=draft_id,
-                    published_by=principal.actor,
-                    published_at=now,
-                )
-            )
-            closed = []
-            for older, text in plan.closed:
-                key = (policy_versions.c.policy_id == older.id) & (policy_versions.c.version == older.version)
-                values = {"source": text, "effective_to": older.policy.effective.end}
-                if connection.execute(update(policy_versions).where(key).values(**values)).rowcount == 0:
-                    connection.execute(
-                        insert(policy_versions).values(
-                            policy_id=older.id,
-                            version=older.version,
-                            effective_from=older.policy.effective.start,
-                            published_by=principal.actor,
-                            published_at=now,
-                            **values,
-                        )
-                    )
-                closed.append({"version": older.version, "effective_to": older.policy.effective.end})
-            connection.execute(update(policy_drafts).where(policy_drafts.c.id == draft_id).values(published_at=now))
-            out = {
-                "policy_id": new.id,
-                "version": new.version,
-                "effective_from": new.effective.start,
-                "effective_to": new.effective.end,
-                "closed": closed,
-            }
-            audit(
-                connection,
-                principal,
-                "policy.publish",
-                f"policy:{new.id}:v{new.version}",
-                {"draft_id": draft_id, **out},
-            )
+            out = _write(connection, plan, draft_id, principal, now)
     except IntegrityError:
         raise Conflict(
             f"version {compiled.version} of '{compiled.id}' was published meanwhile; reload and retry"
         ) from None
     state.catalogue.invalidate()  # this process serves the new version from the next request
+    return out
+
+
+class PublishSetIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"draft_ids": [12, 13], "effective_from": "2025-07-01"}]}
+    )
+    draft_ids: list[int] = Field(min_length=2, max_length=20, description="the drafts to publish together")
+    effective_from: date = Field(description="the first day the new versions are in force")
+
+
+@router.post("/publish", status_code=201, response_model=list[PublishOut], responses=problems(404, 409, body=True))
+def publish_set(body: PublishSetIn, principal: Officer, state: StateDep) -> list[dict[str, Any]]:
+    """Publish related drafts together (e.g. two new policies that exclude each other), in one transaction:
+    the catalogue is checked with all of them, and either every one is published or none."""
+    now = datetime.now(UTC)
+    try:
+        with state.engine.begin() as connection:
+            rows = [_draft_row(connection, i) for i in body.draft_ids]
+            for row in rows:
+                if row.published_at is not None:
+                    raise Conflict(f"draft {row.id} was already published on {row.published_at:%Y-%m-%d}")
+            drafts = [(_compiled(row), row.source) for row in rows]
+            catalogue = state.catalogue.load(connection)
+            plans, problems_found = plan_publish_set(
+                catalogue, drafts, body.effective_from, lambda p: source_text(state, p)
+            )
+            for row, plan in zip(rows, plans, strict=False):
+                if plan.conflict:
+                    raise Conflict(f"draft {row.id}: {plan.conflict}")
+                if plan.problems:
+                    found = locate(plan.problems, draft_file(row.id, row.format))
+                    raise Invalid(f"draft {row.id} does not publish: {found[0].message}", errors=problem_dicts(found))
+            if problems_found:
+                found = locate(problems_found, "the set")
+                raise Invalid(
+                    f"publishing the set would break the catalogue: {found[0].message}",
+                    detail_zh="一并发布这些草稿会使政策目录出错，请修改后再发布",
+                    errors=problem_dicts(found),
+                )
+            for (compiled, _), row in zip(drafts, rows, strict=True):
+                unpayable = _amount_problem(state, compiled)
+                if unpayable is not None:
+                    raise Invalid(
+                        f"draft {row.id} would pay amounts that cannot be paid: {unpayable.message}",
+                        detail_zh="该草稿的金额公式对部分企业算出的金额无法拨付，请修改后再发布",
+                        errors=problem_dicts([unpayable]),
+                    )
+            out = [_write(connection, plan, row.id, principal, now) for plan, row in zip(plans, rows, strict=True)]
+    except IntegrityError:
+        raise Conflict("a version in the set was published meanwhile; reload and retry") from None
+    state.catalogue.invalidate()
     return out

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import and_, bindparam, exists, or_, select
 
 from api.service import actions
+from api.service import supplied_facts as supplied
 from api.service.auth import ActingEnterprise, ReadingEnterprise, UsccPath
 from api.service.explain import RESULTS, evidence, explain, ranking_reasons
 from api.service.problems import Conflict, NotFound
@@ -251,8 +252,12 @@ def read_notice(uscc: UsccPath, notice_id: NoticeId, principal: ReadingEnterpris
     if notice["facts"] is None:  # no decision row (should not happen): say so rather than guess
         policy = None
     as_of = notice["as_of"] or notice["created_at"].date()
-    explanation = explain(policy, uscc, notice["facts"] or "{}", as_of, notice, ranker=state.ranker)
-    return notice | {"explanation": explanation}
+    with state.engine.connect() as connection:
+        started = connection.execute(select(runs.c.started_at).where(runs.c.id == notice["run_id"])).scalar()
+        attested = supplied.lineage(connection, uscc, started)
+        outcomes = supplied.outcomes_for_notice(connection, notice_id)
+    explanation = explain(policy, uscc, notice["facts"] or "{}", as_of, notice, ranker=state.ranker, attested=attested)
+    return notice | {"explanation": explanation, "supplied_facts": outcomes}
 
 
 def _notice_for_action(connection, uscc: str, notice_id: int):
@@ -353,12 +358,16 @@ def supply(
         ).first()
         asked = [n.strip() for n in (decision.unknown_facts or "").split(";") if n.strip()] if decision else []
         typed = actions.check_supplied(asked, body.facts)
+        supplied.check_attester(typed, "enterprise")
+        at = actions.record(connection, principal, notice, "supplied_data", {"facts": body.facts, "note": body.note})
+        supplied.record_supplied(connection, principal, notice, typed, body.note, at)
         preview = None
         policy = _policy(state.catalogue.load(connection), notice.policy_id, notice.policy_version)
         if policy is not None and decision is not None:
-            traced = trace(policy, evidence(decision.facts) | typed | {"uscc": uscc}, decision.as_of)
+            # Everything supplied for this notice that still stands, not this supply's facts alone.
+            given = supplied.combined_for_notice(connection, notice.id)
+            traced = trace(policy, evidence(decision.facts) | given | {"uscc": uscc}, decision.as_of)
             preview = {"eligible": RESULTS[traced.eligible], "amount_yuan": traced.amount}
-        at = actions.record(connection, principal, notice, "supplied_data", {"facts": body.facts, "note": body.note})
     return {
         "notice_id": notice_id,
         "action": "supplied_data",

@@ -47,7 +47,7 @@ def _summary(state: ServiceState, versions: list[CompiledPolicy], today: date) -
         "id": latest.id,
         "title": latest.title.model_dump(),
         "category": latest.category,
-        "delivery": latest.delivery,
+        "delivery": latest.delivery_default,
         "in_force_version": in_force[-1] if in_force else None,
         "versions": [
             {

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.service.schemas.common import Instant, Text
+from api.service.schemas.supplied_facts import SuppliedFactOut
 from matcher.ledger.statuses import DecisionStatus as _DecisionStatus
 
 __all__ = [
@@ -40,6 +41,9 @@ class FactOut(BaseModel):
     registries: list[RegistryRef]
     period: str = Field(description="which records count, relative to as_of")
     as_of: date
+    lineage: Text | None = Field(
+        default=None, description="when an accepted attestation gave the value: who supplied it and who accepted it"
+    )
 
 
 class ConditionOut(BaseModel):
@@ -56,6 +60,10 @@ class ConditionOut(BaseModel):
 class MissingFact(BaseModel):
     name: str
     label: Text
+    attested_by: list[Literal["enterprise", "officer", "department"]] | None = Field(
+        default=None, description="a declared fact (no registry holds it): who may attest it"
+    )
+    evidence: Text | None = Field(default=None, description="a declared fact: the evidence asked")
 
 
 class FailingCondition(BaseModel):
@@ -209,6 +217,9 @@ class NoticeOut(BaseModel):
 class NoticeDetail(NoticeOut):
     decision_id: int | None = None
     explanation: Explanation
+    supplied_facts: list[SuppliedFactOut] = Field(
+        default=[], description="what the enterprise supplied for this notice and the officer's outcome of each"
+    )
 
 
 class ObjectionIn(BaseModel):

@@ -84,20 +84,30 @@ def _eligible(engine, policy_id: str) -> pl.DataFrame:
         return pl.DataFrame(connection.execute(query).all(), schema=["uscc", "status", "amount_fen"], orient="row")
 
 
+# P07 with a changed threshold: R&D expense above 200,000 yuan instead of above zero. (P01 would not do: its
+# declared exclusions leave every otherwise eligible firm unknown until attested, so nothing is eligible to lose.)
+P07 = (Path(__file__).resolve().parents[3] / "policies/catalogue/p07-rd-super-deduction.yaml").read_text("utf-8")
+CHANGED_P07 = (
+    P07.replace("version: 1", "version: 2")
+    .replace('"rd_expense_last_year > 0"', '"rd_expense_last_year > 200000"')
+    .replace("category: tax\n", "category: tax\nbudget: 1000000000\n")  # a budget to compare with
+)
+
+
 def test_impact_of_a_changed_threshold_matches_a_full_run_with_that_change(
     client, engine, tokens, checked, repository, tmp_path
 ):
-    draft = _draft(client, tokens, CHANGED)
+    draft = _draft(client, tokens, CHANGED_P07)
     impact = client.get(f"/policy-drafts/{draft['id']}/impact?limit=100000", headers=tokens.headers("officer")).json()
     assert impact["baseline_version"] == 1 and impact["draft_version"] == 2
     assert impact["no_longer_eligible"]["count"] > 0  # the change must matter for the comparison to mean something
 
-    changed_policy, _ = load_policy_text(CHANGED, "changed.yaml")
+    changed_policy, _ = load_policy_text(CHANGED_P07, "changed.yaml")
     scenario = [p for p in repository.in_force(AS_OF) if p.id != changed_policy.id] + [changed_policy]
     other = make_engine(f"sqlite:///{tmp_path / 'changed.db'}")
     upgrade(other)
     run_matching(other, checked, AS_OF, scenario)
-    before, after = _eligible(engine, "job-retention-refund"), _eligible(other, "job-retention-refund")
+    before, after = _eligible(engine, "rd-super-deduction"), _eligible(other, "rd-super-deduction")
 
     assert impact["baseline"]["eligible"] == before.height and impact["draft"]["eligible"] == after.height
     payable = pl.col("status").is_in(PAYABLE)

@@ -21,7 +21,15 @@ from sqlalchemy import delete, insert, select
 
 from api.service.tokens import issue_token
 from features.profiles.catalogue import fact as catalogue_fact
-from matcher.db.models import benefit_journal, benefits, decisions, notices, objection_reviews, responses
+from matcher.db.models import (
+    benefit_journal,
+    benefits,
+    decisions,
+    notices,
+    objection_reviews,
+    responses,
+    supplied_facts,
+)
 from tests.api.service.conftest import notice_of
 
 ACTIONS = ("confirm", "decline", "object", "supply", "open", "dismiss", "uphold")
@@ -117,6 +125,7 @@ class Benefit:
             ids = select(responses.c.id).where(_key(responses, self.notice))
             connection.execute(delete(objection_reviews).where(objection_reviews.c.response_id.in_(ids)))
             connection.execute(delete(responses).where(_key(responses, self.notice)))
+            connection.execute(delete(supplied_facts).where(supplied_facts.c.uscc == self.notice.uscc))
             for table, rows in self.rows.items():
                 connection.execute(delete(table).where(_key(table, self.notice)))
                 if rows:

@@ -48,6 +48,7 @@ ENDPOINTS = [
     ("POST", "/policy-drafts/{draft_id}/examples", {}, OFFICERS),
     ("GET", "/policy-drafts/{draft_id}/impact", {}, OFFICERS),
     ("POST", "/policy-drafts/{draft_id}/publish", {"json": {"effective_from": "2025-07-01"}}, OFFICERS),
+    ("POST", "/policy-drafts/publish", {"json": {"draft_ids": [1, 2], "effective_from": "2025-07-01"}}, OFFICERS),
     ("GET", "/runs", {}, FOLLOW),
     ("GET", "/runs/{request_id}", {}, FOLLOW),
     ("POST", "/runs", {"json": {"as_of": "2025-06-30"}}, OFFICERS),
@@ -63,6 +64,8 @@ ENDPOINTS = [
     ("GET", "/ledger/proposals", {}, OFFICERS),
     ("POST", "/ledger/proposals/{proposal_id}/accept", {"json": {"note": "经核实无误"}}, OFFICERS),
     ("POST", "/ledger/proposals/{proposal_id}/dismiss", {"json": {"note": "经核实无误"}}, OFFICERS),
+    ("GET", "/supplied-facts", {}, OFFICERS),
+    ("POST", "/supplied-facts/{supplied_id}/review", {"json": {"outcome": "rejected", "reason": "依据不足"}}, OFFICERS),
     ("GET", "/objections", {}, OFFICERS),
     ("POST", "/objections/{objection_id}/review", {"json": {"outcome": "dismissed", "note": "核实无误"}}, OFFICERS),
     ("GET", "/payouts/batches", {}, OFFICERS),
@@ -135,6 +138,7 @@ def test_endpoint_when_called_by_role_allows_exactly_the_table(client, engine, t
         "policy_id": "job-retention-refund",
         "period_key": "2025",
         "proposal_id": 1,
+        "supplied_id": 1,
         "version": 1,
     }
     wrong = []

@@ -1,0 +1,125 @@
+"""The officer's desk: open objections, notices that could not be delivered, runs; filters by policy, region
+and date. Each action calls the domain function the API's route calls, and is audited there."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Path, Query, Request, Response
+
+from api.service.dead_letters import requeue
+from api.service.objections import list_objections, review_objection
+from api.service.routes import runs as run_routes
+from api.service.schemas.runs import RunStartIn
+from api.service.supplied_facts import list_supplied, review_supplied
+from api.web.guard import check_csrf, signed_in
+from api.web.render import WebRoute, back, page
+from matcher.delivery import dead_letters
+
+router = APIRouter(prefix="/web/desk", route_class=WebRoute, include_in_schema=False)
+OFFICERS = ("officer", "admin")
+Csrf = Annotated[str, Form(max_length=100)]
+QUEUE = 200  # rows read per queue before the filters
+
+
+def _keep(row: dict[str, Any], policy: str, region: str, since: date | None, at: Any) -> bool:
+    # The region is the administrative division code inside the USCC (its 3rd to 8th characters).
+    if policy and row.get("policy_id") != policy:
+        return False
+    if region and not row["uscc"][2:8].startswith(region):
+        return False
+    return since is None or at is None or at.date() >= since
+
+
+@router.get("")
+def desk(
+    request: Request,
+    policy: Annotated[str, Query(max_length=80)] = "",
+    region: Annotated[str, Query(max_length=6, pattern=r"^[0-9]*$")] = "",
+    since: Annotated[date | None, Query()] = None,
+) -> Response:
+    principal = signed_in(request, *OFFICERS)
+    state = request.app.state.service
+    with state.engine.connect() as connection:
+        objections = list_objections(connection, "open", QUEUE, 0)
+        supplied = list_supplied(connection, "open", QUEUE, 0)
+    objections = [o for o in objections if _keep(o, policy, region, since, o["objected_at"])]
+    supplied = [f for f in supplied if _keep(f, policy, region, since, f["supplied_at"])]
+    dead_total, dead = dead_letters(state.engine, limit=QUEUE, offset=0)
+    dead = [d for d in dead if _keep(d, policy, region, since, d.get("created_at"))]
+    runs = run_routes.list_runs(principal, state, limit=10, offset=0)
+    return page(
+        request,
+        "desk.html",
+        objections=objections,
+        supplied=supplied,
+        dead=dead,
+        dead_total=dead_total,
+        runs=runs,
+        filters={"policy": policy, "region": region, "since": since.isoformat() if since else ""},
+        policies=sorted({p.id for p in state.catalogue.load(state.engine).policies}),
+    )
+
+
+@router.post("/objections/{objection_id}")
+def review(
+    request: Request,
+    objection_id: Annotated[int, Path(ge=1, le=2**62)],
+    outcome: Annotated[Literal["dismissed", "upheld"], Form()],
+    note: Annotated[str, Form(min_length=1, max_length=2000)],
+    csrf: Csrf = "",
+) -> Response:
+    principal = signed_in(request, *OFFICERS)
+    check_csrf(request, csrf)
+    with request.app.state.service.engine.begin() as connection:
+        review_objection(connection, principal, objection_id, outcome, note.strip())
+    if outcome == "dismissed":
+        zh, en = f"异议 {objection_id} 未采纳：款项恢复拨付", f"objection {objection_id} dismissed: payout released"
+    else:
+        zh, en = f"异议 {objection_id} 成立：该待遇已取消", f"objection {objection_id} upheld: benefit cancelled"
+    return back(request, "/web/desk#objections", zh=zh, en=en)
+
+
+@router.post("/supplied/{supplied_id}")
+def review_fact(
+    request: Request,
+    supplied_id: Annotated[int, Path(ge=1, le=2**62)],
+    outcome: Annotated[Literal["accept", "reject"], Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    """Accept (the fact enters the next run) or reject it with a reason the enterprise reads."""
+    principal = signed_in(request, *OFFICERS)
+    check_csrf(request, csrf)
+    review_supplied(request.app.state.service.engine, principal, supplied_id, accept=outcome == "accept", reason=reason)
+    if outcome == "accept":
+        zh, en = f"补充信息 {supplied_id} 已采纳", f"supplied fact {supplied_id} accepted"
+    else:
+        zh, en = f"补充信息 {supplied_id} 未采纳", f"supplied fact {supplied_id} rejected"
+    return back(request, "/web/desk#supplied", zh=zh, en=en)
+
+
+@router.post("/dead/requeue")
+def requeue_dead(request: Request, csrf: Csrf = "", ids: Annotated[list[int] | None, Form()] = None) -> Response:
+    principal = signed_in(request, *OFFICERS)
+    check_csrf(request, csrf)
+    done = requeue(request.app.state.service.engine, principal, ids or None)
+    zh = f"已重新推送 {len(done.ids)} 条通知" + (f"，跳过 {len(done.skipped)} 条" if done.skipped else "")
+    en = f"{len(done.ids)} notices sent again" + (f", {len(done.skipped)} skipped" if done.skipped else "")
+    return back(request, "/web/desk#dead", zh=zh, en=en)
+
+
+@router.post("/runs")
+def start_run(request: Request, as_of: Annotated[date, Form()], csrf: Csrf = "") -> Response:
+    principal = signed_in(request, *OFFICERS)
+    check_csrf(request, csrf)
+    run = run_routes.start_run(RunStartIn(as_of=as_of), principal, request.app.state.service)
+    return back(request, f"/web/desk/runs/{run['id']}", zh="匹配任务已启动", en="Run started")
+
+
+@router.get("/runs/{request_id}")
+def run_page(request: Request, request_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    principal = signed_in(request, *OFFICERS)
+    run = run_routes.read_run(request_id, principal, request.app.state.service)
+    return page(request, "run.html", run=run)

@@ -1,0 +1,91 @@
+"""One service for the web tests: a small synthetic registry matched once, served by uvicorn on a free local
+port (the real ASGI server, cookies and redirects included), with a token per role."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from api.service import create_app
+from api.service.tokens import issue_token
+from api.settings import Settings
+from features.registries.validate import check_registry
+from features.synthetic import generate
+from matcher.db import make_engine, upgrade
+from matcher.db.models import notices
+from matcher.run import run_matching
+from policies.load import load_catalogue
+
+AS_OF = date(2025, 6, 30)
+ENTERPRISES = 200
+
+
+@dataclass
+class Site:
+    base: str
+    settings: Settings
+    engine: object
+    tokens: dict[str, str]
+    uscc: str  # has a notice awaiting confirmation
+    other_uscc: str
+    needs_data_uscc: str | None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _first(engine, kind: str, not_uscc: str | None = None) -> str | None:
+    query = select(notices.c.uscc).where(notices.c.kind == kind).order_by(notices.c.id).limit(1)
+    if not_uscc:
+        query = query.where(notices.c.uscc != not_uscc)
+    with engine.connect() as connection:
+        return connection.execute(query).scalar()
+
+
+@pytest.fixture(scope="package")
+def site(tmp_path_factory) -> Site:
+    data = tmp_path_factory.mktemp("web") / "data"
+    generate(data / "registry", enterprises=ENTERPRISES, seed=5)
+    engine = make_engine(f"sqlite:///{data / 'huiqi.db'}")
+    upgrade(engine)
+    repository = load_catalogue()
+    run_matching(engine, check_registry(data / "registry"), AS_OF, repository.in_force(AS_OF))
+    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'huiqi.db'}")
+    uscc = _first(engine, "awaiting_confirmation")
+    other = _first(engine, "granted", not_uscc=uscc) or _first(engine, "near_miss", not_uscc=uscc)
+    tokens = {role: issue_token(engine, role=role, name=f"web {role}")[0] for role in ("officer", "analyst")}
+    tokens["enterprise"] = issue_token(engine, role="enterprise", uscc=uscc, name="web enterprise")[0]
+    app = create_app(settings, engine=engine, repository=repository)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield Site(base, settings, engine, tokens, uscc, other, _first(engine, "needs_data"))
+    server.should_exit = True
+    thread.join(30)
+    app.state.service.runner.shutdown()
+    app.state.service.trainer.shutdown()
+    engine.dispose()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
