@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/registries.py
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/payouts.py
 	$(BIN)/python bench/ranker.py
 	$(BIN)/python bench/service.py --workers 2
 	$(BIN)/python bench/web.py

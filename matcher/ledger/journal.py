@@ -107,6 +107,16 @@ def move(
     paid = 0
     if rule.pays:
         paid = -paid_before if rule.owed == "zero" else owed_before - paid_before
+    paid_after = paid_before + paid
+    if paid_after > owed_after:  # e.g. cancelling a benefit paid and then topped up: the money is out already
+        raise IllegalMove(
+            f"cannot record '{entry}' for benefit {key}: {paid_after / 100:.2f} yuan of it was paid already and"
+            f" '{entry}' would leave {owed_after / 100:.2f} yuan owed; a benefit never owes less than was paid:"
+            " adjust it to no less than what was paid, or recover the payment once the benefit is paid",
+            key=str(key),
+            status=None if before is None else str(before),
+            entry=str(entry),
+        )
     after = rule.target or before
     assert after is not None  # a move with no target never creates a benefit
     if row is None:

@@ -157,7 +157,7 @@ class LedgerMachine(RuleBasedStateMachine):
             for row in connection.execute(select(benefits)).all():
                 assert row.amount_fen == sums[row.policy_id]
                 assert row.paid_fen == paid[row.policy_id]
-                assert row.paid_fen >= 0  # never paid back more than was paid
+                assert 0 <= row.paid_fen <= row.amount_fen, row  # never paid more than is owed, nor back more
                 if row.status == BenefitStatus.PAID:
                     assert row.paid_fen == row.amount_fen  # paid in full, once
 
@@ -169,3 +169,15 @@ def test_ledger_when_driven_by_any_sequence_of_entries_keeps_its_balances(engine
         max_examples=25, stateful_step_count=30, deadline=None, suppress_health_check=list(HealthCheck)
     )
     runner().runTest()
+
+
+def test_move_when_it_would_owe_less_than_was_paid_is_refused(engine):
+    with engine.begin() as connection:
+        for entry in (JournalEntry.GRANTED, JournalEntry.MADE_PAYABLE, JournalEntry.BATCHED, JournalEntry.PAID):
+            _move(connection, entry, 1000_00)
+        _move(connection, JournalEntry.TOP_UP, 1, ref="top")  # paid 1000.00, now owed 1000.01
+    with pytest.raises(IllegalMove, match=r"1000\.00 yuan of it was paid already"), engine.begin() as connection:
+        _move(connection, JournalEntry.CANCELLED, ref="cancel")
+    with engine.connect() as connection:
+        row = current(connection, KEY)
+    assert (row.status, row.amount_fen, row.paid_fen) == ("payable", 1000_01, 1000_00)
