@@ -36,7 +36,6 @@ from api.service.runner import Runner
 from api.service.state import ServiceState
 from api.service.trainer import Trainer
 from api.settings import Settings
-from api.web import mount_web
 from matcher.db import open_database, upgrade
 from policies.catalogue import Catalogue
 
@@ -116,5 +115,7 @@ def create_app(
         enterprises, benefits, proposals, policies, drafts, runs, notices, objections, models, payouts, supplied_facts
     ):  # fmt: skip
         app.include_router(module.router)
+    from api.web import mount_web  # here, not at the top: the pages import the service's routes
+
     mount_web(app)  # the pages for people (api/web), /docs with local assets
     return app

@@ -49,6 +49,7 @@ def desk(
     dead_total, dead = dead_letters(state.engine, limit=QUEUE, offset=0)
     dead = [d for d in dead if _keep(d, policy, region, since, d.get("created_at"))]
     runs = run_routes.list_runs(principal, state, limit=10, offset=0)
+    catalogue = state.catalogue.load(state.engine)
     return page(
         request,
         "desk.html",
@@ -58,7 +59,9 @@ def desk(
         dead_total=dead_total,
         runs=runs,
         filters={"policy": policy, "region": region, "since": since.isoformat() if since else ""},
-        policies=sorted({p.id for p in state.catalogue.load(state.engine).policies}),
+        policies=sorted({p.id for p in catalogue.policies}),
+        # Policies by their title, as officers know them; the newest version's title for each id.
+        titles={p.id: {"zh": p.policy.title.zh, "en": p.policy.title.en} for p in catalogue.policies},
     )
 
 

@@ -72,6 +72,13 @@ def say(text: Any, lang: str) -> str:
     return "" if text is None else str(text)
 
 
+def value(v: Any, lang: str) -> str:
+    """A fact's value as a person reads it: yes / no rather than True / False."""
+    if isinstance(v, bool):
+        return ("是" if v else "否") if lang == "zh" else ("yes" if v else "no")
+    return "—" if v is None else str(v)
+
+
 def yuan(fen: int | None, lang: str) -> str:
     """An amount held in fen, shown in yuan: ¥12,000 / ¥12,000.50."""
     if fen is None:

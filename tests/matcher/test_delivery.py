@@ -326,3 +326,23 @@ def test_deliver_when_the_enterprise_already_answered_withdraws_the_notice_unsen
         ).scalars()
         assert set(statuses) == {"withdrawn"}
     assert len(receiver.accepted) == len(keys) - 2  # everything else arrived
+
+
+def test_deliver_when_given_links_puts_each_enterprise_its_own_signed_link_in_payload_and_text(with_notices):
+    from api.settings import Settings
+    from api.web.links import link_url, read_link
+
+    engine, keys = with_notices
+    settings = Settings(web_secret="s" * 40)
+    receiver = Receiver(flaky=0)
+    register(engine, keys.values(), receiver.url)
+    try:
+        with httpx.Client() as client:
+            report = deliver_due(engine, load_catalogue(), client, policy=FAST, links=lambda u: link_url(settings, u))
+    finally:
+        receiver.close()
+    assert report.delivered > 0
+    for body in receiver.accepted.values():
+        token = body["link"].rsplit("/", 1)[-1].split("=")[-1]
+        assert read_link(settings, token) == body["uscc"]  # a link opens that enterprise's inbox and no other
+        assert body["body"]["zh"].endswith(body["link"]) and body["body"]["en"].endswith(body["link"])
