@@ -156,19 +156,21 @@ def _id_ranges(connection: Connection, chunk_rows: int) -> list[tuple[int, int]]
 
 def _nothing_holds(terms: Mapping[PolicyKey, int], as_of: date):
     """The enterprise was told (a granted or awaiting-confirmation notice), every deadline to object or confirm
-    is before ``as_of``, and no publicity of the benefit's list still runs on ``as_of``."""
-    told = and_(
+    is before ``as_of`` — an officer's correction (a ``corrected`` notice) opens a new one — and no publicity of
+    the benefit's list still runs on ``as_of``."""
+    same = and_(
         notices.c.uscc == benefits.c.uscc,
         notices.c.policy_id == benefits.c.policy_id,
         notices.c.period_key == benefits.c.period_key,
-        notices.c.kind.in_(TOPIC_KINDS),
     )
+    told = and_(same, notices.c.kind.in_(TOPIC_KINDS))
     still_open = or_(
         notices.c.respond_by.is_(None),
         notices.c.respond_by >= as_of,
         in_publicity(terms, as_of, notices.c.created_at),
     )
-    return and_(exists().where(told), ~exists().where(told, still_open))
+    corrected_open = and_(same, notices.c.kind == "corrected", notices.c.respond_by >= as_of)
+    return and_(exists().where(told), ~exists().where(told, still_open), ~exists().where(corrected_open))
 
 
 def _candidates(connection: Connection, batch_id: int, terms: Mapping[PolicyKey, int]) -> pl.DataFrame:

@@ -300,3 +300,39 @@ def test_correct_account_when_the_name_is_not_the_registered_one_is_refused(engi
             connection, uscc, payouts.Account("10258400001", "6222020200112233445", names[uscc]),
             registered_name=names[uscc], actor="enterprise:x", at=datetime.now(UTC),
         )  # fmt: skip
+
+
+def test_prepare_when_an_officer_corrected_the_amount_waits_for_the_new_objection_window(
+    engine, matched, terms, accounts
+):
+    from matcher.ledger.corrections import correct
+    from matcher.notices import change_notice
+
+    with engine.connect() as connection:
+        cash = [
+            r
+            for r in connection.execute(select(benefits).where(benefits.c.status == "granted").order_by(benefits.c.id))
+            if (r.policy_id, r.policy_version) in terms
+        ]
+    key = BenefitKey.of(cash[0])
+    corrected_on = datetime.combine(AFTER_WINDOW, datetime.min.time(), UTC)  # told the new amount on that day
+    with engine.begin() as connection:
+        correct(connection, key, "adjust", actor="officer:test", reason="复核后调整金额", ref="c:1", amount_fen=12_345)
+        connection.execute(
+            notices.insert().values(**change_notice(_row(connection, key), "corrected", "c:1", corrected_on))
+        )
+    _prepare(engine, terms, accounts)  # AFTER_WINDOW: the first window is over, the correction's is not
+    assert _status_of(engine, key) == BenefitStatus.GRANTED
+    _prepare(engine, terms, accounts, as_of=AFTER_WINDOW + timedelta(days=16), by="carol")
+    assert _status_of(engine, key) != BenefitStatus.GRANTED  # made payable once the enterprise could object
+
+
+def _row(connection, key):
+    from matcher.ledger import current
+
+    return current(connection, key)
+
+
+def _status_of(engine, key) -> str:
+    with engine.connect() as connection:
+        return _row(connection, key).status
