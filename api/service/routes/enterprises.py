@@ -165,12 +165,20 @@ async def read_decision(
         raise NotFound(f"enterprise {uscc} has no decision {decision_id}", detail_zh="未找到该决定")
     row = dict(zip(_DECISION_DETAIL_KEYS, rows[0], strict=True))
     ranked = await run_in_threadpool(ranking_reasons, row, state.ranker)
+    attested = await run_in_threadpool(_lineage_of_run, state, uscc, row["run_id"])
     catalogue = state.catalogue.load(state.engine)
     policy = _policy(catalogue, row["policy_id"], row["policy_version"])
     return row | {
         "title": catalogue.titles.get((row["policy_id"], row["policy_version"])),
-        "explanation": explain(policy, uscc, row["facts"], row["as_of"], ranked=ranked),
+        "explanation": explain(policy, uscc, row["facts"], row["as_of"], ranked=ranked, attested=attested),
     }
+
+
+def _lineage_of_run(state: ServiceState, uscc: str, run_id: str) -> dict[str, dict[str, Any]]:
+    """The attested facts the run laid over the enterprise's profile, with where each came from."""
+    with state.engine.connect() as connection:
+        started = connection.execute(select(runs.c.started_at).where(runs.c.id == run_id)).scalar()
+        return supplied.lineage(connection, uscc, started)
 
 
 _NOTICE_COLUMNS = (

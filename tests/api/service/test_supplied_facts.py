@@ -130,6 +130,11 @@ def test_supplied_facts_when_accepted_decide_the_next_run_with_their_lineage_and
     assert used["zombie_firm"]["lineage"]["zh"].startswith(f"由企业于{today}补充，经officer:王科员")
     sentences = " ".join(read["explanation"]["lines"]["zh"])
     assert "核实采纳" in sentences and "zombie_firm" not in sentences
+    # The decision, read on its own, says the same about where the fact came from.
+    decision = _decision(engine, later.run_id, kept.uscc)
+    detail = client.get(f"/enterprises/{kept.uscc}/decisions/{decision.id}", headers=_enterprise(engine, kept.uscc))
+    same = {f["name"]: f for c in detail.json()["explanation"]["conditions"] for f in c["facts"]}
+    assert same["zombie_firm"]["lineage"] == used["zombie_firm"]["lineage"]
 
 
 def test_review_when_repeated_or_a_rejection_has_no_reason_changes_nothing(client, engine, matched):
