@@ -21,7 +21,15 @@ from matcher.ledger import BenefitKey, BenefitStatus, Change, current
 from matcher.ledger.corrections import Action, correct
 from matcher.notices import change_notice
 
-__all__ = ["apply_correction", "decide_proposal", "list_proposals"]
+__all__ = ["apply_correction", "benefit_or_404", "decide_proposal", "list_proposals"]
+
+
+def benefit_or_404(connection: Connection, key: BenefitKey) -> Any:
+    """The benefit's ledger row; 404 when the ledger holds nothing for ``key``."""
+    row = current(connection, key)
+    if row is None:
+        raise NotFound(f"the ledger holds nothing for {key}", detail_zh="账本中无该待遇记录")
+    return row
 
 
 def apply_correction(
@@ -34,8 +42,7 @@ def apply_correction(
     amount_fen: int | None = None,
 ) -> Change:
     """Correct ``key`` and tell the enterprise; 404 when the ledger holds nothing for it."""
-    if current(connection, key) is None:
-        raise NotFound(f"the ledger holds nothing for {key}", detail_zh="账本中无该待遇记录")
+    benefit_or_404(connection, key)
     ref = f"correction:{uuid.uuid4().hex[:24]}"
     change = correct(connection, key, action, actor=principal.actor, reason=reason, ref=ref, amount_fen=amount_fen)
     # The enterprise is told, in a notice of its own, whatever the officer changed.

@@ -11,7 +11,7 @@ Nothing else writes the ``benefits`` table (a test reads the code for it).
 
 from matcher.ledger.bulk import move_all
 from matcher.ledger.grants import grant_decided
-from matcher.ledger.journal import BenefitKey, Change, current, move
+from matcher.ledger.journal import BenefitKey, Change, current, entries, move
 from matcher.ledger.statuses import BenefitStatus, DecisionStatus, DeliveryStatus, JournalEntry
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "DeliveryStatus",
     "JournalEntry",
     "current",
+    "entries",
     "grant_decided",
     "move",
     "move_all",

@@ -22,7 +22,7 @@ from matcher.errors import IllegalMove
 from matcher.ledger.moves import MOVES
 from matcher.ledger.statuses import BenefitStatus, JournalEntry
 
-__all__ = ["BenefitKey", "Change", "current", "move"]
+__all__ = ["BenefitKey", "Change", "current", "entries", "move"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,16 @@ def _where(key: BenefitKey):
 def current(connection: Connection, key: BenefitKey) -> Any:
     """The benefit's row, or None when the ledger holds nothing for ``key``."""
     return connection.execute(select(benefits).where(_where(key))).first()
+
+
+def entries(connection: Connection, key: BenefitKey) -> list[Any]:
+    """The benefit's journal, oldest first: every change with who, why and the amounts."""
+    where = and_(
+        benefit_journal.c.uscc == key.uscc,
+        benefit_journal.c.policy_id == key.policy_id,
+        benefit_journal.c.period_key == key.period_key,
+    )
+    return list(connection.execute(select(benefit_journal).where(where).order_by(benefit_journal.c.id)).mappings())
 
 
 def move(

@@ -113,8 +113,7 @@ def test_enterprise_when_opening_its_link_reads_in_both_languages_confirms_and_c
 
 
 def test_enterprise_when_a_notice_asks_for_facts_supplies_them_in_a_typed_form(browser, site):
-    if site.needs_data_uscc is None:
-        pytest.skip("the synthetic registry gave no notice asking for facts")
+    assert site.needs_data_uscc is not None, "the synthetic registry (seeded) holds notices asking for facts"
     page = _page(browser, site)
     page.goto(_link(site, site.needs_data_uscc))
     page.locator(".cards .card", has=page.locator(".tag", has_text="需补充信息")).first.get_by_role("link").click()

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from api.service.auth import ReadingEnterprise, UsccPath, allow
-from api.service.corrections import apply_correction
-from api.service.problems import NotFound
+from api.service.corrections import apply_correction, benefit_or_404
 from api.service.routes.common import problems
 from api.service.schemas.benefits import BenefitOut, CorrectionIn
 from api.service.state import StateDep
 from api.service.tokens import Principal
-from matcher.db.models import benefit_journal
-from matcher.ledger import BenefitKey, current
+from matcher.ledger import BenefitKey, entries
 
 router = APIRouter(prefix="/enterprises/{uscc}/benefits", tags=["benefits"])
 Officer = Annotated[Principal, Depends(allow("officer", "admin"))]
@@ -30,19 +28,9 @@ PeriodKey = Annotated[
 
 
 def _benefit(connection: Connection, key: BenefitKey) -> dict[str, Any]:
-    row = current(connection, key)
-    if row is None:
-        raise NotFound(f"the ledger holds nothing for {key}", detail_zh="账本中无该待遇记录")
-    journal = connection.execute(
-        select(benefit_journal)
-        .where(
-            benefit_journal.c.uscc == key.uscc,
-            benefit_journal.c.policy_id == key.policy_id,
-            benefit_journal.c.period_key == key.period_key,
-        )
-        .order_by(benefit_journal.c.id)
-    ).mappings()
-    return {**{k: row._mapping[k] for k in BenefitOut.model_fields if k != "journal"}, "journal": list(journal)}
+    row = benefit_or_404(connection, key)
+    mine = {k: row._mapping[k] for k in BenefitOut.model_fields if k != "journal"}
+    return mine | {"journal": entries(connection, key)}
 
 
 @router.get("/{policy_id}/{period_key}", response_model=BenefitOut, responses=problems(404))
