@@ -18,6 +18,7 @@ from features.profiles.catalogue import fact as catalogue_fact
 from features.registries.schema import REGISTRIES
 from policies.compiled import CompiledPolicy
 from policies.model import Text
+from policies.render import format_value
 from policies.trace import ConditionTrace, FactUse, trace
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def _fact(use: FactUse, as_of: date) -> dict[str, Any]:
         "name": use.name,
         "label": {"zh": use.zh, "en": use.en},
         "value": value,
+        "shown": {lang: format_value(use.value, catalogue_fact(use.name), lang) for lang in ("zh", "en")},
         "registries": [{"id": r, "zh": REGISTRIES[r].zh, "en": REGISTRIES[r].en} for r in use.registries],
         "period": use.period,
         "as_of": as_of,

@@ -89,6 +89,8 @@ def test_enterprise_when_opening_its_link_reads_in_both_languages_confirms_and_c
     assert page.get_by_role("heading", name="为什么").is_visible()
     assert page.locator(".conditions li").count() > 0
     assert "fen" not in page.content() and "_fen" not in page.locator("main").inner_text()
+    # Facts read as words, not as the registries' codes (limited_company, operating, …).
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b|= (operating|True|False)\b", page.locator(".conditions").inner_text())
     _check(page, "notice-zh")
 
     page.get_by_role("link", name="English").click()

@@ -38,6 +38,7 @@ class FactOut(BaseModel):
     name: str
     label: Text
     value: Any = Field(description="null when the registries do not hold it (unknown)")
+    shown: Text = Field(description="the value as a person reads it: words for codes, units, yes / no")
     registries: list[RegistryRef]
     period: str = Field(description="which records count, relative to as_of")
     as_of: date
