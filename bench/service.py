@@ -88,7 +88,9 @@ def _serve(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Pope
     env = os.environ | {"HUIQI_DATABASE_URL": url, "HUIQI_DATA_DIR": str(data_dir)}
     command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # HUIQI_BENCH_SERVER_LOG=FILE keeps the server's errors (a non-2xx answer is explained there).
+    log = open(os.environ.get("HUIQI_BENCH_SERVER_LOG", os.devnull), "w")  # noqa: SIM115 - lives with the server
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
