@@ -15,17 +15,17 @@ explanations of the decisions it fed name it: "supplied by the enterprise on D, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, literal_column, or_, select, update
 
 from api.service.audit import audit
 from api.service.problems import Conflict, Invalid, NotFound
 from api.service.tokens import Principal
 from features.profiles.catalogue import FACTS, fact
-from matcher.db.models import supplied_facts
+from matcher.db.models import runs, supplied_facts
 from matcher.supplied import typed_value
 
 __all__ = [
@@ -294,12 +294,37 @@ def lineage(connection: Connection, uscc: str, at: datetime | None) -> dict[str,
     )
     if at is not None:
         query = query.where(supplied_facts.c.reviewed_at <= at)
+    return lineage_from(
+        connection.execute(query.order_by(supplied_facts.c.reviewed_at, supplied_facts.c.id)).mappings()
+    )
+
+
+def lineage_from(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per fact, the latest accepted of ``rows`` (ordered by review), with its lineage in words."""
     out: dict[str, dict[str, Any]] = {}
-    for row in connection.execute(query.order_by(supplied_facts.c.reviewed_at, supplied_facts.c.id)).mappings():
+    for row in rows:
         if row["reviewed_at"] is None:  # superseded while still open: never accepted
             continue
         out[row["fact"]] = dict(row) | {"value": typed_value(row["fact"], row["value"])}
     return {name: row | {"words": lineage_text(row)} for name, row in out.items()}
+
+
+# The same for a decision's run, built once, for the service's loop reader (api/service/reads.py: no IN-lists,
+# constants inlined): what the run laid over the enterprise's profile, read without a thread hop.
+RUN_LINEAGE = (
+    select(supplied_facts)
+    .where(
+        supplied_facts.c.uscc == bindparam("uscc"),
+        or_(
+            supplied_facts.c.status == literal_column("'accepted'"),
+            supplied_facts.c.status == literal_column("'superseded'"),
+        ),
+        supplied_facts.c.reviewed_at
+        <= select(runs.c.started_at).where(runs.c.id == bindparam("run_id")).scalar_subquery(),
+    )
+    .order_by(supplied_facts.c.reviewed_at, supplied_facts.c.id)
+)
+RUN_LINEAGE_KEYS = tuple(str(c.key) for c in RUN_LINEAGE.selected_columns)
 
 
 def lineage_text(row: Mapping[str, Any]) -> dict[str, str]:

@@ -165,20 +165,14 @@ async def read_decision(
         raise NotFound(f"enterprise {uscc} has no decision {decision_id}", detail_zh="未找到该决定")
     row = dict(zip(_DECISION_DETAIL_KEYS, rows[0], strict=True))
     ranked = await run_in_threadpool(ranking_reasons, row, state.ranker)
-    attested = await run_in_threadpool(_lineage_of_run, state, uscc, row["run_id"])
+    found = state.reads.rows(supplied.RUN_LINEAGE, {"uscc": uscc, "run_id": row["run_id"]})
+    attested = supplied.lineage_from(dict(zip(supplied.RUN_LINEAGE_KEYS, r, strict=True)) for r in found)
     catalogue = state.catalogue.load(state.engine)
     policy = _policy(catalogue, row["policy_id"], row["policy_version"])
     return row | {
         "title": catalogue.titles.get((row["policy_id"], row["policy_version"])),
         "explanation": explain(policy, uscc, row["facts"], row["as_of"], ranked=ranked, attested=attested),
     }
-
-
-def _lineage_of_run(state: ServiceState, uscc: str, run_id: str) -> dict[str, dict[str, Any]]:
-    """The attested facts the run laid over the enterprise's profile, with where each came from."""
-    with state.engine.connect() as connection:
-        started = connection.execute(select(runs.c.started_at).where(runs.c.id == run_id)).scalar()
-        return supplied.lineage(connection, uscc, started)
 
 
 _NOTICE_COLUMNS = (
