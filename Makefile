@@ -23,11 +23,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: $(STAMP) lint
+	$(BIN)/mypy  # policies/ strictly: [tool.mypy] in pyproject.toml
 	$(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/registries.py
 	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/payouts.py
 	$(BIN)/python bench/ranker.py

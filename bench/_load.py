@@ -43,14 +43,14 @@ async def _client(session, base, targets, endpoint, until, latencies, failures, 
         latencies.append(time.perf_counter() - started)
 
 
-async def main(base: str, targets_file: str, endpoint: str, clients: int, seconds: float) -> None:
+async def main(base: str, targets_file: str, endpoint: str, clients: int, seconds: float, warmup: float = 2) -> None:
     targets = json.loads(Path(targets_file).read_text(encoding="utf-8"))
     latencies: list[float] = []
     failures: list[int] = []
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
         # Warm-up: open the connections and the server's caches; not measured.
-        warm_until = time.perf_counter() + 2
+        warm_until = time.perf_counter() + warmup
         await asyncio.gather(
             *(_client(session, base, targets, endpoint, warm_until, [], [], -i) for i in range(clients))
         )
@@ -79,4 +79,5 @@ async def main(base: str, targets_file: str, endpoint: str, clients: int, second
 
 if __name__ == "__main__":
     # uvloop (installed with uvicorn[standard]): the client then takes less of the cores it shares with the server.
-    uvloop.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])))
+    warmup = float(sys.argv[6]) if len(sys.argv) > 6 else 2.0  # bench/service.py warms up first, then scrapes
+    uvloop.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), warmup))

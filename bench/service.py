@@ -80,6 +80,8 @@ def _prepare(root: Path, enterprises: int, url: str) -> list[dict]:
     for uscc in sample:
         token, _ = issue_token(engine, role="enterprise", uscc=uscc, name=f"bench {uscc}")
         targets.append({"token": token, "uscc": uscc, "decision_id": by_uscc[uscc]})
+    # The scraper's token: /metrics is read before and after each load (api/service/metrics.py).
+    (root / "monitor.token").write_text(issue_token(engine, role="monitor", name="bench scraper")[0], encoding="utf-8")
     engine.dispose()
     return targets
 
@@ -91,7 +93,7 @@ def _serve(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Pope
     # HUIQI_BENCH_SERVER_LOG=FILE keeps the server's errors (a non-2xx answer is explained there).
     log = open(os.environ.get("HUIQI_BENCH_SERVER_LOG", os.devnull), "w")  # noqa: SIM115 - lives with the server
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # two workers start in about 40 s on a busy 2-core machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
@@ -99,7 +101,7 @@ def _serve(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Pope
         except httpx.HTTPError:
             time.sleep(0.3)
     server.kill()
-    raise SystemExit("the service did not answer within 60 s")
+    raise SystemExit("the service did not answer within 180 s")
 
 
 def _load(load: str, base: str, targets: Path, endpoint: str, clients: int, seconds: float) -> dict:
@@ -108,9 +110,64 @@ def _load(load: str, base: str, targets: Path, endpoint: str, clients: int, seco
         subprocess.run(["wrk", "-t1", f"-c{clients}", "-d2s", "-s", script, base], check=True, capture_output=True)
         command = ["wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "-s", script, base]
     else:
-        command = [sys.executable, str(HERE / "_load.py"), base, str(targets), endpoint, str(clients), str(seconds)]
+        client = [sys.executable, str(HERE / "_load.py"), base, str(targets), endpoint, str(clients)]
+        subprocess.run([*client, "0.2", "2"], check=True, capture_output=True, cwd=ROOT)  # warm-up: not measured
+        command = [*client, str(seconds), "0"]
+    token = (targets.parent / "monitor.token").read_text(encoding="utf-8")
+    before = _scrape(base, token, ROUTES[endpoint])  # after wrk's warm-up: the metrics see only the measured load
     done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
-    return json.loads(done.stdout.strip().splitlines()[-1]) | {"load": load}
+    after = _scrape(base, token, ROUTES[endpoint])
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {"load": load, "metrics": _difference(before, after)}
+
+
+ROUTES = {"list": "/enterprises/{uscc}/decisions", "explanation": "/enterprises/{uscc}/decisions/{decision_id}"}
+
+
+def _scrape(base: str, token: str, route: str) -> dict[str, float]:
+    """The route's request count, latency sum and cumulative histogram buckets, as /metrics says (summed over the
+    workers: multiprocess mode)."""
+    text = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30).text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if f'route="{route}"' not in line or line.startswith("#"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        if name.startswith("huiqi_http_requests_total"):
+            out["requests"] = out.get("requests", 0.0) + float(value)
+        elif name.startswith("huiqi_http_request_duration_seconds_sum"):
+            out["seconds"] = out.get("seconds", 0.0) + float(value)
+        elif name.startswith("huiqi_http_request_duration_seconds_bucket"):
+            le = name.split('le="', 1)[1].split('"', 1)[0]
+            out[f"le:{le}"] = out.get(f"le:{le}", 0.0) + float(value)
+    return out
+
+
+def _difference(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What the metrics counted during the load: requests, mean and (bucket-interpolated) p50/p90/p99 in ms."""
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    requests = delta.get("requests", 0.0)
+    buckets = sorted(
+        ((float(k[3:]), v) for k, v in delta.items() if k.startswith("le:") and k != "le:+Inf"), key=lambda b: b[0]
+    )
+    count = delta.get("le:+Inf", requests)
+
+    def quantile(q: float) -> float:  # as PromQL's histogram_quantile: linear within the bucket
+        rank, lower, below = q * count, 0.0, 0.0
+        for upper, cumulative in buckets:
+            if cumulative >= rank:
+                share = (rank - below) / (cumulative - below) if cumulative > below else 0.0
+                return (lower + (upper - lower) * share) * 1000
+            lower, below = upper, cumulative
+        return lower * 1000
+
+    mean = delta.get("seconds", 0.0) / requests * 1000 if requests else 0.0
+    return {
+        "requests": requests,
+        "mean_ms": mean,
+        "p50_ms": quantile(0.5),
+        "p90_ms": quantile(0.9),
+        "p99_ms": quantile(0.99),
+    }
 
 
 # wrk picks a random enterprise of the sample per request and prints the same JSON line as _load.py.
@@ -149,7 +206,7 @@ def _wrk_script(targets: Path, endpoint: str) -> str:
 
 def _measure(console: Console, args, loads: list[str], database: str, root: Path, url: str) -> list[dict]:
     targets_file = root / "targets.json"
-    if not targets_file.exists():
+    if not targets_file.exists() or not (root / "monitor.token").exists():
         console.print(f"{database}: preparing {args.enterprises:,} enterprises (generate, run, tokens) …")
         targets_file.write_text(json.dumps(_prepare(root, args.enterprises, url)), encoding="utf-8")
     port = _free_port()
@@ -222,6 +279,25 @@ def main() -> None:
             f"{r['failures']:,}",
         )
     console.print(table)
+    side = Table(title="what the load generator measured | what /metrics counted over the same load")
+    for col in ("endpoint", "database", "load from", "requests", "p50", "p90", "p99"):
+        side.add_column(col, justify="left" if col in ("endpoint", "database", "load from") else "right")
+    for r in results:
+        m = r["metrics"]
+        side.add_row(
+            names[r["endpoint"]],
+            r["database"],
+            r["load"],
+            f"{r['requests']:,} | {m['requests']:,.0f}",
+            f"{r['p50_ms']:.1f} | {m['p50_ms']:.1f} ms",
+            f"{r['p90_ms']:.1f} | {m['p90_ms']:.1f} ms",
+            f"{r['p99_ms']:.1f} | {m['p99_ms']:.1f} ms",
+        )
+    console.print(side)
+    console.print(
+        "The metrics time a request inside the server (no network, no client queueing) and estimate quantiles from"
+        " histogram buckets (linear within a bucket); the counts differ by the requests in flight at either end."
+    )
     for listing in (r for r in results if r["endpoint"] == "list"):
         rps = listing["requests"] / listing["seconds"]
         ok = rps >= 1000 and listing["p99_ms"] < 50 and listing["failures"] == 0

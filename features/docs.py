@@ -8,6 +8,7 @@ read cannot drift from the schema the validator enforces.
 from __future__ import annotations
 
 from features.profiles.catalogue import DECLARED_FACTS, REGISTRY_FACTS
+from features.profiles.declared import load_complete_lists
 from features.registries.rules import RULES
 from features.registries.schema import REGISTRIES, TABLES, Column
 
@@ -121,15 +122,24 @@ def facts_markdown() -> str:
         "for a fact a registry also holds, registry data that arrives later wins unless the officer",
         "said otherwise.",
         "",
-        "| fact | type | unit | 中文 | meaning | attested by | evidence asked |",
-        "|---|---|---|---|---|---|---|",
+        "A fact with a *complete list* is set for every enterprise at once when its department imports",
+        "the list (`huiqi supplied-facts attest-list`, `POST /supplied-facts/lists`): a firm on the latest",
+        "list takes the list's value, every other firm the value for firms not on it (\"not on the",
+        "market-regulation bureau's list of firms in bankruptcy proceedings of D\"). The list acts like a",
+        "registry: an officer's attestation for one firm wins over it only with `overrides_registry`.",
+        "",
+        "| fact | type | unit | 中文 | meaning | attested by | evidence asked | complete list (kept by; not on it) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    terms = load_complete_lists()
     for f in DECLARED_FACTS:
         values = f" ({', '.join(f.values)})" if f.values else ""
         evidence = f"{f.evidence[0]} / {f.evidence[1]}" if f.evidence else ""
+        t = terms.get(f.name)
+        listed = f"{t.zh} / {t.en}: {', '.join(d.id for d in t.departments)}; {str(t.absent).lower()}" if t else ""
         out.append(
             f"| `{f.name}` | {f.kind}{values} | {f.unit or ''} | {f.zh} | {f.en} | {', '.join(f.attested_by)}"
-            f" | {evidence} |"
+            f" | {evidence} | {listed} |"
         )
     out.append("")
     return "\n".join(out)

@@ -32,7 +32,7 @@ from matcher.ledger.statuses import DELIVERY_BY_MODE, PAYABLE_DECISIONS, Decisio
 from matcher.periods import UNKNOWN_CERTIFICATE, certificate_key, period_key
 from matcher.persons import COUNTED, assign_persons, person_families
 from policies.compiled import CompiledPolicy
-from policies.conditions import Leaf
+from policies.conditions import leaves
 from policies.evaluate import evaluate_policies
 from policies.graph import conflict_pairs
 from policies.language import ast
@@ -303,10 +303,6 @@ def _value_text(value: pl.Expr, unit: str | None) -> pl.Expr:
     return value.round(2).cast(pl.String) if unit in ("yuan", "10k yuan", "years") else value.cast(pl.String)
 
 
-def _leaves(cond) -> list[Leaf]:
-    return [cond] if isinstance(cond, Leaf) else [leaf for c in cond.children for leaf in _leaves(c)]
-
-
 def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
     """Facts read (JSON), facts missing (names) and thresholds missed (zh, en) for one policy's rows."""
     names = sorted(policy.facts)
@@ -319,7 +315,7 @@ def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledP
 
     missing = listing([pl.when(pl.col(n).is_null()).then(pl.lit(n)) for n in names])
     missed: dict[str, list[pl.Expr]] = {"zh": [], "en": []}
-    for leaf in _leaves(policy.eligibility):
+    for leaf in leaves(policy.eligibility):
         node = leaf.expr.node
         if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.FactRef) and ast.is_constant(node.right)):
             continue

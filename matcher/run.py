@@ -24,6 +24,7 @@ from sqlalchemy import Engine, insert, or_, select, text, update
 
 from features.profiles import build_profiles
 from features.profiles.attested import apply_attested
+from features.profiles.department_lists import apply_lists
 from features.profiles.social_insurance import hired_persons
 from features.registries.validate import RegistryCheck, check_registry
 from matcher.db.bulk import CHUNK_ROWS, insert_missing
@@ -36,7 +37,7 @@ from matcher.notices import build_notices
 from matcher.periods import check_as_of, period_key
 from matcher.persons import person_families
 from matcher.ranking.serve import PushPlan, rank_decisions
-from matcher.supplied import accepted_facts, attested_fingerprint
+from matcher.supplied import accepted_facts, attested_fingerprint, latest_lists, lists_fingerprint
 from policies.compiled import CompiledPolicy
 
 __all__ = ["RunSummary", "catalogue_fingerprint", "run_matching"]
@@ -135,7 +136,8 @@ def run_matching(
     catalogue_fp = catalogue_fingerprint(policies)
     # Facts accepted since the last run make a new run: they are part of what it decides from.
     attested = accepted_facts(engine)
-    attested_fp = attested_fingerprint(attested)
+    lists_meta, lists = latest_lists(engine)  # departments' complete lists, laid over every profile
+    attested_fp = attested_fingerprint(attested) + lists_fingerprint(lists_meta)
     inputs = f"{as_of}|{checked.fingerprint}|{catalogue_fp}" + (f"|{attested_fp}" if attested_fp else "")
     run_id = hashlib.sha256(inputs.encode()).hexdigest()[:32]
 
@@ -168,7 +170,7 @@ def run_matching(
 
     stage("building profiles")
     profiles = build_profiles({t: checked.clean(t) for t in checked.tables}, as_of).collect(engine="streaming")
-    profiles = apply_attested(profiles, attested)
+    profiles = apply_attested(apply_lists(profiles, lists), attested)
     done("building profiles")
 
     stage("deciding")

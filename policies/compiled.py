@@ -124,6 +124,7 @@ class CompiledPolicy:
         (_, mode), *earlier = reversed(self.delivery_rules)
         chosen = pl.lit(SAFETY.index(mode), dtype=pl.Int8)
         for when, mode in earlier:
+            assert when is not None  # only the last rule leaves out its condition
             held = condition_to_polars(when, self.kinds, as_of)
             here = pl.lit(SAFETY.index(mode), dtype=pl.Int8)
             chosen = (
@@ -157,6 +158,7 @@ class CompiledPolicy:
         (_, mode), *earlier = reversed(self.delivery_rules)
         chosen = SAFETY.index(mode)
         for when, mode in earlier:
+            assert when is not None  # only the last rule leaves out its condition
             held = condition_value(when, facts, as_of)
             here = SAFETY.index(mode)
             chosen = here if held else max(here, chosen) if held is None else chosen
@@ -166,7 +168,7 @@ class CompiledPolicy:
         return kleene_and([self.in_region(facts), condition_value(self.eligibility, facts, as_of)])
 
     def amount_for(self, facts: dict[str, Any], as_of: date) -> float | None:
-        amount = evaluate(self.amount.node, facts, as_of)
+        amount: float | None = evaluate(self.amount.node, facts, as_of)
         if self.count is not None:
             count = evaluate(self.count.node, facts, as_of)
             amount = None if amount is None or count is None else amount * count

@@ -3,12 +3,17 @@
 A leaf is a short expression (a string), or ``{expr: ..., label: {zh, en}}``.
 The tree is built once when a policy loads; each leaf is parsed and
 type-checked there, so a bad leaf is reported at its line and column.
+
+The toolkit every reader of a tree uses (the matcher, the ranker's features,
+the tracer, the analyser): ``walk`` (every node with its place in the file),
+``leaves``, ``combine`` (Kleene's three-valued all / any / not) and
+``fact_comparison`` (a leaf of the form fact OP constant).
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import reduce
@@ -25,7 +30,18 @@ from policies.language.types import FactType, check
 from policies.model import Text
 from policies.source import Positions
 
-__all__ = ["Condition", "Expression", "Group", "Leaf", "build_condition", "compile_expression"]
+__all__ = [
+    "Condition",
+    "Expression",
+    "Group",
+    "Leaf",
+    "build_condition",
+    "combine",
+    "compile_expression",
+    "fact_comparison",
+    "leaves",
+    "walk",
+]
 
 
 @dataclass(frozen=True)
@@ -54,7 +70,13 @@ Condition = Leaf | Group
 
 
 def compile_expression(
-    text: Any, facts: Mapping[str, FactType], *, file: str, positions: Positions, path: tuple, want: tuple[str, ...]
+    text: Any,
+    facts: Mapping[str, FactType],
+    *,
+    file: str,
+    positions: Positions,
+    path: tuple[str | int, ...],
+    want: tuple[str, ...],
 ) -> Expression:
     """Parse and type-check one expression found at ``path`` of ``file``."""
     loc = positions.location(file, path)
@@ -87,7 +109,7 @@ _GROUPS = ("all", "any", "not")
 
 
 def build_condition(
-    raw: Any, facts: Mapping[str, FactType], *, file: str, positions: Positions, path: tuple
+    raw: Any, facts: Mapping[str, FactType], *, file: str, positions: Positions, path: tuple[str | int, ...]
 ) -> Condition:
     loc = positions.location(file, path)
 
@@ -138,6 +160,46 @@ def build_condition(
     )
 
 
+Path = tuple[str | int, ...]
+
+
+def walk(cond: Condition, path: Path = ("eligibility",)) -> Iterator[tuple[Condition, Path]]:
+    """Every node of the tree, depth first, with its path in the policy file as ``build_condition`` recorded it
+    (a labelled leaf's expression sits under "expr"), for ``Positions.location``."""
+    if isinstance(cond, Leaf):
+        yield cond, (*path, "expr") if cond.label is not None else path
+        return
+    yield cond, path
+    for i, child in enumerate(cond.children):
+        yield from walk(child, (*path, "not") if cond.op == "not" else (*path, cond.op, i))
+
+
+def leaves(cond: Condition) -> list[Leaf]:
+    """The leaves of the tree, in the order they are written."""
+    return [node for node, _ in walk(cond) if isinstance(node, Leaf)]
+
+
+def combine(op: str, values: Sequence[bool | None]) -> bool | None:
+    """A group's value from its children's, in Kleene's logic: unknown (None) only when it could go either way."""
+    if op == "not":
+        return None if values[0] is None else not values[0]
+    return kleene_and(list(values)) if op == "all" else kleene_or(list(values))
+
+
+_FLIPPED = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
+
+
+def fact_comparison(node: ast.Node) -> tuple[str, str, ast.Node] | None:
+    """``fact OP constant`` as (fact, OP, constant); ``constant OP fact`` is turned round; else None."""
+    if isinstance(node, ast.Compare):
+        left, right = node.left, node.right
+        if isinstance(left, ast.FactRef) and ast.is_constant(right):
+            return left.name, node.op, right
+        if isinstance(right, ast.FactRef) and ast.is_constant(left):
+            return right.name, _FLIPPED[node.op], left
+    return None
+
+
 def condition_facts(cond: Condition) -> frozenset[str]:
     if isinstance(cond, Leaf):
         return cond.expr.facts
@@ -173,8 +235,6 @@ def condition_to_polars(cond: Condition, kinds: dict[str, str], as_of: date, rel
 
 def condition_value(cond: Condition, facts: Mapping[str, Any], as_of: date) -> bool | None:
     if isinstance(cond, Leaf):
-        return evaluate(cond.expr.node, facts, as_of)
-    values = [condition_value(c, facts, as_of) for c in cond.children]
-    if cond.op == "not":
-        return None if values[0] is None else not values[0]
-    return kleene_and(values) if cond.op == "all" else kleene_or(values)
+        held: bool | None = evaluate(cond.expr.node, facts, as_of)
+        return held
+    return combine(cond.op, [condition_value(c, facts, as_of) for c in cond.children])

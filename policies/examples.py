@@ -42,7 +42,7 @@ __all__ = [
 CATALOGUE_EXAMPLES_DIR = "examples"  # the folder of catalogue examples, inside a folder of policies
 
 DEFAULT_EXAMPLE_AS_OF = date(2025, 6, 30)
-_SCHEMA = {"uscc": pl.String, **{f.name: f.dtype for f in FACTS}}
+_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {"uscc": pl.String, **{f.name: f.dtype for f in FACTS}}
 AMOUNT_TOLERANCE = 0.005  # yuan: half a fen
 
 
@@ -74,7 +74,7 @@ def run_example(policy: CompiledPolicy, example: Example) -> ExampleResult:
         problems.append(f"bulk and tracer disagree on eligibility: {bulk_eligible} vs {traced.eligible}")
     want = example.expect
     if _verdict(traced.eligible) != want.eligible:
-        failing = [f.text for f in traced.failing()] or traced.unknown_facts()
+        failing = [f.text or "" for f in traced.failing()] or traced.unknown_facts()
         problems.append(
             f"expected eligible: {want.eligible}, got {_verdict(traced.eligible)}"
             + (f" (failing or unknown: {', '.join(failing)})" if failing else "")

@@ -33,7 +33,7 @@ FACT_TYPES: dict[str, FactType] = {f.name: FactType(f.kind, f.values) for f in F
 _KINDS = {name: t.kind for name, t in FACT_TYPES.items()}
 
 
-def _field(loc: tuple) -> str:
+def _field(loc: tuple[object, ...]) -> str:
     return ".".join(str(p) for p in loc) or "the policy"
 
 
@@ -68,7 +68,10 @@ def _schema_error(err: ValidationError, file: str, positions: Positions) -> Poli
     found = first.get("input")
     return PolicyFileError(
         f"field '{_field(loc)}': {first['msg']}; found {found!r}",
-        hint="dates are written YYYY-MM-DD; see docs/policies.md for each field",
+        hint="acknowledge a warning of `huiqi policies check` by its code, with a reason; errors cannot be"
+        " acknowledged, only fixed (docs/policies.md, Static analysis)"
+        if loc[:1] == ("analysis",)
+        else "dates are written YYYY-MM-DD; see docs/policies.md for each field",
         location=positions.location(file, loc),
     )
 

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from policies.limits import MAX_NUMBER
 
 __all__ = [
+    "Acknowledgement",
+    "Analysis",
     "Application",
     "Authority",
     "Benefit",
@@ -147,6 +149,34 @@ class Relations(_Strict):
         return self
 
 
+# Warnings of the static analysis (policies.analysis) that a policy file may acknowledge with a reason; the errors
+# (never eligible, an amount undefined for an eligible enterprise) cannot be acknowledged, only fixed.
+AcknowledgedCheck = Literal[
+    "always-eligible",
+    "condition-redundant",
+    "condition-contradicts",
+    "condition-never-true",
+    "condition-always-true",
+    "amount-negative",
+    "amount-zero",
+    "amount-unknown",
+    "group-disjoint",
+    "group-subsumed",
+    "excludes-disjoint",
+    "requires-never",
+    "not-analysed",
+]
+
+
+class Acknowledgement(_Strict):
+    check: AcknowledgedCheck
+    reason: str = Field(min_length=1, description="why the finding is intended (shown beside it)")
+
+
+class Analysis(_Strict):
+    acknowledge: list[Acknowledgement] = []
+
+
 class Expect(_Strict):
     eligible: bool | Literal["unknown"]
     amount: float | None = Field(default=None, ge=-MAX_NUMBER, le=MAX_NUMBER)
@@ -185,6 +215,10 @@ class Policy(_Strict):
     )
     eligibility: Any
     relations: Relations = Relations()
+    analysis: Analysis = Field(
+        default=Analysis(),
+        description="warnings of `huiqi policies check` this policy acknowledges, each with a reason",
+    )
     examples: list[Example] = []
     notes: str | None = None
 

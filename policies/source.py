@@ -50,7 +50,7 @@ class Positions(dict[Path_, SourcePos]):
         return Location(file)
 
 
-class _BoundedLoader(yaml.SafeLoader):
+class _BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no types
     """PyYAML's safe loader, refusing as it composes what would nest too deep, alias too often or carry a tag.
 
     PyYAML's composer recurses once per nesting level, so the depth is counted

@@ -16,9 +16,9 @@ from typing import Any
 from features.profiles.catalogue import fact as catalogue_fact
 from features.registries.schema import REGISTRIES
 from policies.compiled import CompiledPolicy
-from policies.conditions import Condition, Leaf
+from policies.conditions import Condition, Leaf, combine, fact_comparison
 from policies.language import ast
-from policies.language.evaluate import evaluate, kleene_and, kleene_or
+from policies.language.evaluate import evaluate, kleene_and
 from policies.model import Text
 from policies.render import OPERATOR_WORDS, RESULT_WORDS, Lang, format_value
 
@@ -182,14 +182,8 @@ def _fact_uses(
 
 
 def _comparison(node: ast.Node) -> Comparison | None:
-    if isinstance(node, ast.Compare):
-        left, right = node.left, node.right
-        if isinstance(left, ast.FactRef) and ast.is_constant(right):
-            return Comparison(left.name, node.op, evaluate(right, {}, date.min))
-        flipped = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
-        if isinstance(right, ast.FactRef) and ast.is_constant(left):
-            return Comparison(right.name, flipped[node.op], evaluate(left, {}, date.min))
-    return None
+    found = fact_comparison(node)
+    return None if found is None else Comparison(found[0], found[1], evaluate(found[2], {}, date.min))
 
 
 def _trace(
@@ -203,12 +197,7 @@ def _trace(
         uses = _fact_uses(cond.expr.facts, facts, lineage)
         return ConditionTrace(result, cond.label, cond.expr.text, uses, comparison)
     children = tuple(_trace(c, facts, as_of, lineage) for c in cond.children)
-    values = [c.result for c in children]
-    if cond.op == "not":
-        result = None if values[0] is None else not values[0]
-    else:
-        result = kleene_and(values) if cond.op == "all" else kleene_or(values)
-    return ConditionTrace(result, cond.label, op=cond.op, children=children)
+    return ConditionTrace(combine(cond.op, [c.result for c in children]), cond.label, op=cond.op, children=children)
 
 
 def trace(

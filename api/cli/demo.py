@@ -19,11 +19,13 @@ from api.cli.progress import console, stages
 from api.cli.ranking import model_store, push_plan
 from api.cli.registries import build_and_write_profiles
 from api.cli.run import print_summary
+from api.service.attested_lists import import_generated_lists
 from api.service.published import PublishedCatalogue
-from api.service.tokens import issue_token
+from api.service.tokens import Principal, issue_token
 from api.settings import Settings
 from api.web.links import link_url
 from features.synthetic import generate as generate_registries
+from features.synthetic.generate import LISTS
 from matcher.db import open_database
 from matcher.db.models import decisions, runs
 from matcher.ranking.simulate import as_of_dates, simulate
@@ -69,6 +71,12 @@ def demo(
     build_and_write_profiles(settings.registry_dir, day, settings.profiles_path, settings.quarantine_dir)
     engine = open_database(settings.database)
     catalogue = PublishedCatalogue().load(engine)
+    # The departments' complete lists (firms in bankruptcy, zombie firms): every other firm is "not on the list",
+    # so the policies that exclude them can still pay automatically (docs/facts.md, "Complete lists").
+    for done in import_generated_lists(
+        engine, Principal.operator("demo"), settings.registry_dir / LISTS, day, profiles=settings.profiles_path
+    ):
+        console.print(f"complete list of {done['fact']} from {done['department']}: {done['entries']:,} firms on it")
 
     earlier = _month_ends_before(day, history)
     with stages("feedback history") as step:

@@ -19,17 +19,19 @@ from api.cli import app
 from api.cli.progress import console
 from api.service.published import PublishedCatalogue, check_catalogue, with_versions
 from api.settings import Settings
-from features.profiles.attested import with_declared
 from features.profiles.catalogue import fact
 from features.profiles.store import read_profile_info
 from matcher.db import DatabaseUnavailable, open_database
+from policies.analysis import Finding, analyse, diff_versions
+from policies.analysis.findings import witness_sentence
 from policies.catalogue import Catalogue
 from policies.compiled import CompiledPolicy
-from policies.errors import CatalogueError
+from policies.errors import CatalogueError, PolicyError
 from policies.evaluate import evaluate_policies
 from policies.examples import run_catalogue_examples, run_examples
-from policies.load import CATALOGUE_DIR, load_catalogue
+from policies.load import CATALOGUE_DIR, load_catalogue, load_policy_text
 from policies.render import RESULT_WORDS, Lang
+from policies.source import read_policy_file
 from policies.trace import trace
 
 policies_app = typer.Typer(
@@ -96,9 +98,17 @@ def check(
         list[Path] | None, typer.Argument(help="Policy files or folders (default: the shipped catalogue).")
     ] = None,
     policies: PoliciesDir = None,
+    analysis: Annotated[
+        bool, typer.Option("--analysis/--no-analysis", help="Prove what the rules can never or always do (z3).")
+    ] = True,
+    show_acknowledged: Annotated[
+        bool, typer.Option("--acknowledged", help="Also list the warnings the policy files acknowledge.")
+    ] = False,
 ) -> None:
-    """Validate every policy file and run every example; exit non-zero on any error. With ``--policies DIR``
-    the folder is also checked against the published catalogue (relations to published policies)."""
+    """Validate every policy file, run every example and analyse the rules; exit non-zero on any error. With
+    ``--policies DIR`` the folder is also checked against the published catalogue (relations to published
+    policies). The analysis (docs/policies.md, "Static analysis") reports a policy no enterprise can meet or an
+    amount undefined for an eligible enterprise as errors, the rest as warnings with an example enterprise."""
     targets = ([policies] if policies else []) + (paths or ([] if policies else [CATALOGUE_DIR]))
     try:
         catalogue = load_catalogue(*targets)
@@ -118,8 +128,33 @@ def check(
     failed = [r for r in results if not r.ok]
     if failed:
         console.print(f"[bold red]{len(failed)} of {len(results)} examples failed[/]")
+    else:
+        console.print(f"[green]all {len(results)} examples pass[/]")
+    errors = _print_findings(analyse(list(catalogue.policies)), show_acknowledged) if analysis else 0
+    if failed or errors:
         raise typer.Exit(1)
-    console.print(f"[green]all {len(results)} examples pass[/]")
+
+
+def _print_findings(findings: list[Finding], show_acknowledged: bool) -> int:
+    """Print the analysis' findings, file:line:column first; the number of errors."""
+    shown = [f for f in findings if show_acknowledged or f.acknowledged is None]
+    for f in shown:
+        colour = "red" if f.severity == "error" else "yellow"
+        head = f"[{colour}]{f.where()}: {f.severity} {f.code}[/]"
+        console.print(f"{head} {f.message_zh} / {f.message_en}", highlight=False)
+        if f.witness_zh:
+            console.print(f"    {f.witness_zh}", highlight=False)
+            console.print(f"    {f.witness_en}", highlight=False)
+        if f.acknowledged:
+            console.print(f"    [dim]acknowledged: {f.acknowledged}[/]", highlight=False)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = sum(f.severity == "warning" and f.acknowledged is None for f in findings)
+    acknowledged = sum(f.acknowledged is not None for f in findings)
+    colour = "red" if errors else "yellow" if warnings else "green"
+    console.print(
+        f"[{colour}]analysis: {errors} errors, {warnings} warnings, {acknowledged} acknowledged[/]", highlight=False
+    )
+    return errors
 
 
 def _lang(lang: str) -> Lang:
@@ -133,7 +168,17 @@ def _yuan(amount: float, lang: Lang) -> str:
 
 
 def _profiles(path: Path) -> pl.DataFrame:
-    return with_declared(pl.read_parquet(path))
+    """The profiles as the next run decides from them: the departments' complete lists and the accepted
+    attestations in the configured database laid over (without them P1's exclusions leave everyone unknown)."""
+    from api.settings import Settings
+    from matcher.db import open_database
+    from matcher.supplied import lay_over
+
+    engine = open_database(Settings().database)
+    try:
+        return lay_over(pl.read_parquet(path), engine)
+    finally:
+        engine.dispose()
 
 
 @policies_app.command("explain")
@@ -214,3 +259,73 @@ def run(
             f"{counts['amount'] or 0:,.2f}",
         )
     console.print(table)
+
+
+PolicyFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A policy file.")]
+
+
+def _load_one(path: Path) -> CompiledPolicy:
+    try:
+        return load_policy_text(read_policy_file(path), str(path))[0]
+    except PolicyError as err:
+        console.print(f"[red]✗[/] {err}", highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as err:
+        console.print(f"[red]✗[/] {path}: cannot read the file: {err.strerror}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@policies_app.command("diff")
+def diff(
+    old: PolicyFile,
+    new: PolicyFile,
+    profiles: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Profiles file: count each region and the impact on it."),
+    ] = None,
+) -> None:
+    """What NEW changes against OLD (two versions of one policy, or a draft against the published file): the
+    enterprises it newly admits and newly refuses, each region as a condition with an example enterprise, and
+    the amount's change; with ``--profiles``, how many profiles fall in each region and the impact (counts and
+    sums of the matcher's decisions, old version against new)."""
+    before, after = _load_one(old), _load_one(new)
+    if before.id != after.id:
+        console.print(
+            f"[yellow]comparing two different policies: '{before.id}' and '{after.id}'[/]", highlight=False
+        )
+    frame, day = None, after.policy.effective.start
+    if profiles is not None:
+        try:
+            day = read_profile_info(profiles).as_of
+        except (KeyError, ValueError):
+            raise typer.BadParameter(
+                f"{profiles} carries no as-of date: expected a file written by `huiqi profiles`",
+                param_hint="--profiles",
+            ) from None
+        frame = _profiles(profiles).with_columns(as_of=pl.lit(day))
+    result = diff_versions(before, after, frame)
+    console.print(f"[bold]{after.id}[/] v{before.version} → v{after.version}", highlight=False)
+    for title, regions in (("newly admitted 新增符合", result.admitted), ("newly refused 不再符合", result.refused)):
+        console.print(f"[bold]{title}[/]: {len(regions)} region{'s' if len(regions) != 1 else ''}", highlight=False)
+        for i, region in enumerate(regions, 1):
+            counted = f"  [{region.profiles:,} profiles]" if region.profiles is not None else ""
+            console.print(f"  {i}. {region.condition_zh}{counted}", highlight=False)
+            console.print(f"     {region.condition_en}", highlight=False)
+            if region.witness:
+                console.print(f"     {witness_sentence(region.witness, 'en')}", highlight=False)
+    if not result.complete:
+        console.print("[yellow]more regions than listed, or the solver gave up: the list is incomplete[/]")
+    console.print(
+        f"amount 金额: {result.amount_change_zh or '不变'} / {result.amount_change_en or 'unchanged'}", highlight=False
+    )
+    if frame is not None:
+        from api.service.impact import impact  # the matcher's decisions: heavy, only with profiles
+
+        effect = impact(frame.drop("as_of"), [before], after, day)
+        console.print(
+            f"impact on {effect['enterprises']:,} profiles as of {day}: eligible {effect['baseline']['eligible']:,}"
+            f" → {effect['draft']['eligible']:,}; newly eligible {effect['newly_eligible']['count']:,}, no longer"
+            f" eligible {effect['no_longer_eligible']['count']:,}; amount payable"
+            f" {effect['baseline']['amount_fen'] / 100:,.2f} → {effect['draft']['amount_fen'] / 100:,.2f} yuan",
+            highlight=False,
+        )

@@ -1,4 +1,5 @@
-"""`huiqi supplied-facts list | review | attest`: officers review what enterprises supplied, and attest facts.
+"""`huiqi supplied-facts list | review | attest | attest-list | lists`: officers review what enterprises supplied,
+attest facts, and import a department's complete list of a declared fact.
 
 The same domain functions as `GET /supplied-facts` and `POST /supplied-facts/{id}/review`
 (api/service/supplied_facts.py): one transaction each, audited, a review once only.
@@ -6,7 +7,8 @@ The same domain functions as `GET /supplied-facts` and `POST /supplied-facts/{id
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,11 +16,13 @@ from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console
+from api.service import attested_lists as lists_service
 from api.service import supplied_facts as service
 from api.service.problems import Problem
 from api.service.tokens import Principal
 from api.settings import Settings
 from features.profiles.catalogue import FACTS, fact
+from features.profiles.department_lists import MAX_LIST_BYTES
 from matcher.db import open_database
 
 supplied_app = typer.Typer(
@@ -140,3 +144,81 @@ def attest(
         overrides_registry=overrides_registry,
     )
     console.print(f"attested {row['fact']} = {row['value']} for {row['uscc']} (id {row['id']})", highlight=False)
+
+
+@supplied_app.command("attest-list")
+def attest_list(
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8) or Parquet: uscc, value[, evidence].")],
+    fact_name: Annotated[str, typer.Option("--fact", help="The declared fact it attests (`huiqi facts`).")],
+    department: Annotated[str, typer.Option(help="Who keeps the list: its id in policies/facts/declared.yaml.")],
+    as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="The date it is complete for.")],
+    reference: Annotated[str, typer.Option(help="The list's document reference.")],
+    by: By,
+) -> None:
+    """Import a department's COMPLETE list of a declared fact: firms on it take its value, every other firm the
+    fact's value for firms not on it, from the next run. Refused whole when any row is wrong."""
+    settings = Settings()
+    if not file.is_file():
+        raise typer.BadParameter(f"no file at {file}", param_hint="FILE")
+    if file.stat().st_size > MAX_LIST_BYTES:
+        raise typer.BadParameter(
+            f"{file} has {file.stat().st_size:,} bytes; at most {MAX_LIST_BYTES:,} are read (deliver Parquet)",
+            param_hint="FILE",
+        )
+    row = _call(
+        lists_service.import_list,
+        Principal.operator(by),
+        file.read_bytes(),
+        name=fact_name,
+        department=department,
+        as_of=as_of.date(),
+        reference=reference,
+        source=str(file),
+        profiles=settings.profiles_path,
+        quarantine_dir=settings.quarantine_dir,
+    )
+    console.print(
+        f"list {row['id']}: {row['entries']:,} firms on the {fact_name} list of {department} as of {row['as_of']};"
+        " every other firm is not on it, from the next run",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if row.get("unchanged"):
+        console.print("the same file is already the current list of this fact: nothing changed", highlight=False)
+    elif row.get("checked_against") is None:
+        console.print(
+            "[yellow]no profiles to check the USCCs against[/] (`huiqi profiles` builds them): rows naming no"
+            " enterprise were not counted",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if row["unknown"]:
+        console.print(
+            f"[yellow]{row['unknown']:,} rows name no enterprise in the latest profiles:[/] kept (they apply once the"
+            f" firm is known), listed in {row['unknown_file'] or 'the list'}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@supplied_app.command("lists")
+def lists_(
+    fact_name: Annotated[str | None, typer.Option("--fact", help="One fact's lists only.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """Imported complete lists, newest first; the newest of each fact is the one the next run uses."""
+
+    def read(engine, *args):
+        with engine.connect() as connection:
+            return lists_service.lists(connection, *args)
+
+    rows = _call(read, fact_name, limit)
+    table = Table(title=f"{len(rows)} complete lists")
+    for col in ("id", "fact", "department", "as of", "reference", "firms", "unknown", "imported", "by", "current"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["fact"], r["department"], str(r["as_of"]), r["reference"], f"{r['entries']:,}",
+            f"{r['unknown']:,}", f"{r['imported_at']:%Y-%m-%d %H:%M}", r["imported_by"], "yes" if r["current"] else "",
+        )  # fmt: skip
+    console.print(table)

@@ -15,11 +15,15 @@ from api.ranking import model_store
 from api.service.auth import FAILED_AUTH_LIMIT, FailedAuth
 from api.service.headers import SecurityHeaders
 from api.service.limits import DEFAULT_BODY, BodyLimits
+from api.service.logs import RequestIds, install_json_logs
+from api.service.metrics import RequestMetrics
+from api.service.metrics import router as metrics_router
 from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
 from api.service.ranker import Ranker
 from api.service.reads import LoopReader
 from api.service.routes import (
+    analysis,
     benefits,
     drafts,
     enterprises,
@@ -30,6 +34,8 @@ from api.service.routes import (
     policies,
     proposals,
     runs,
+    statistics,
+    supervision,
     supplied_facts,
 )
 from api.service.runner import Runner
@@ -103,8 +109,13 @@ def create_app(
     # The last added is the outermost: the security headers go on BodyLimits' own answers too.
     drafts_body = {"/policy-drafts": drafts.MAX_BODY, "/policy-drafts/{draft_id}": drafts.MAX_BODY}
     drafts_body["/payouts/returns"] = payouts.MAX_RETURN_BODY
+    drafts_body["/supplied-facts/lists"] = supplied_facts.MAX_LIST_BODY
     app.add_middleware(BodyLimits, caps=drafts_body, public={"/health"}, public_under=("/web/",))
     app.add_middleware(SecurityHeaders)
+    # Outermost: every answer (a refusal of BodyLimits too) is counted, timed and carries its request id.
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestIds)
+    install_json_logs()
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
@@ -112,9 +123,11 @@ def create_app(
         return Health()
 
     for module in (
-        enterprises, benefits, proposals, policies, drafts, runs, notices, objections, models, payouts, supplied_facts
+        enterprises, benefits, proposals, policies, drafts, runs, notices, objections, models, payouts, supplied_facts,
+        supervision, statistics, analysis,
     ):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(metrics_router)
     from api.web import mount_web  # here, not at the top: the pages import the service's routes
 
     mount_web(app)  # the pages for people (api/web), /docs with local assets

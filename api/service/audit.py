@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Connection, insert
 
+from api.service.logs import current_request_id
 from api.service.tokens import Principal
 from matcher.db.models import audit_log
 
@@ -22,5 +23,6 @@ def audit(connection: Connection, principal: Principal, action: str, subject: st
             action=action,
             subject=subject[:200],
             detail=jsonable_encoder(detail),
+            request_id=current_request_id(),  # ties the entry to the request's log lines (api/service/logs.py)
         )
     )

@@ -6,6 +6,7 @@
 | act for it          | its own only   | no      | no      | no    |
 | read policies       | yes            | yes     | yes     | yes   |
 | drafts, publish     | no             | yes     | no      | yes   |
+| approve a draft     | no             | not own | no      | not own |
 | start runs          | no             | yes     | no      | yes   |
 | follow runs         | no             | yes     | yes     | yes   |
 | dead letters, retry | no             | yes     | no      | yes   |
@@ -18,6 +19,13 @@
 | supplied facts      | no             | yes     | no      | yes   |
 | ranker models       | no             | read    | yes     | yes   |
 | train the ranker    | no             | no      | yes     | yes   |
+| own queue, cards    | no             | yes     | no      | yes   |
+| supervision (all)   | no             | no      | no      | yes   |
+| metrics             | no             | no      | no      | yes   |
+
+A ``supervisor`` token reads the officers' queues and every office's supervision views and runs the watch
+(api/service/routes/supervision.py), and nothing else; a ``monitor`` token reads /metrics and nothing else.
+The open statistics and /health need no token at all (PUBLIC_READS).
 
 Only the enterprise itself confirms, supplies, declines or objects: those are
 its declarations, and nobody — officer or admin — may make them in its name.
@@ -46,6 +54,7 @@ from api.service.tokens import PRINCIPAL_TTL, TOKEN_ROW, Principal, live_princip
 __all__ = [
     "FAILED_AUTH_LIMIT",
     "FAILED_AUTH_WINDOW",
+    "PUBLIC_READS",
     "USCC_PATTERN",
     "ActingEnterprise",
     "FailedAuth",
@@ -55,6 +64,9 @@ __all__ = [
     "authenticate",
 ]
 
+# Paths read without any token (GET only; none takes a body): liveness and the open statistics (政务公开,
+# api/service/routes/statistics.py), which publish nothing that could single out an enterprise.
+PUBLIC_READS = ("/health", "/statistics", "/statistics/policies/{policy_id}/{year}")
 USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 BEARER = {
     "scheme_name": "bearer",

@@ -35,6 +35,7 @@ __all__ = [
     "normalise_json",
     "plan_publish",
     "plan_publish_set",
+    "plan_withdrawal",
     "problem_dicts",
     "read_draft",
     "set_effective",
@@ -239,6 +240,42 @@ def _plan_one(
             return plan
         text = set_effective(source_of(older), "to", effective_from - timedelta(days=1))
         plan.closed.append((load_policy_text(text, older.file)[0], text))
+    return plan
+
+
+def plan_withdrawal(
+    catalogue: Catalogue,
+    policy_id: str,
+    version: int,
+    withdraw_from: date,
+    today: date,
+    source_of: Callable[[CompiledPolicy], str],
+) -> PublishPlan:
+    """A published version out of force from a future date: its text with ``effective.to`` the day before, in
+    ``closed``, and the catalogue checked without it from then on (a policy that requires it would break)."""
+    plan = PublishPlan()
+    older = next((p for p in catalogue.versions(policy_id) if p.version == version), None)
+    if older is None:
+        known = [p.version for p in catalogue.versions(policy_id)]
+        plan.conflict = f"the catalogue has no version {version} of '{policy_id}'" + (
+            f" (it has versions {known})" if known else ""
+        )
+        return plan
+    span = older.policy.effective
+    if withdraw_from <= today:
+        plan.conflict = f"a withdrawal takes effect from a future date: {withdraw_from} is not after today ({today})"
+    elif span.start >= withdraw_from:
+        plan.conflict = (
+            f"version {version} of '{policy_id}' starts on {span.start}; withdraw it from a later date than that"
+        )
+    elif span.end is not None and span.end < withdraw_from:
+        plan.conflict = f"version {version} of '{policy_id}' already ends on {span.end}, before {withdraw_from}"
+    if plan.conflict:
+        return plan
+    text = set_effective(source_of(older), "to", withdraw_from - timedelta(days=1))
+    closed = load_policy_text(text, older.file)[0]
+    plan.closed.append((closed, text))
+    plan.problems += check_catalogue(with_versions(catalogue.policies, [closed]))
     return plan
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from features.profiles.catalogue import fact as catalogue_fact
 from features.registries.schema import REGISTRIES
 from policies.compiled import CompiledPolicy
+from policies.delivery_trace import delivery_explained
 from policies.model import Text
 from policies.render import format_value
 from policies.trace import ConditionTrace, FactUse, trace
@@ -130,7 +131,8 @@ def explain(
             **ranked,
         }
     facts = evidence(facts_json)
-    traced = trace(policy, facts | {"uscc": uscc}, as_of, used_lineage(facts, attested))
+    lineage = used_lineage(facts, attested)
+    traced = trace(policy, facts | {"uscc": uscc}, as_of, lineage)
     missing = [_missing(n) for n in traced.unknown_facts()]
     failing = [
         {
@@ -154,5 +156,7 @@ def explain(
         "conditions": conditions,
         "missing_facts": missing,
         "failing": failing,
+        # Which delivery rule gave the mode (a policy whose delivery depends on facts); null for a fixed mode.
+        "delivery": delivery_explained(policy, facts | {"uscc": uscc}, as_of, lineage),
         **ranked,
     }

@@ -5,21 +5,28 @@ graph, budgets — over the whole population in polars, so the impact is what a
 full run with the draft would decide (no Python loop over enterprises). What
 other runs already granted is left out on purpose: the question is who the
 rules make eligible and what that costs against the period's budget, not what
-is still unpaid.
+is still unpaid. The profiles are the ones the next run would decide from: the
+route lays the departments' complete lists and the accepted attestations over
+them first (``matcher.supplied.lay_over``), so a draft that excludes zombie firms
+counts only the listed ones out, not every firm as "needs data".
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+import networkx as nx
 import polars as pl
 
 from features.standards.divisions import PROVINCES
 from matcher.decide import decide
 from matcher.ledger.statuses import ELIGIBLE_DECISIONS, PAYABLE_DECISIONS
 from policies.compiled import CompiledPolicy
+from policies.graph import relation_graph
 
 __all__ = ["impact"]
 
@@ -56,6 +63,21 @@ def _label(dimension: str, value: str | None) -> str | None:
     return PROVINCES.get(value or "") if dimension == "region" else None
 
 
+def related_policies(policies: Sequence[CompiledPolicy], policy_id: str) -> set[str]:
+    """The ids tied to ``policy_id`` — through a relation (excludes, requires, supersedes), an exclusive group
+    or a persons family, directly or not: the only policies whose decisions a change of it can move."""
+    graph = nx.Graph(relation_graph(policies))
+    graph.add_node(policy_id)
+    for key in (lambda p: p.policy.relations.exclusive_group, lambda p: p.policy.benefit.persons):
+        members: dict[str, list[str]] = defaultdict(list)
+        for p in policies:
+            if key(p):
+                members[str(key(p))].append(p.id)
+        for ids in members.values():
+            graph.add_edges_from(itertools.pairwise(ids))
+    return set(nx.node_connected_component(graph, policy_id))
+
+
 def impact(
     profiles: pl.DataFrame,
     baseline: Sequence[CompiledPolicy],
@@ -65,6 +87,9 @@ def impact(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Who gains and who loses ``draft.id`` against ``baseline`` (the policies in force), and at what cost."""
+    # Only the policies the draft is tied to can decide differently with it: decide those, not the catalogue.
+    related = related_policies([*baseline, draft], draft.id)
+    baseline = [p for p in baseline if p.id in related]
     scenario = [p for p in baseline if p.id != draft.id] + [draft]
     before = decide(profiles, baseline, as_of).decisions
     after_decided = decide(profiles, scenario, as_of)

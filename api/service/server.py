@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -24,6 +25,7 @@ from multiprocessing.process import BaseProcess
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
+from api.service.logs import ACCESS_LOG_ENV
 from api.settings import Settings
 from matcher.db import open_database
 
@@ -37,7 +39,10 @@ def serve(
 ) -> None:
     """Serve until interrupted. ``workers`` > 1 needs SO_REUSEPORT (Linux, the BSDs, macOS)."""
     # No `server: uvicorn` header: it tells a prober what to try, and nobody else needs it.
-    options = {"log_level": log_level, "access_log": access_log, "server_header": False}
+    options = {"log_level": log_level, "access_log": False, "server_header": False}
+    # The access log is huiqi's own, one JSON line per request with its request id (api/service/logs.py), in place
+    # of uvicorn's; the workers (spawned) inherit the switch through the environment.
+    os.environ[ACCESS_LOG_ENV] = "json" if access_log else "off"
     if workers == 1:
         from api.service import create_app
 
@@ -47,6 +52,10 @@ def serve(
         raise SystemExit("several workers need SO_REUSEPORT, which this platform lacks: use --workers 1")
     _refuse_taken(host, port)
     open_database(settings.database).dispose()  # migrate once here, not in every worker at the same time
+    # Each worker counts its requests in its own files there; a scrape of any worker sums them (api/service/metrics.py).
+    from api.service.metrics import prepare_multiprocess
+
+    prepare_multiprocess(settings.data_dir)
     _supervise(settings, host, port, workers, options)
 
 

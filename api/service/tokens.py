@@ -34,7 +34,7 @@ __all__ = [
     "token_lookup",
 ]
 
-ROLES = ("enterprise", "officer", "analyst", "admin")
+ROLES = ("enterprise", "officer", "analyst", "admin", "supervisor", "monitor")
 PREFIX = "hq_"
 # Seconds a server process may remember a token's principal (api/service/auth.py): how long a token revoked
 # or expired elsewhere may still work there.

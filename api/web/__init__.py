@@ -8,16 +8,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import account, analyst, desk, enterprise
+from api.web import account, analyst, desk, enterprise, supervision
+from api.web import statistics as open_statistics
 from api.web.docs import mount_docs
 from api.web.links import link_url, read_link, sign_link
+from api.web.workbench import pages as workbench
 
 __all__ = ["link_url", "mount_web", "read_link", "sign_link"]
 
 
 def mount_web(app: FastAPI) -> None:
     """Add the pages, their static files and /docs to ``app`` (built with ``docs_url=None``)."""
-    for module in (account, enterprise, desk, analyst):
+    for module in (account, enterprise, desk, analyst, supervision, open_statistics, workbench):
         app.include_router(module.router)
     mount_docs(app)
     app.mount("/static/web", StaticFiles(directory=Path(__file__).parent / "static" / "web"), name="web")

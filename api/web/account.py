@@ -19,6 +19,8 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 def _home(principal) -> str:
     if principal.role == "enterprise":
         return f"/web/e/{principal.uscc}"
+    if principal.role == "supervisor":
+        return "/web/supervision"
     return "/web/models" if principal.role == "analyst" else "/web/desk"
 
 

@@ -15,6 +15,7 @@ from api.service.schemas.runs import RunStartIn
 from api.service.supplied_facts import list_supplied, review_supplied
 from api.web.guard import check_csrf, signed_in
 from api.web.render import WebRoute, back, page
+from api.web.supervision import desk_cards
 from matcher.delivery import dead_letters
 
 router = APIRouter(prefix="/web/desk", route_class=WebRoute, include_in_schema=False)
@@ -50,6 +51,7 @@ def desk(
     dead = [d for d in dead if _keep(d, policy, region, since, d.get("created_at"))]
     runs = run_routes.list_runs(principal, state, limit=10, offset=0)
     catalogue = state.catalogue.load(state.engine)
+    cards = desk_cards(request)  # e-supervision's colour of each open matter (api/web/supervision.py)
     return page(
         request,
         "desk.html",
@@ -58,6 +60,7 @@ def desk(
         dead=dead,
         dead_total=dead_total,
         runs=runs,
+        cards=cards,
         filters={"policy": policy, "region": region, "since": since.isoformat() if since else ""},
         policies=sorted({p.id for p in catalogue.policies}),
         # Policies by their title, as officers know them; the newest version's title for each id.

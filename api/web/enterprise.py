@@ -47,17 +47,21 @@ def _decisions(request: Request, uscc: str, principal) -> list[dict[str, Any]]:
 def inbox(request: Request, uscc: Uscc) -> Response:
     principal = reading(request, uscc)
     state = request.app.state.service
+    by_status: dict[str, list[dict[str, Any]]] = {}
+    for decision in _decisions(request, uscc, principal):  # a later run no longer matches it: its own group
+        group = "no_longer_matched" if decision.get("no_longer_matched") else decision["status"]
+        by_status.setdefault(group, []).append(decision)
+    # A notice of a decision a later run no longer matches asks nothing any more: it is only for information.
+    stale = {(d["policy_id"], d["period_key"]) for d in by_status.get("no_longer_matched", [])}
     rows = routes.list_notices(uscc, principal, state, limit=INBOX_SIZE, offset=0)
     current, earlier = [], []
     for notice in rows:
         answered = any(kind in _ANSWERS for kind in notice["responses"])
         live = notice["delivery_status"] not in ("withdrawn",) and notice["kind"] in _TO_DO and not answered
+        live = live and (notice["policy_id"], notice["period_key"]) not in stale
         (current if live else earlier).append(notice)
     # What needs an answer first, soonest deadline first; then what is only for information.
     current.sort(key=lambda n: (n["respond_by"] is None, str(n["respond_by"] or ""), -n["id"]))
-    by_status: dict[str, list[dict[str, Any]]] = {}
-    for decision in _decisions(request, uscc, principal):
-        by_status.setdefault(decision["status"], []).append(decision)
     return page(request, "inbox.html", uscc=uscc, current=current, earlier=earlier, by_status=by_status)
 
 

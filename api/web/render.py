@@ -20,13 +20,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.service.problems import Problem
 from api.web.session import Session, read_session, write_session
-from api.web.texts import day, label, say, value, yuan
+from api.web.texts import day, label, left, say, value, yuan
 from matcher.errors import LedgerError
 
 __all__ = ["Denied", "WebRoute", "back", "page", "problem_page", "session_of"]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals |= {"label": label, "say": say, "yuan": yuan, "day": day, "value": value}
+templates.env.globals |= {"label": label, "say": say, "yuan": yuan, "day": day, "value": value, "left": left}
 
 
 class Denied(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["LANGS", "day", "label", "say", "yuan"]
+__all__ = ["LANGS", "day", "label", "left", "say", "yuan"]
 
 LANGS = ("zh", "en")
 
@@ -17,6 +17,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "recommended": ("推荐申请", "Recommended: apply"),
     "needs_data": ("需补充信息", "Information needed"),
     "near_miss": ("差一点符合", "Nearly eligible"),
+    "no_longer_matched": ("最近一次测算已不再符合", "No longer matched by the latest run"),
     "not_eligible": ("不符合", "Not eligible"),
     "confirmation": ("确认通知", "Confirmation"),
     # ledger statuses
@@ -49,6 +50,12 @@ _LABELS: dict[str, tuple[str, str]] = {
     "tax_relief": ("申报纳税时直接减免（估算金额）", "relief when you file tax (an estimate)"),
     "fee_reduction": ("减免相关费用", "a fee not charged"),
     "interest_subsidy": ("贴息拨付至贷款银行", "interest subsidy paid to your lender"),
+    # policy drafts under review (maker-checker)
+    "draft": ("草稿", "draft"),
+    "submitted": ("待审核", "awaiting review"),
+    "approved": ("已批准，待发布", "approved, to publish"),
+    "returned": ("已退回修改", "sent back"),
+    "published": ("已发布", "published"),
     # runs and jobs
     "queued": ("排队中", "queued"),
     "running": ("运行中", "running"),
@@ -99,3 +106,21 @@ def day(value: Any, lang: str) -> str:
     if lang == "en":
         return f"{value.day} {value:%B %Y}"
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+def left(respond_by: Any, lang: str, today: date | None = None) -> str:
+    """The time left to answer by ``respond_by`` (a date, inclusive), in China's today: 还剩 3 天 / 3 days left."""
+    if respond_by in (None, ""):
+        return ""
+    if isinstance(respond_by, str):
+        respond_by = date.fromisoformat(respond_by[:10])
+    if today is None:
+        from zoneinfo import ZoneInfo
+
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    days = (respond_by - today).days
+    if days < 0:
+        return "已过期限" if lang == "zh" else "the date has passed"
+    if days == 0:
+        return "今天截止" if lang == "zh" else "last day today"
+    return f"还剩 {days} 天" if lang == "zh" else f"{days} day{'s' if days > 1 else ''} left"

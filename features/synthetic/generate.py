@@ -21,6 +21,7 @@ from features.registries.schema import TABLES
 from features.synthetic.accounts import bank_accounts
 from features.synthetic.certifications import CERT_SERIALS, certifications
 from features.synthetic.codes import PersonIds, Serials, UsccMinter
+from features.synthetic.department_lists import department_lists
 from features.synthetic.dirty import Fresh, bad_rows
 from features.synthetic.enterprises import FIRST_YEAR, business_frame, draw_firms
 from features.synthetic.hires import si_hires
@@ -29,7 +30,7 @@ from features.synthetic.patents import PATENT_SERIALS, patents
 from features.synthetic.social_insurance import si_monthly
 from features.synthetic.tax import tax_credit, tax_filings
 
-__all__ = ["STAGES", "generate"]
+__all__ = ["LISTS", "STAGES", "generate"]
 
 # What ``progress`` is told, in order: one message as each stage starts.
 STAGES = (
@@ -42,11 +43,26 @@ STAGES = (
     "credit lists",
     "certifications",
     "bank accounts",
+    "department lists",
     "manifest",
 )
 # Appended, never inserted: each stream is the seed's n-th child, so earlier tables stay the same for a seed.
-_STREAMS = ("codes", "business", "tax", "credit", "si", "hires", "patents", "lists", "certs", "dirty", "accounts")
+_STREAMS = (
+    "codes",
+    "business",
+    "tax",
+    "credit",
+    "si",
+    "hires",
+    "patents",
+    "lists",
+    "certs",
+    "dirty",
+    "accounts",
+    "dept_lists",
+)
 MANIFEST = "manifest.json"
+LISTS = "lists"  # departments' complete lists, beside the tables (features/synthetic/department_lists.py)
 
 
 def generate(
@@ -112,6 +128,12 @@ def generate(
     writer.write("certifications", certifications(firms, end, rng["certs"], fresh.cert_serials))
     say(next(stage))
     writer.write("accounts", bank_accounts(firms, end, rng["accounts"]))
+    say(next(stage))
+    # Not registry tables: what departments would import with `huiqi supplied-facts attest-list` (complete lists).
+    listed = {}
+    for name, frame in department_lists(firms, end, rng["dept_lists"]).items():
+        write_file(make_folder(out / LISTS) / f"{name}.csv", lambda partial, frame=frame: frame.write_csv(partial))
+        listed[name] = frame.height
 
     say(next(stage))
     manifest = {
@@ -123,6 +145,7 @@ def generate(
         "format": fmt,
         "rows": writer.rows,
         "dirty_rows": writer.dirty_rows,
+        "lists": listed,
     }
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     write_file(out / MANIFEST, lambda partial: partial.write_text(text, encoding="utf-8"))

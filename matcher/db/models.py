@@ -103,6 +103,8 @@ decisions = Table(
     Column("rank", Float, comment="ranker score, when a model orders the notices"),
     # uscc first: the index also serves an enterprise's decisions across runs.
     UniqueConstraint("uscc", "run_id", "policy_id"),
+    # Did a later run decide this policy and period at all (a decision no longer matched): migration 0019.
+    Index(None, "policy_id", "period_key", "run_id"),
     CheckConstraint(amount_check("amount_fen"), name="amount_fen"),
     CheckConstraint(amount_check("amount_full_fen"), name="amount_full_fen"),
 )
@@ -202,6 +204,7 @@ audit_log = Table(
     Column("action", String(80), nullable=False),
     Column("subject", String(200), nullable=False),
     Column("detail", JSON),
+    Column("request_id", String(64), comment="X-Request-ID of the HTTP request that wrote it"),
 )
 
 # What an enterprise did with a notice: the ranker's relevance labels and the service's actions.
@@ -277,6 +280,26 @@ policy_drafts = Table(
     Column("updated_by", String(80), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True), comment="set once published; a published draft is frozen"),
+    # Maker-checker (api/service/review.py): a draft is published only after a different person approved it.
+    Column("kind", String(12), nullable=False, server_default="version", comment="version | withdrawal"),
+    Column(
+        "review_state",
+        String(12),
+        nullable=False,
+        server_default="draft",
+        comment="draft | submitted | approved | returned | published",
+    ),
+    Column("revision", Integer, nullable=False, server_default="1", comment="+1 on every change of the text"),
+    Column("editor", String(80), comment="the person (token holder's name) who last changed the text"),
+    Column("effective_from", Date, comment="the date under review: in force from (withdrawal: out of force from)"),
+    Column("review_set", String(200), comment="ids of drafts reviewed and published together, '12,13'"),
+    Column("submitted_by", String(80)),
+    Column("submitter", String(80), comment="the person who submitted"),
+    Column("submitted_at", DateTime(timezone=True)),
+    Column("reviewed_by", String(80), comment="who approved or returned it"),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("review_comment", Text),
+    Column("published_by", String(80)),
 )
 
 # Versions published through the service. With the repository's policies/catalogue/ they make the published
@@ -546,3 +569,62 @@ benefit_persons = Table(
     Index(None, "uscc", "policy_id", "period_key"),
 )
 __all__ += ["benefit_persons"]
+
+# E-supervision (matcher/supervision): each card a matter waiting on officers turned (yellow, red, green) and each
+# escalation of a red card to the supervisors, recorded once with who held the matter. The matters themselves are
+# derived from their own tables (objections, supplied facts, payment batches, dead letters), never copied here.
+supervision_events = Table(
+    "supervision_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "step",
+        String(24),
+        nullable=False,
+        comment="objection | supplied_fact | payment_approval | payment | dead_letter",
+    ),
+    Column("matter_id", BigInteger, nullable=False, comment="the id of the matter in its own table"),
+    Column(
+        "opened_at",
+        DateTime(timezone=True),
+        nullable=False,
+        comment="when the matter opened: with step and matter_id, which matter",
+    ),
+    Column("event", String(12), nullable=False, comment="yellow | red | green | escalated"),
+    Column("holder", String(80), nullable=False, comment="who held the matter when it happened"),
+    Column("office", String(16), nullable=False),
+    Column("policy_id", String(80)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("step", "matter_id", "opened_at", "event"),
+    Index(None, "event", "at"),
+)
+__all__ += ["supervision_events"]
+
+# A department's complete list attesting a declared fact for every enterprise at once (policies/facts/declared.yaml,
+# complete_list; api/service/attested_lists.py): firms on the latest list of a fact take its value, every other
+# firm the declared `absent` value. Imported whole or not at all; never edited — a new list supersedes it.
+attested_lists = Table(
+    "attested_lists",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fact", String(60), nullable=False, comment="a declared fact with a complete_list"),
+    Column("department", String(40), nullable=False, comment="who keeps the list (declared id)"),
+    Column("as_of", Date, nullable=False, comment="the date the department's list is complete for"),
+    Column("reference", Text, nullable=False, comment="the list's document reference"),
+    Column("file_sha256", String(64), nullable=False),
+    Column("entries", Integer, nullable=False, comment="rows on the list"),
+    Column("unknown", Integer, nullable=False, comment="rows naming no enterprise in the profiles"),
+    Column("imported_by", String(80), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Index(None, "fact"),
+)
+attested_list_entries = Table(
+    "attested_list_entries",
+    metadata,
+    Column("list_id", Integer, ForeignKey("attested_lists.id"), primary_key=True),
+    Column("uscc", String(18), primary_key=True),
+    Column("value", JSON, nullable=False, comment="the fact's value as JSON"),
+    Column("evidence", Text, comment="the row's own reference (a ruling, a notice), if any"),
+    Index(None, "uscc"),
+)
+__all__ += ["attested_list_entries", "attested_lists"]

@@ -4,7 +4,8 @@
 - ``moves``: the state machine, which entry may leave which status;
 - ``journal``: ``move`` applies one entry to one benefit, inside the caller's transaction;
 - ``grants``: a run's grants in bulk, exactly once;
-- ``bulk``: one entry applied to every benefit a condition selects (payment batches), exactly once.
+- ``bulk``: one entry applied to every benefit a condition selects (payment batches), exactly once, and
+  new amounts set for many benefits at once (a later run's review).
 
 Nothing else writes the ``benefits`` table (a test reads the code for it).
 """

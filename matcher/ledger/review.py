@@ -6,7 +6,8 @@ benefits earlier runs granted (``decide``'s ``standing``). For those:
 - **not yet paid, still eligible, a new amount** (a policy without a budget,
   whose amounts are comparable): the ledger is adjusted — an ``adjusted``
   journal entry by the run, and a ``corrected`` notice telling the enterprise
-  the new amount;
+  the new amount, one each per benefit, set-based (``set_amounts``: a few
+  statements per chunk of benefits, not one transaction per benefit);
 - **not yet paid, no longer eligible**: proposed to an officer for cancelling;
 - **paid, no longer eligible**: proposed to an officer for recovery;
 - **paid, now owed more**: proposed to an officer for a top-up.
@@ -20,17 +21,16 @@ unique per benefit, action and run (and not repeated while one is open).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
-from matcher.db.bulk import insert_missing
+from matcher.db.bulk import CHUNK_ROWS, insert_missing, write_missing
 from matcher.db.models import ledger_proposals, notices
-from matcher.errors import IllegalMove
-from matcher.ledger.journal import BenefitKey, current, move
+from matcher.ledger.bulk import set_amounts
 from matcher.ledger.statuses import BenefitStatus, JournalEntry
-from matcher.notices import change_notice
+from matcher.notices import RESPONSE_DAYS
 from policies.compiled import CompiledPolicy
 
 __all__ = ["UNPAID", "review_ledger"]
@@ -40,6 +40,26 @@ UNPAID = (BenefitStatus.GRANTED, BenefitStatus.PAYABLE, BenefitStatus.HELD, Bene
 
 def _yuan(fen: pl.Expr) -> pl.Expr:  # exact: from the integer fen, never through a float
     return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2))
+
+
+def change_notices(moved: pl.DataFrame, kind: str, topic: str, now: datetime) -> pl.DataFrame:
+    """``notices`` rows telling each enterprise of the change of its benefit (``moved``: the ledger rows after
+    it), as ``matcher.notices.change_notice`` builds one: it may object within ``RESPONSE_DAYS``."""
+    return moved.select(
+        "uscc",
+        "policy_id",
+        "policy_version",
+        "period_key",
+        kind=pl.lit(kind),
+        topic=pl.lit(topic),
+        run_id="run_id",
+        amount_fen="amount_fen",
+        respond_by=pl.lit(now.date() + timedelta(days=RESPONSE_DAYS)),
+        delivery_status=pl.lit("pending"),
+        attempts=pl.lit(0, pl.Int64),
+        next_attempt_at=pl.lit(now),
+        created_at=pl.lit(now),
+    )
 
 
 def review_ledger(
@@ -62,33 +82,34 @@ def review_ledger(
     comparable = ~pl.col("policy_id").is_in(budgeted)
     now_eligible, not_eligible = pl.col("eligible_now").fill_null(False), pl.col("eligible_now") == False  # noqa: E712
 
-    adjusted = 0
-    changed = rows.filter(unpaid & now_eligible & comparable & (pl.col("amount_now_fen") != pl.col("amount_fen"))).sort(
-        "uscc", "policy_id"
+    changed = rows.filter(unpaid & now_eligible & comparable & (pl.col("amount_now_fen") != pl.col("amount_fen")))
+    changes = changed.select(
+        "uscc",
+        "policy_id",
+        "period_key",
+        amount_before_fen="amount_fen",
+        amount_fen="amount_now_fen",
+        reason=pl.format(
+            "the registry data as of {} give {} yuan (was {})",
+            pl.lit(str(as_of)),
+            _yuan(pl.col("amount_now_fen")),
+            _yuan(pl.col("amount_fen")),
+        ),
     )
-    for r in changed.iter_rows(named=True):  # an amount that changes is decided one benefit at a time
-        key = BenefitKey(r["uscc"], r["policy_id"], r["period_key"])
-        reason = (
-            f"the registry data as of {as_of} give {r['amount_now_fen'] / 100:.2f} yuan"
-            f" (was {r['amount_fen'] / 100:.2f})"
-        )
+    adjusted = 0
+    for start in range(0, changes.height, CHUNK_ROWS):  # a few statements a chunk, however many amounts change
         with engine.begin() as connection:
-            try:
-                move(
-                    connection,
-                    key,
-                    JournalEntry.ADJUSTED,
-                    actor=f"run:{run_id}",
-                    reason=reason,
-                    ref=run_id,
-                    amount_fen=r["amount_now_fen"],
-                    at=now,
-                )
-            except IllegalMove:  # paid or cancelled meanwhile: the next run sees it as it is then
-                continue
-            told = change_notice(current(connection, key), "corrected", f"run:{run_id}", now)
-            connection.execute(insert(notices).values(**told))
-        adjusted += 1
+            # A benefit paid, cancelled or repriced meanwhile is left out: the next run sees it as it is then.
+            moved = set_amounts(
+                connection,
+                JournalEntry.ADJUSTED,
+                changes.slice(start, CHUNK_ROWS),
+                actor=f"run:{run_id}",
+                ref=run_id,
+                at=now,
+            )
+            write_missing(connection, notices, change_notices(moved, "corrected", f"run:{run_id}", now))
+        adjusted += moved.height
 
     proposals = pl.concat(
         [

@@ -32,7 +32,7 @@ from features.standards.size_class import SIZE_CLASSES
 from matcher.db.models import notices, responses, runs
 from matcher.ledger.statuses import DecisionStatus
 from policies.compiled import CompiledPolicy
-from policies.conditions import Leaf
+from policies.conditions import leaves as all_leaves
 from policies.language import ast
 from policies.language.compile import to_polars
 from policies.language.evaluate import evaluate
@@ -115,13 +115,9 @@ def _code(name: str, column: pl.Expr) -> pl.Expr:
     return column.replace_strict(mapping, default=None, return_dtype=pl.Float64)
 
 
-def _leaves(cond) -> list[Leaf]:
-    return [cond] if isinstance(cond, Leaf) else [leaf for c in cond.children for leaf in _leaves(c)]
-
-
 def _margins(rows: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
     """Share of conditions met, conditions unknown, nearest failing threshold's normalised gap: one policy's rows."""
-    leaves = _leaves(policy.eligibility)
+    leaves = all_leaves(policy.eligibility)
     values = [to_polars(leaf.expr.node, policy.kinds, as_of) for leaf in leaves]
     gaps = []
     for leaf, value in zip(leaves, values, strict=True):

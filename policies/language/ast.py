@@ -29,6 +29,10 @@ __all__ = [
     "Pos",
     "children",
     "is_constant",
+    "literal",
+    "prefixes",
+    "round_digits",
+    "text_of",
     "walk",
 ]
 
@@ -151,3 +155,36 @@ def is_constant(node: Node) -> bool:
     if isinstance(node, FactRef):
         return node.name == "as_of"
     return all(is_constant(c) for c in children(node))
+
+
+# Typed access to the literals the type checker requires (policies.language.types): every back-end reads them so.
+
+
+def literal(node: Node) -> bool | int | float | str | date:
+    """The value of a node written as a literal."""
+    if not isinstance(node, Literal):
+        raise TypeError(f"expected a literal, found {type(node).__name__}")
+    return node.value
+
+
+def text_of(node: Node) -> str:
+    """A written text: the argument of date(), a prefix of starts_with()."""
+    value = literal(node)
+    if not isinstance(value, str):
+        raise TypeError(f"expected a text, found {value!r}")
+    return value
+
+
+def prefixes(node: Node) -> tuple[str, ...]:
+    """The prefixes of starts_with(): one text or a list of texts."""
+    return tuple(text_of(p) for p in node.items) if isinstance(node, ListLit) else (text_of(node),)
+
+
+def round_digits(args: tuple[Node, ...]) -> int:
+    """The digits round() keeps: its second argument, a whole number written out, or 0."""
+    if len(args) < 2:
+        return 0
+    value = literal(args[1])
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a whole number of digits, found {value!r}")
+    return value

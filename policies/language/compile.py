@@ -83,12 +83,11 @@ class _Compiler:
             case ast.Logical(op=op, items=items):
                 return reduce(operator.and_ if op == "and" else operator.or_, (self(i) for i in items))
             case ast.Compare(op=op, left=left, right=right):
-                return ast.COMPARISONS[op](self(left), self(right))
+                compared: pl.Expr = ast.COMPARISONS[op](self(left), self(right))
+                return compared
             case ast.In(operand=operand, options=options, negated=negated):
-                values = [
-                    float(v.value) if isinstance(v.value, int | float) and not isinstance(v.value, bool) else v.value
-                    for v in options.items
-                ]
+                literals = [ast.literal(v) for v in options.items]
+                values = [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in literals]
                 expr = self(operand)
                 found = expr.is_in(pl.lit(pl.Series(values)).implode()) if values else pl.lit(False)
                 return ~found if negated else found
@@ -118,7 +117,8 @@ class _Compiler:
                 divisor = evaluate(node.right, {}, self.as_of)
                 return left * pl.lit(None, dtype=pl.Float64) if divisor == 0 else left * (1.0 / divisor)
             return left / right.replace(0.0, None)  # x / 0 is unknown
-        return {"+": operator.add, "-": operator.sub, "*": operator.mul}[node.op](left, right)
+        combined: pl.Expr = {"+": operator.add, "-": operator.sub, "*": operator.mul}[node.op](left, right)
+        return combined
 
     def kind(self, node: ast.Node) -> str:
         return check(node, self.fact_types).kind
@@ -126,17 +126,16 @@ class _Compiler:
     def call(self, node: ast.Call) -> pl.Expr:
         name = node.name
         if name == "date":
-            return pl.lit(date.fromisoformat(node.args[0].value), dtype=pl.Date)
+            return pl.lit(date.fromisoformat(ast.text_of(node.args[0])), dtype=pl.Date)
         if name == "starts_with":
-            prefixes = node.args[1].items if isinstance(node.args[1], ast.ListLit) else (node.args[1],)
             text = self(node.args[0])
-            return reduce(operator.or_, (text.str.starts_with(p.value) for p in prefixes))
+            return reduce(operator.or_, (text.str.starts_with(p) for p in ast.prefixes(node.args[1])))
         args = [self(a) for a in node.args]
         if name in ("min", "max"):
             combined = pl.min_horizontal(args) if name == "min" else pl.max_horizontal(args)
             return _null_if_any_null(args, combined)  # unknown in, unknown out
         if name == "round":
-            scale = 10.0 ** (node.args[1].value if len(node.args) == 2 else 0)
+            scale = 10.0 ** ast.round_digits(node.args)
             x = args[0]
             return x.sign() * (x.abs() * scale + 0.5).floor() * (1.0 / scale)
         if name == "abs":
@@ -154,7 +153,10 @@ class _Compiler:
             return (args[1] - args[0]).dt.total_days().cast(pl.Float64)
         if name == "years_between":
             a, b = args
-            md = lambda d: d.dt.month().cast(pl.Int32) * 100 + d.dt.day().cast(pl.Int32)  # noqa: E731
+
+            def md(d: pl.Expr) -> pl.Expr:
+                return d.dt.month().cast(pl.Int32) * 100 + d.dt.day().cast(pl.Int32)
+
             years = b.dt.year().cast(pl.Int32) - a.dt.year().cast(pl.Int32) - (md(b) < md(a)).cast(pl.Int32)
             return years.cast(pl.Float64)
         raise TypeError(f"cannot compile function {name}")

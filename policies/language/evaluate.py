@@ -63,7 +63,7 @@ class _Evaluator:
                 v = self(operand)
                 if v is None:
                     return None
-                found = v in [_num(o.value) for o in options.items]
+                found = v in [_num(ast.literal(o)) for o in options.items]
                 return not found if negated else found
             case ast.Between(operand=operand, low=low, high=high):
                 x, lo, hi = self(operand), self(low), self(high)
@@ -98,11 +98,10 @@ class _Evaluator:
     def call(self, node: ast.Call) -> Any:
         name = node.name
         if name == "date":
-            return date.fromisoformat(node.args[0].value)
+            return date.fromisoformat(ast.text_of(node.args[0]))
         if name == "starts_with":
             text = self(node.args[0])
-            prefixes = node.args[1].items if isinstance(node.args[1], ast.ListLit) else (node.args[1],)
-            return None if text is None else any(text.startswith(p.value) for p in prefixes)
+            return None if text is None else any(text.startswith(p) for p in ast.prefixes(node.args[1]))
         if name == "if":
             cond = self(node.args[0])
             return None if cond is None else self(node.args[1] if cond else node.args[2])
@@ -114,7 +113,7 @@ class _Evaluator:
         if name == "max":
             return max(args)
         if name == "round":
-            scale = 10.0 ** (node.args[1].value if len(node.args) == 2 else 0)
+            scale = 10.0 ** ast.round_digits(node.args)
             x = args[0]
             return math.copysign(1.0, x) * math.floor(abs(x) * scale + 0.5) * (1.0 / scale) if x != 0 else 0.0
         if name == "abs":

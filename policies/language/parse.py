@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from policies.errors import ExpressionError, Location
@@ -35,79 +36,82 @@ OPERATORS = ("or", "and", "not", ">=", "<=", "==", "!=", ">", "<", "in", "not in
              "is not null", "+", "-", "*", "/")  # fmt: skip
 
 
+Children = list[Any]  # a rule's transformed children (a name: the transformer has a method called list)
+
+
 @cache
 def _parser() -> Lark:
     grammar = (Path(__file__).parent / "grammar.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
-def _pos(meta_or_token) -> ast.Pos:
+def _pos(meta_or_token: Any) -> ast.Pos:
     return ast.Pos(getattr(meta_or_token, "line", 1) or 1, getattr(meta_or_token, "column", 1) or 1)
 
 
 @v_args(meta=True)
-class _ToAst(Transformer_NonRecursive):  # a loop, not recursion: a long chain cannot exhaust the stack
-    def number(self, meta, children):
+class _ToAst(Transformer_NonRecursive[Token, ast.Node]):  # a loop, not recursion: a long chain cannot exhaust the stack
+    def number(self, meta: Any, children: Children) -> ast.Node:
         text: str = children[0]
         if text.endswith("%"):
             return ast.Literal(_pos(meta), float(text[:-1]) / 100)
         return ast.Literal(_pos(meta), float(text) if "." in text else int(text))
 
-    def string(self, meta, children):
+    def string(self, meta: Any, children: Children) -> ast.Node:
         return ast.Literal(_pos(meta), str(children[0])[1:-1])
 
-    def true(self, meta, _):
+    def true(self, meta: Any, _: Children) -> ast.Node:
         return ast.Literal(_pos(meta), True)
 
-    def false(self, meta, _):
+    def false(self, meta: Any, _: Children) -> ast.Node:
         return ast.Literal(_pos(meta), False)
 
-    def name(self, meta, children):
+    def name(self, meta: Any, children: Children) -> ast.Node:
         return ast.FactRef(_pos(meta), str(children[0]))
 
-    def call(self, meta, children):
+    def call(self, meta: Any, children: Children) -> ast.Node:
         return ast.Call(_pos(meta), str(children[0]), tuple(c for c in children[1:] if c is not None))
 
-    def list(self, meta, children):
+    def list(self, meta: Any, children: Children) -> ast.Node:
         return ast.ListLit(_pos(meta), tuple(c for c in children if c is not None))
 
-    def neg(self, meta, children):
+    def neg(self, meta: Any, children: Children) -> ast.Node:
         return ast.Neg(_pos(meta), children[0])
 
-    def arith(self, meta, children):
+    def arith(self, meta: Any, children: Children) -> ast.Node:
         return ast.Arith(_pos(meta), str(children[1]), children[0], children[2])
 
-    def compare(self, meta, children):
+    def compare(self, meta: Any, children: Children) -> ast.Node:
         return ast.Compare(_pos(meta), str(children[1]), children[0], children[2])
 
-    def in_(self, meta, children):
+    def in_(self, meta: Any, children: Children) -> ast.Node:
         return ast.In(_pos(meta), children[0], children[1], negated=False)
 
-    def not_in(self, meta, children):
+    def not_in(self, meta: Any, children: Children) -> ast.Node:
         return ast.In(_pos(meta), children[0], children[1], negated=True)
 
-    def between(self, meta, children):
+    def between(self, meta: Any, children: Children) -> ast.Node:
         return ast.Between(_pos(meta), *children)
 
-    def is_null(self, meta, children):
+    def is_null(self, meta: Any, children: Children) -> ast.Node:
         return ast.IsNull(_pos(meta), children[0], negated=False)
 
-    def is_not_null(self, meta, children):
+    def is_not_null(self, meta: Any, children: Children) -> ast.Node:
         return ast.IsNull(_pos(meta), children[0], negated=True)
 
-    def not_(self, meta, children):
+    def not_(self, meta: Any, children: Children) -> ast.Node:
         return ast.Not(_pos(meta), children[0])
 
-    def _logical(self, op, meta, children):
+    def _logical(self, op: str, meta: Any, children: Children) -> ast.Node:
         items: list[ast.Node] = []
         for c in children:  # flatten a and b and c into one node
             items.extend(c.items if isinstance(c, ast.Logical) and c.op == op else [c])
         return ast.Logical(_pos(meta), op, tuple(items))
 
-    def and_(self, meta, children):
+    def and_(self, meta: Any, children: Children) -> ast.Node:
         return self._logical("and", meta, children)
 
-    def or_(self, meta, children):
+    def or_(self, meta: Any, children: Children) -> ast.Node:
         return self._logical("or", meta, children)
 
 
@@ -190,9 +194,9 @@ def parse(text: str) -> ast.Node:
     if len(text) > MAX_EXPRESSION_CHARS:  # before lark: a 1 MB chain would take seconds to parse
         raise _too_long(text)
     try:
-        tree: Tree | Token = _parser().parse(text)
+        tree = _parser().parse(text)
     except UnexpectedInput as err:
         raise _explain(text, err) from None
-    node = _ToAst().transform(tree)
+    node: ast.Node = _ToAst().transform(tree)
     _check_bounds(node)
     return node

@@ -301,8 +301,8 @@ class _Checker:
             self.expect(args[0], ("date",), "the argument of year()")
             return "int"
         arity(2, 2)  # days_between, years_between
-        for a in args:
-            self.expect(a, ("date",), f"each argument of {name}()")
+        for arg in args:
+            self.expect(arg, ("date",), f"each argument of {name}()")
         return "int"
 
 

@@ -48,7 +48,13 @@ def terms():
 
 @pytest.fixture
 def matched(engine, registry):
+    from api.service.attested_lists import import_generated_lists
+    from api.service.tokens import Principal
+    from features.synthetic.generate import LISTS
+
     catalogue = load_catalogue()
+    # As `huiqi demo`: the departments' complete lists first, so the job-retention refunds pay the unlisted firms.
+    import_generated_lists(engine, Principal.operator("test"), registry / LISTS, AS_OF)
     return run_matching(engine, check_registry(registry), AS_OF, catalogue.in_force(AS_OF))
 
 

@@ -2,13 +2,15 @@
 
 from datetime import UTC, date, datetime
 
+import polars as pl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from features.synthetic import generate
 from matcher.db.models import benefit_journal, benefits, ledger_proposals, notices
 from matcher.delivery import moot
-from matcher.ledger import BenefitKey, JournalEntry, move
+from matcher.ledger import BenefitKey, JournalEntry, grant_decided, move
+from matcher.ledger.review import review_ledger
 from matcher.run import run_matching
 from tests.matcher.test_decide import catalogue
 
@@ -103,3 +105,68 @@ def test_review_when_a_paid_benefit_is_now_owed_more_proposes_the_top_up(engine,
     assert (top_up.uscc, top_up.amount_fen) == (key.uscc, 50_000)
     assert top_up.reason == "paid 1000.00 yuan; the registry data as of 2025-09-30 give 1500.00 yuan"
     assert _ledger(engine)[(key.uscc, key.policy_id, key.period_key)].status == "paid"  # nothing moved by itself
+
+
+def test_review_of_5000_changed_amounts_runs_a_bounded_number_of_statements_one_entry_and_notice_each(engine):
+    """Set-based: the statements a review runs do not grow with the amounts it changes (one entry, one
+    ``corrected`` notice per benefit all the same); a benefit paid or repriced meanwhile is left alone."""
+    n, at = 5_000, datetime(2025, 10, 1, 8, tzinfo=UTC)
+    granted = pl.DataFrame(
+        {
+            "uscc": [f"91440300{i:09d}X" for i in range(n)],
+            "policy_id": "a",
+            "policy_version": 1,
+            "period_key": "once",
+            "amount_fen": [100_000 + i for i in range(n)],
+        }
+    )
+    grant_decided(engine, granted, "first", FIRST.isoformat(), at)
+    paid, repriced = BenefitKey(granted["uscc"][0], "a", "once"), BenefitKey(granted["uscc"][1], "a", "once")
+    with engine.connect() as connection:
+        prior = pl.DataFrame(
+            connection.execute(
+                select(benefits.c.uscc, benefits.c.policy_id, benefits.c.period_key, benefits.c.amount_fen,
+                       benefits.c.status, benefits.c.paid_fen)
+            ).all(),
+            orient="row",
+            schema=["uscc", "policy_id", "period_key", "amount_fen", "status", "paid_fen"],
+        )  # fmt: skip
+    with engine.begin() as connection:  # after the run read the ledger: paid, and repriced by an officer
+        for entry in (JournalEntry.MADE_PAYABLE, JournalEntry.BATCHED, JournalEntry.PAID):
+            move(connection, paid, entry, actor="test", reason="paid by the test", ref="t", at=at)
+        move(connection, repriced, JournalEntry.ADJUSTED, actor="officer:o", reason="r", ref="c", amount_fen=7, at=at)
+    standing = granted.select("uscc", "policy_id", "period_key", eligible_now=pl.lit(True),
+                              amount_now_fen=pl.col("amount_fen") * 2)  # fmt: skip
+
+    statements = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731 (before_cursor_execute's statement)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        counts = review_ledger(engine, "second", LATER, standing, prior, [], at)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert counts["adjusted"] == n - 2
+    assert len(statements) <= 12, statements  # measured: 6 on SQLite, 8 on PostgreSQL
+
+    ledger = _ledger(engine)
+    with engine.connect() as connection:
+        entries = connection.execute(select(benefit_journal).where(benefit_journal.c.ref == "second")).all()
+        told = connection.execute(select(notices).where(notices.c.kind == "corrected")).all()
+    expected = {(u, a * 2) for u, a in granted.select("uscc", "amount_fen").iter_rows()} - {
+        (paid.uscc, 200_000),
+        (repriced.uscc, 200_002),
+    }
+    assert {(k[0], b.amount_fen) for k, b in ledger.items() if b.status == "granted" and b.amount_fen > 7} == expected
+    assert {(e.uscc, e.amount_after_fen) for e in entries} == expected and len(entries) == n - 2
+    assert all(e.entry == "adjusted" and e.actor == "run:second" and e.status_before == e.status_after == "granted"
+               and e.amount_before_fen * 2 == e.amount_after_fen for e in entries)  # fmt: skip
+    assert entries[0].reason == (
+        f"the registry data as of {LATER} give {entries[0].amount_after_fen // 100}."
+        f"{entries[0].amount_after_fen % 100:02d} yuan (was {entries[0].amount_before_fen // 100}."
+        f"{entries[0].amount_before_fen % 100:02d})"
+    )
+    assert {(t.uscc, t.amount_fen) for t in told} == expected
+    assert all(t.topic == "run:second" and t.run_id == "first" and t.delivery_status == "pending" for t in told)
+    key = (paid.uscc, "a", "once")
+    assert (ledger[key].status, ledger[key].amount_fen) == ("paid", 100_000)  # paid meanwhile: not adjusted
+    assert ledger[(repriced.uscc, "a", "once")].amount_fen == 7  # repriced meanwhile: the officer's amount stands

@@ -8,9 +8,9 @@ import orjson
 import polars as pl
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, literal_column, or_, select
 
-from api.service import actions
+from api.service import actions, attested_lists
 from api.service import supplied_facts as supplied
 from api.service.auth import ActingEnterprise, ReadingEnterprise, UsccPath
 from api.service.explain import RESULTS, evidence, explain, ranking_reasons
@@ -58,18 +58,23 @@ _DECISION_COLUMNS = (
 )
 
 
-_DECISION_KEYS = tuple(str(c.key) for c in _DECISION_COLUMNS)  # plain str: orjson takes no subclass
-
-
-def _decision_select():
+def _decision_select(no_longer_matched):
     # A notice is sent once per (enterprise, policy, period, kind, topic): a later run reaching the same decision
     # shares it; one that changes the amount announced sends another.
     return (
-        select(*_DECISION_COLUMNS)
+        select(*_DECISION_COLUMNS, no_longer_matched.label("no_longer_matched"))
         .join(runs, runs.c.id == decisions.c.run_id)
         .outerjoin(benefits, same_benefit(decisions.c))
         .outerjoin(notices, same_notice(decisions.c))
         .where(decisions.c.uscc == bindparam("uscc"))
+    )
+
+
+def _after(later_run):
+    """``later_run`` came after the decision's run: a later as-of date, or the same date started later."""
+    return or_(
+        later_run.c.as_of > runs.c.as_of,
+        and_(later_run.c.as_of == runs.c.as_of, later_run.c.started_at > runs.c.started_at),
     )
 
 
@@ -81,10 +86,25 @@ def _superseded():
         later.c.policy_id == decisions.c.policy_id,
         later.c.period_key == decisions.c.period_key,
         later_run.c.id == later.c.run_id,
-        or_(
-            later_run.c.as_of > runs.c.as_of,
-            and_(later_run.c.as_of == runs.c.as_of, later_run.c.started_at > runs.c.started_at),
-        ),
+        _after(later_run),
+    )
+
+
+def _covered_later():
+    """A later completed run decided the decision's policy and period, for any enterprise.
+
+    Of a current decision (no later run decided its benefit) that means the later run evaluated the policy and
+    period for its population and this enterprise no longer matches it (not eligible, not even nearly): the
+    decision is flagged ``no_longer_matched``, still listed with its history one click away. A later run that
+    decided the period for nobody at all cannot be told apart from one that never evaluated it: the earlier
+    decisions then stay current."""
+    covering, covering_run = decisions.alias("covering"), runs.alias("covering_run")
+    return exists().where(
+        covering_run.c.status == literal_column("'completed'"),
+        _after(covering_run),
+        covering.c.run_id == covering_run.c.id,
+        covering.c.policy_id == decisions.c.policy_id,
+        covering.c.period_key == decisions.c.period_key,
     )
 
 
@@ -93,8 +113,10 @@ def _page(query):
 
 
 # Built once: constructing the statement costs more than running it, on the hottest endpoint.
-_DECISIONS = _decision_select()
-_CURRENT = _DECISIONS.where(~_superseded())
+# Every run's decisions; the current ones (no later run decided the benefit), which need not test that twice.
+_DECISIONS = _decision_select(and_(~_superseded(), _covered_later()))
+_DECISION_KEYS = tuple(str(c.key) for c in _DECISIONS.selected_columns)  # plain str: orjson takes no subclass
+_CURRENT = _decision_select(_covered_later()).where(~_superseded())
 _DECISION_DETAIL = _DECISIONS.add_columns(decisions.c.facts, decisions.c.unknown_facts, decisions.c.failing).where(
     decisions.c.id == bindparam("id")
 )
@@ -167,6 +189,11 @@ async def read_decision(
     ranked = await run_in_threadpool(ranking_reasons, row, state.ranker)
     found = state.reads.rows(supplied.RUN_LINEAGE, {"uscc": uscc, "run_id": row["run_id"]})
     attested = supplied.lineage_from(dict(zip(supplied.RUN_LINEAGE_KEYS, r, strict=True)) for r in found)
+    listed = state.reads.rows(attested_lists.LIST_LINEAGE, {"uscc": uscc, "run_id": row["run_id"]})
+    attested = attested_lists.merged_lineage(
+        attested_lists.list_lineage_from(dict(zip(attested_lists.LIST_LINEAGE_KEYS, r, strict=True)) for r in listed),
+        attested,
+    )
     catalogue = state.catalogue.load(state.engine)
     policy = _policy(catalogue, row["policy_id"], row["policy_version"])
     return row | {
@@ -257,6 +284,8 @@ def read_notice(uscc: UsccPath, notice_id: NoticeId, principal: ReadingEnterpris
     with state.engine.connect() as connection:
         started = connection.execute(select(runs.c.started_at).where(runs.c.id == notice["run_id"])).scalar()
         attested = supplied.lineage(connection, uscc, started)
+        listed = connection.execute(attested_lists.LIST_LINEAGE, {"uscc": uscc, "run_id": notice["run_id"]})
+        attested = attested_lists.merged_lineage(attested_lists.list_lineage_from(listed.mappings()), attested)
         outcomes = supplied.outcomes_for_notice(connection, notice_id)
     explanation = explain(policy, uscc, notice["facts"] or "{}", as_of, notice, ranker=state.ranker, attested=attested)
     return notice | {"explanation": explanation, "supplied_facts": outcomes}

@@ -102,6 +102,13 @@ class RankingReason(Text):
     contribution: float = Field(description="how far it moved the score: up if positive")
 
 
+class DeliveryOut(BaseModel):
+    mode: Literal["automatic", "confirm", "notify"]
+    rule: int = Field(description="the delivery rule that applied, from 1 (policies/delivery_trace.py)")
+    text: Text = Field(description="why, in words: the condition that held, failed or is unknown")
+    unknown_facts: list[str] = Field(default=[], description="facts that left an earlier rule's condition open")
+
+
 class Explanation(BaseModel):
     available: bool
     eligible: Result | None = None
@@ -112,6 +119,9 @@ class Explanation(BaseModel):
     conditions: list[ConditionOut] = []
     missing_facts: list[MissingFact] = Field(default=[], description="facts to supply (needs_data)")
     failing: list[FailingCondition] = Field(default=[], description="conditions missed and by how much (near_miss)")
+    delivery: DeliveryOut | None = Field(
+        default=None, description="which delivery rule applied, for a policy whose delivery depends on facts"
+    )
     ranking_reasons: list[RankingReason] | None = Field(
         default=None, description="why the ranking model places it where it is, strongest first; null: see the note"
     )
@@ -140,6 +150,7 @@ class DecisionOut(BaseModel):
                     "benefit_amount_fen": 1080000,
                     "benefit_paid_fen": 0,
                     "notice_id": 7,
+                    "no_longer_matched": False,
                 }
             ]
         }
@@ -167,6 +178,12 @@ class DecisionOut(BaseModel):
     )
     benefit_paid_fen: int | None = Field(default=None, description="what the ledger has paid so far")
     notice_id: int | None = None
+    no_longer_matched: bool = Field(
+        default=False,
+        description="the enterprise's latest decision for the policy and period, but a later run evaluated that"
+        " policy and period and no longer matches the enterprise (no decision for it): not current any more;"
+        " `history=true` shows every run's",
+    )
 
 
 class DecisionDetail(DecisionOut):

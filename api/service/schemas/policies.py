@@ -122,6 +122,19 @@ class DraftOut(BaseModel):
     updated_by: str
     updated_at: Instant
     published_at: Instant | None = None
+    kind: str = Field("version", description="'version' (a new version) or 'withdrawal' (a version out of force)")
+    review_state: str = Field(
+        "draft", description="draft | submitted | approved | returned | published (maker-checker, docs/service.md)"
+    )
+    revision: int = Field(1, description="+1 on every change of the text; an approval covers one revision")
+    effective_from: date | None = Field(None, description="the date under review (withdrawal: out of force from)")
+    review_set: list[int] = Field(default_factory=list, description="drafts reviewed and published with this one")
+    submitted_by: str | None = None
+    submitted_at: Instant | None = None
+    reviewed_by: str | None = Field(None, description="the officer who approved or returned it")
+    reviewed_at: Instant | None = None
+    review_comment: str | None = None
+    published_by: str | None = None
 
 
 class ValidationOut(BaseModel):
@@ -250,8 +263,10 @@ class ImpactOut(BaseModel):
 
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"effective_from": "2025-07-01"}]})
-    effective_from: date = Field(
-        description="the first day the new version is in force; older versions end the day before"
+    effective_from: date | None = Field(
+        None,
+        description="the first day the new version is in force (older versions end the day before): the date it"
+        " was approved for; another date is refused",
     )
 
 

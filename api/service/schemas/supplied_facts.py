@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.service.schemas.common import Instant, Text
 
-__all__ = ["SuppliedFactOut", "SuppliedFactReviewIn"]
+__all__ = ["AttestedListOut", "SuppliedFactOut", "SuppliedFactReviewIn"]
 
 
 class SuppliedFactOut(BaseModel):
@@ -76,3 +77,46 @@ class _Reject(BaseModel):
 
 
 SuppliedFactReviewIn = Annotated[_Accept | _Reject, Field(discriminator="outcome")]
+
+
+class AttestedListOut(BaseModel):
+    """A department's complete list of a declared fact, as imported (api/service/attested_lists.py)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 3,
+                    "fact": "in_bankruptcy",
+                    "department": "market_regulation",
+                    "as_of": "2025-06-20",
+                    "reference": "深市监〔2025〕破产名单第6期",
+                    "entries": 412,
+                    "unknown": 2,
+                    "unknown_file": "data/quarantine/list-3-in_bankruptcy-unknown.csv",
+                    "imported_by": "officer:li-wei#2",
+                    "imported_at": "2025-06-21T02:00:00Z",
+                    "file_sha256": "9f2c…",
+                    "current": True,
+                }
+            ]
+        }
+    )
+    id: int
+    fact: str
+    department: str
+    as_of: date
+    reference: str
+    entries: int = Field(description="rows on the list: the firms it names")
+    unknown: int = Field(description="rows naming no enterprise in the latest profiles: kept, applied once known")
+    unknown_file: str | None = Field(default=None, description="where those rows were written (at import only)")
+    imported_by: str
+    imported_at: Instant
+    file_sha256: str
+    current: bool | None = Field(default=None, description="the newest list of its fact: the next run uses it")
+    checked_against: str | None = Field(
+        default=None, description="at import: the profiles the USCCs were checked against; null when none were built"
+    )
+    unchanged: bool | None = Field(
+        default=None, description="at import: the same file was already the newest list of its fact; nothing changed"
+    )

@@ -31,7 +31,7 @@ def test_publish_when_the_draft_computes_negative_amounts_is_refused_at_the_amou
     (problem,) = [p for p in checked["problems"] if "cannot be paid" in p["message"]]
     assert problem["line"] == line and "negative" in problem["message"]
     refused = client.post(
-        f"/policy-drafts/{draft['id']}/publish", json={"effective_from": "2025-07-01"}, headers=officer
+        f"/policy-drafts/{draft['id']}/submit", json={"effective_from": "2025-07-01"}, headers=officer
     )
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["line"] == line

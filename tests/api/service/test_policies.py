@@ -20,6 +20,7 @@ from tests.api.service.conftest import AS_OF
 
 P01 = (Path(__file__).resolve().parents[3] / "policies/catalogue/p01-job-retention-refund.yaml").read_text("utf-8")
 YAML = {"content-type": "application/yaml"}
+JULY = {"effective_from": "2025-07-01"}
 # Version 2 of P01 with a changed threshold: a layoff rate of at most 2 % instead of 5.5 %.
 CHANGED = P01.replace("version: 1", "version: 2").replace(
     '"layoff_rate_last_year <= 5.5%"', '"layoff_rate_last_year <= 2%"'
@@ -128,8 +129,12 @@ def test_impact_of_a_changed_threshold_matches_a_full_run_with_that_change(
 def test_publish_when_a_newer_version_starts_closes_the_older_one_and_runs_use_it(client, engine, tokens):
     officer = tokens.headers("officer")
     draft = _draft(client, tokens, CHANGED)
-    early = client.post(f"/policy-drafts/{draft['id']}/publish", json={"effective_from": "2024-01-01"}, headers=officer)
+    early = client.post(f"/policy-drafts/{draft['id']}/submit", json={"effective_from": "2024-01-01"}, headers=officer)
     assert early.status_code == 409 and "later date" in early.json()["detail"]
+    submitted = client.post(f"/policy-drafts/{draft['id']}/submit", json=JULY, headers=officer)
+    assert submitted.status_code == 200, submitted.text
+    approved = client.post(f"/policy-drafts/{draft['id']}/approve", headers=tokens.headers("admin"))  # a second person
+    assert approved.status_code == 200, approved.text
     done = client.post(f"/policy-drafts/{draft['id']}/publish", json={"effective_from": "2025-07-01"}, headers=officer)
     assert done.status_code == 201, done.text
     assert done.json()["closed"] == [{"version": 1, "effective_to": "2025-06-30"}]

@@ -24,8 +24,14 @@ def drafts(client, tokens, *texts: str) -> list[int]:
 def test_publish_set_when_two_new_policies_exclude_each_other_publishes_both_at_once(client, tokens):
     officer = tokens.headers("officer")
     a, b = drafts(client, tokens, pair("pair-a", "pair-b"), pair("pair-b", "pair-a"))
-    alone = client.post(f"/policy-drafts/{a}/publish", json={"effective_from": "2025-07-01"}, headers=officer)
+    alone = client.post(f"/policy-drafts/{a}/submit", json={"effective_from": "2025-07-01"}, headers=officer)
     assert alone.status_code == 422 and "names unknown policy 'pair-b'" in alone.text
+    submitted = client.post(
+        "/policy-drafts/submit", json={"draft_ids": [a, b], "effective_from": "2025-07-01"}, headers=officer
+    )
+    assert submitted.status_code == 200 and [d["review_set"] for d in submitted.json()] == [[a, b], [a, b]]
+    approved = client.post(f"/policy-drafts/{b}/approve", headers=tokens.headers("admin"))  # approves the set
+    assert approved.status_code == 200, approved.text
 
     done = client.post(
         "/policy-drafts/publish", json={"draft_ids": [a, b], "effective_from": "2025-07-01"}, headers=officer
@@ -47,7 +53,7 @@ def test_publish_set_when_the_set_breaks_the_catalogue_publishes_none_and_says_w
     officer = tokens.headers("officer")
     a, b = drafts(client, tokens, pair("pair-a", "pair-b"), pair("pair-b", "pair-a", excludes=False))
     refused = client.post(
-        "/policy-drafts/publish", json={"draft_ids": [a, b], "effective_from": "2025-07-01"}, headers=officer
+        "/policy-drafts/submit", json={"draft_ids": [a, b], "effective_from": "2025-07-01"}, headers=officer
     )
     assert refused.status_code == 422
     assert "'pair-a' excludes 'pair-b' but 'pair-b' does not exclude 'pair-a'" in refused.text

@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from api.service.attested_lists import import_generated_lists
+from api.service.tokens import Principal
 from features.synthetic import generate
+from features.synthetic.generate import LISTS
 from matcher.db import make_engine, upgrade
 from matcher.ranking.registry import ModelStore
 from matcher.ranking.simulate import SimulationReport, as_of_dates, simulate
@@ -73,13 +76,15 @@ class Trained:
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ranking-registry")
-    generate(out, enterprises=1_500, seed=11)
+    generate(out, enterprises=3_000, seed=11)
     return out
 
 
 @pytest.fixture(scope="session")
 def simulated(registry, tmp_path_factory) -> Iterator[Simulated]:
     with fresh_database(tmp_path_factory.mktemp("ranking-db")) as (url, engine):
+        # As `huiqi demo`: the departments' complete lists first, so P1 pays all but the listed firms.
+        import_generated_lists(engine, Principal.operator("test"), registry / LISTS, max(DATES))
         report = simulate(engine, registry, DATES, load_catalogue().in_force, seed=7)
         yield Simulated(registry, url, engine, report)
 

@@ -1,0 +1,53 @@
+"""`huiqi --help` lists every command without importing the heavy libraries; running a command loads it."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import typer.main
+
+from api.cli import app
+from api.cli.lazy import COMMANDS
+
+HEAVY = ("polars", "lightgbm", "mlflow", "fastapi", "sqlalchemy", "alembic", "z3")
+
+
+def _help_in_a_fresh_interpreter(*args: str) -> tuple[str, set[str]]:
+    code = (
+        "import sys\nfrom api.cli import main\nsys.argv = ['huiqi', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED', ' '.join(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out, _, loaded = done.stdout.rpartition("LOADED")
+    return out, set(loaded.split())
+
+
+def test_help_lists_every_command_and_imports_no_heavy_library():
+    out, loaded = _help_in_a_fresh_interpreter("--help")
+    assert loaded == set()
+    for name in COMMANDS:
+        assert name in out, name
+
+
+def test_a_command_s_own_help_loads_its_module_only():
+    out, loaded = _help_in_a_fresh_interpreter("token", "--help")
+    assert "create" in out and "revoke" in out
+    assert "lightgbm" not in loaded and "mlflow" not in loaded
+
+
+def test_the_table_names_each_command_s_module_and_help_as_the_command_itself_does():
+    for module in {m for m, _ in COMMANDS.values()}:
+        importlib.import_module(f"api.cli.{module}")
+    real = typer.main.get_group(app).commands
+    assert set(real) == set(COMMANDS), "a command was added or renamed: update the table in api/cli/__init__.py"
+    for name, command in real.items():
+        module, short_help = COMMANDS[name]
+        callbacks = [command.callback] if command.callback else []
+        if isinstance(command, typer.core.TyperGroup):
+            callbacks = [sub.callback for sub in command.commands.values()]
+        assert {c.__module__ for c in callbacks} == {f"api.cli.{module}"}, name
+        assert command.get_short_help_str(limit=1000) == short_help, name

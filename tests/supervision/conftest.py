@@ -1,0 +1,13 @@
+"""The service fixtures of tests/api/service (a small synthetic registry matched once per test)."""
+
+from tests.api.service.conftest import (  # noqa: F401
+    app,
+    checked,
+    client,
+    matched,
+    profiles_file,
+    registry,
+    repository,
+    settings,
+    tokens,
+)
