@@ -29,7 +29,7 @@ import polars as pl
 from features.profiles.catalogue import fact as catalogue_fact
 from matcher.amounts import MAX_AMOUNT_YUAN
 from matcher.ledger.statuses import DELIVERY_BY_MODE, PAYABLE_DECISIONS, DecisionStatus
-from matcher.periods import UNKNOWN_CERTIFICATE, certificate_key, period_key
+from matcher.periods import CERTIFICATES, UNKNOWN_CERTIFICATE, certificate_key, legacy_certificate_key, period_key
 from matcher.persons import COUNTED, assign_persons, person_families
 from policies.compiled import CompiledPolicy
 from policies.conditions import leaves
@@ -179,14 +179,19 @@ def _group_prior(prior: pl.DataFrame, groups: dict[str, str]) -> pl.DataFrame:
     )
 
 
-def _certificate_keys(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], rows: pl.DataFrame) -> pl.Series:
+def _certificate_keys(
+    profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], rows: pl.DataFrame, *, legacy: bool = False
+) -> pl.Series:
     """The period key of each of ``rows`` (policy_id, _row: the enterprise's row in ``profiles``) of a
-    per-certificate policy: the certificate the enterprise holds now (null when unknown, or not such a policy)."""
+    per-certificate policy: the certificate the enterprise holds now, by its number (null when unknown, or not
+    such a policy). ``legacy``: the key benefits of that certificate got before, by the start of its validity."""
     key = pl.lit(None, dtype=pl.String)
     for p in policies:
-        if p.policy.benefit.certificate:
-            held = profiles[str(p.policy.benefit.certificate)].gather(rows["_row"])
-            key = pl.when(pl.col("policy_id") == p.id).then(certificate_key(pl.lit(held))).otherwise(key)
+        if number := p.policy.benefit.certificate:
+            fact = CERTIFICATES[number] if legacy else number
+            held = pl.lit(profiles[fact].gather(rows["_row"]))
+            now = legacy_certificate_key(held) if legacy else certificate_key(held)
+            key = pl.when(pl.col("policy_id") == p.id).then(now).otherwise(key)
     return rows.select(key.alias("_cert")).to_series()
 
 
@@ -377,7 +382,10 @@ def decide(
     if held.height:
         rows = profiles.select("uscc", _row=pl.int_range(pl.len(), dtype=pl.UInt32))
         held = held.join(rows, on="uscc")  # benefits of enterprises no longer profiled have no certificate now
-        held = held.filter(pl.col("period_key") == _certificate_keys(profiles, policies, held)).drop("_row")
+        # A benefit keyed by the start of the certificate's validity (before numbers keyed them) is this one's too.
+        now = _certificate_keys(profiles, policies, held)
+        before = _certificate_keys(profiles, policies, held, legacy=True)
+        held = held.filter((pl.col("period_key") == now) | (pl.col("period_key") == before)).drop("_row")
     prior = pl.concat([given.join(key_frame, on=["policy_id", "period_key"], how="semi"), held])
     counts: dict[str, int] = {}
     groups = _top_up_groups(policies)

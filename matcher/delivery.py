@@ -28,7 +28,7 @@ import httpx
 import polars as pl
 from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, or_, select, update
 
-from matcher.db.keys import same_benefit, same_decision
+from matcher.db.keys import no_longer_matched, same_benefit, same_decision
 from matcher.db.models import benefits, decisions, notices, objection_reviews, responses, runs, webhooks
 from matcher.ledger import BenefitStatus, DecisionStatus, DeliveryStatus
 from matcher.notices import idempotency_key, notice_texts
@@ -61,7 +61,7 @@ class DeliveryReport:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
-    withdrawn: int = 0  # moot before sending (replaced, answered, cancelled): never posted
+    withdrawn: int = 0  # moot before sending (replaced, answered, cancelled, no longer matched): never posted
     errors: list[str] = field(default_factory=list)
 
 
@@ -94,13 +94,15 @@ def _payload(row: dict, catalogue: Catalogue, links: Callable[[str], str] | None
 
 
 _later = notices.alias("later")
+_notice_run = runs.alias("notice_run")
 
 
 def moot() -> ColumnElement[bool]:
     """A notice that must never be posted any more: a later notice for its benefit replaced it (a later run's
     decision), or the enterprise already confirmed (a confirmation notice) or declined it, or the ledger
-    cancelled it, or an officer corrected the amount a grant announces. Delivery withdraws such a notice
-    instead of sending it."""
+    cancelled it, or an officer corrected the amount a grant announces, or a later completed run no longer
+    matches the enterprise (``matcher.db.keys.no_longer_matched``: it decided the policy and period for others,
+    not for it). Delivery withdraws such a notice instead of sending it."""
     same = and_(*(responses.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")))
     replaced = exists().where(  # by a later decision's notice (a reminder or a payment notice replaces nothing)
         *(_later.c[k] == notices.c[k] for k in ("uscc", "policy_id", "period_key")),
@@ -125,7 +127,14 @@ def moot() -> ColumnElement[bool]:
         notices.c.kind == DecisionStatus.GRANTED,
         benefits.c.amount_fen != notices.c.amount_fen,
     )
-    return or_(replaced, answered, cancelled, corrected)
+    # a decision's notice, or a reminder of one, whose decision a later run no longer matches (a notice of the
+    # ledger's — paid, corrected, ... — says what happened to money and still goes out)
+    unmatched = exists().where(
+        notices.c.kind.in_([*DecisionStatus, "reminder"]),
+        _notice_run.c.id == notices.c.run_id,
+        no_longer_matched(notices.c, _notice_run.c),
+    )
+    return or_(replaced, answered, cancelled, corrected, unmatched)
 
 
 def _due(engine: Engine, catalogue: Catalogue, now: datetime, limit: int) -> list[dict]:
@@ -178,10 +187,9 @@ def deliver_due(
     """One pass over the notices due now; call again (after the backoff) until nothing is due. ``links`` gives
     the address that opens an enterprise's inbox (by USCC), put in each payload as ``link``."""
     report = DeliveryReport()
-    for row in _due(engine, catalogue, now(), policy.batch):
-        if row["moot"]:
-            report.withdrawn += _withdraw(engine, row["id"])
-            continue
+    due = _due(engine, catalogue, now(), policy.batch)
+    report.withdrawn = _withdraw(engine, [row["id"] for row in due if row["moot"]])
+    for row in (r for r in due if not r["moot"]):
         lease = _claim(engine, row["id"], now(), policy.lease)
         if lease is None:  # another worker took it since the batch was read
             continue
@@ -214,11 +222,14 @@ def deliver_due(
     return report
 
 
-def _withdraw(engine: Engine, notice_id: int) -> int:
+def _withdraw(engine: Engine, notice_ids: list[int]) -> int:
+    """The batch's moot notices, withdrawn in one statement: how many were still pending."""
+    if not notice_ids:
+        return 0
     with engine.begin() as connection:
         return connection.execute(
             update(notices)
-            .where(notices.c.id == notice_id, notices.c.delivery_status == DeliveryStatus.PENDING)
+            .where(notices.c.id.in_(notice_ids), notices.c.delivery_status == DeliveryStatus.PENDING)
             .values(delivery_status=DeliveryStatus.WITHDRAWN)
         ).rowcount
 

@@ -19,7 +19,9 @@ from typing import Any
 import polars as pl
 
 from features.profiles.catalogue import FACTS
+from features.profiles.lists import CERTIFICATE_NO_PATTERN, CERTIFICATES
 from matcher.db.keys import TOPIC_KINDS
+from matcher.periods import CERTIFICATE_PREFIX
 from policies.compiled import CompiledPolicy
 
 __all__ = [
@@ -322,6 +324,8 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
             "apply_url": [p.policy.apply.url if p.policy.apply else None for p in policies],
             "office_zh": [p.policy.apply.office.zh if p.policy.apply else None for p in policies],
             "office_en": [p.policy.apply.office.en if p.policy.apply else None for p in policies],
+            # per certificate: the fact holding the start of the certificate's validity (in the decision's facts)
+            "cert_from": [CERTIFICATES.get(p.policy.benefit.certificate or "") for p in policies],
         },
         schema_overrides={"policy_version": notices.schema.get("policy_version", pl.Int64)},
     )
@@ -370,11 +374,13 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
             )
         )
     texts = pl.concat(parts).sort("_order") if parts else rows
+    texts = texts.with_columns(_which_certificate(texts))
     apply = pl.col("kind").is_in(_APPLY_KINDS) & pl.col("apply_url").is_not_null()
     si = (pl.col("kind") == "granted") & (pl.col("channel") == "social_insurance_account")
     texts = texts.with_columns(
         body_zh=pl.concat_str(
             "body_zh",
+            "cert_zh",
             pl.when(si).then(pl.lit(_SI_ACCOUNT[0])).otherwise(pl.lit("")),
             pl.when(apply)
             .then(pl.format(_APPLY[0].replace("{url}", "{}").replace("{office_zh}", "{}"), "apply_url", "office_zh"))
@@ -382,6 +388,7 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
         ),
         body_en=pl.concat_str(
             "body_en",
+            "cert_en",
             pl.when(si).then(pl.lit(_SI_ACCOUNT[1])).otherwise(pl.lit("")),
             pl.when(apply)
             .then(pl.format(_APPLY[1].replace("{url}", "{}").replace("{office_en}", "{}"), "apply_url", "office_en"))
@@ -401,4 +408,36 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
         "apply_url",
         "office_zh",
         "office_en",
+        "cert_from",
+        "cert_zh",
+        "cert_en",
     )
+
+
+def _which_certificate(rows: pl.DataFrame) -> list[pl.Expr]:
+    """cert_zh, cert_en: which certificate a per-certificate notice is about, 「证书 GR202344001234（2023-12-01
+    起有效）。」, from its period key and the validity start among its decision's facts (when the rows carry them);
+    empty for other notices and for a certificate whose number is unknown (its notice asks for it)."""
+    if "period_key" not in rows.columns:
+        return [pl.lit("").alias("cert_zh"), pl.lit("").alias("cert_en")]
+    named = pl.col("period_key").str.strip_prefix(CERTIFICATE_PREFIX)
+    usable = named.str.contains(CERTIFICATE_NO_PATTERN) & named.str.contains("[0-9]")  # not cert:unknown
+    number = pl.when(pl.col("cert_from").is_not_null() & usable).then(named)
+    legacy = pl.col("period_key").str.strip_prefix(CERTIFICATE_PREFIX).str.to_date("%Y-%m-%d", strict=False)
+    start = pl.lit(None, dtype=pl.String)
+    if "facts" in rows.columns:
+        for fact in sorted(set(CERTIFICATES.values())):
+            found = pl.col("facts").cast(pl.String).str.json_path_match(f"$.{fact}")
+            start = pl.when(pl.col("cert_from") == fact).then(found).otherwise(start)
+    # A benefit keyed before numbers did (cert:2024-12-10) names its certificate by the validity start alone.
+    start = pl.coalesce(start, pl.when(pl.col("cert_from").is_not_null()).then(legacy.cast(pl.String)))
+    zh = pl.concat_str(pl.lit("证书 "), number, pl.lit("（"), start, pl.lit(" 起有效）。"))
+    en = pl.concat_str(pl.lit(" Certificate "), number, pl.lit(" (valid from "), start, pl.lit(")."))
+    only_start_zh = pl.concat_str(pl.lit("证书有效期自 "), start, pl.lit(" 起。"))
+    only_start_en = pl.concat_str(pl.lit(" Certificate valid from "), start, pl.lit("."))
+    only_number_zh = pl.concat_str(pl.lit("证书 "), number, pl.lit("。"))
+    only_number_en = pl.concat_str(pl.lit(" Certificate "), number, pl.lit("."))
+    return [
+        pl.coalesce(zh, only_number_zh, only_start_zh, pl.lit("")).alias("cert_zh"),
+        pl.coalesce(en, only_number_en, only_start_en, pl.lit("")).alias("cert_en"),
+    ]

@@ -2,9 +2,13 @@
 
 The ledger's key is (uscc, policy_id, period_key). Per enterprise the period
 key names the calendar period containing the as-of date (``once``, ``2025``,
-``2025-Q2``, ``2025-06``); per certificate it names the certificate
-(``cert:2024-12-10``: the start of its validity), so a renewed certificate is a
+``2025-Q2``, ``2025-06``); per certificate it names the certificate by its
+number (``cert:GR202344001234``), so a renewed certificate (a new number) is a
 new entitlement and the same one is never paid twice, whatever the run's date.
+Benefits granted before certificates were keyed by number carry the start of
+the certificate's validity (``cert:2024-12-10``, ``LEGACY_CERTIFICATE``): they
+keep that key, and a run takes such a benefit for the certificate the
+enterprise holds when that certificate started on that day.
 Per person (each insured person once per policy family) the key stays the
 enterprise's period, and the persons a benefit counted are recorded beside it
 (``matcher.ledger.persons``).
@@ -16,20 +20,28 @@ from datetime import date
 
 import polars as pl
 
+from features.profiles.lists import CERTIFICATES
+from matcher.db.models import PERIOD_KEY_LENGTH  # 'cert:' and a number (CERTIFICATE_NO_PATTERN: 59 at most)
 from matcher.errors import AsOfOutOfRange
 
 __all__ = [
     "AS_OF_PATTERN",
+    "CERTIFICATES",
     "CERTIFICATE_PREFIX",
     "EARLIEST_AS_OF",
     "LATEST_AS_OF",
+    "PERIOD_KEY_LENGTH",
+    "PERIOD_KEY_PATTERN",
     "UNKNOWN_CERTIFICATE",
     "certificate_key",
     "check_as_of",
+    "legacy_certificate_key",
     "period_key",
 ]
 
 CERTIFICATE_PREFIX = "cert:"
+# Every key a benefit can have: per enterprise, per certificate by number, and the legacy per-certificate keys.
+PERIOD_KEY_PATTERN = r"^(once|[0-9]{4}(-[0-9]{2}|-Q[1-4])?|cert:([0-9]{4}-[0-9]{2}-[0-9]{2}|[A-Za-z0-9]{1,59}))$"
 # The key of a decision on a per-certificate benefit whose certificate is not known (needs data, near miss):
 # such a decision never enters the ledger.
 UNKNOWN_CERTIFICATE = f"{CERTIFICATE_PREFIX}unknown"
@@ -67,7 +79,12 @@ def period_key(period: str, as_of: date) -> str:
     raise ValueError(f"unknown entitlement period {period!r}: expected once, yearly, quarterly or monthly")
 
 
-def certificate_key(certificate: pl.Expr) -> pl.Expr:
-    """The period key of a per-certificate benefit: 'cert:' and the fact naming the certificate (null when
-    unknown)."""
-    return pl.concat_str(pl.lit(CERTIFICATE_PREFIX), certificate.cast(pl.String))
+def certificate_key(number: pl.Expr) -> pl.Expr:
+    """The period key of a per-certificate benefit: 'cert:' and the certificate's number (null when unknown)."""
+    return pl.concat_str(pl.lit(CERTIFICATE_PREFIX), number.cast(pl.String))
+
+
+def legacy_certificate_key(valid_from: pl.Expr) -> pl.Expr:
+    """The key a per-certificate benefit got before certificates were keyed by number: 'cert:' and the start of
+    the certificate's validity (null when unknown)."""
+    return pl.concat_str(pl.lit(CERTIFICATE_PREFIX), valid_from.cast(pl.Date).dt.strftime("%Y-%m-%d"))

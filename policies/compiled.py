@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from features.profiles.lists import CERTIFICATES
 from policies.conditions import (
     Condition,
     Expression,
@@ -72,16 +73,17 @@ class CompiledPolicy:
                     location=self.location("benefit", "count"),
                 )
         certificate = self.policy.benefit.certificate
-        if certificate is not None:
-            kind = FACT_TYPES[certificate].kind if certificate in FACT_TYPES else None
-            if kind != "date":  # a date keeps the key short (the ledger's period_key holds 16 characters)
-                raise PolicyFileError(
-                    f"'benefit.certificate' must name the date fact that tells certificates apart (e.g."
-                    f" high_tech_valid_from); found {certificate!r}"
-                    + (f" of kind {kind}" if kind else ", which is no fact"),
-                    hint="`huiqi facts` lists the facts; the certificate's validity start names it",
-                    location=self.location("benefit", "certificate"),
-                )
+        if certificate is not None and certificate not in CERTIFICATES:
+            raise PolicyFileError(
+                f"'benefit.certificate' must name the fact holding the certificate's number; found {certificate!r}",
+                hint=f"write certificate as one of {', '.join(sorted(CERTIFICATES))}"
+                + (
+                    f" (the number of the certificate whose validity starts at {certificate})"
+                    if certificate in CERTIFICATES.values()
+                    else ""
+                ),
+                location=self.location("benefit", "certificate"),
+            )
 
     def location(self, *path: str | int) -> Location:
         """Where the value at ``path`` (e.g. "relations", "requires", 0) was written; the file when unknown."""
@@ -105,8 +107,14 @@ class CompiledPolicy:
             used
             | (self.count.facts if self.count else frozenset())
             | ({"division_code"} if self.policy.region or self.policy.region_exclude else set())
-            | ({self.policy.benefit.certificate} if self.policy.benefit.certificate else set())
+            | self.certificate_facts
         )
+
+    @property
+    def certificate_facts(self) -> frozenset[str]:
+        """Per certificate: the facts naming it, its number and the start of its validity (none otherwise)."""
+        number = self.policy.benefit.certificate
+        return frozenset((number, CERTIFICATES[number])) if number else frozenset()
 
     # Bulk: polars expressions over every profile.
 

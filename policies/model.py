@@ -85,8 +85,8 @@ class Benefit(_Strict):
     period: Period
     certificate: str | None = Field(
         default=None,
-        description="once per certificate: the fact that names the certificate (its validity start, e.g."
-        " high_tech_valid_from); a renewed certificate is a new entitlement",
+        description="once per certificate: the fact holding the certificate's number (e.g."
+        " high_tech_certificate_no); a renewed certificate (a new number) is a new entitlement",
     )
     persons: str | None = Field(
         default=None,

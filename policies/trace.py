@@ -144,6 +144,8 @@ class PolicyTrace:
     amount: float | None
     conditions: ConditionTrace
     amount_facts: tuple[FactUse, ...] = field(default=())
+    # Paid once per certificate: the certificate's number and the start of its validity (the benefit's key).
+    certificate: tuple[FactUse, ...] = field(default=())
 
     def lines(self, lang: Lang) -> list[str]:
         out: list[str] = []
@@ -154,7 +156,22 @@ class PolicyTrace:
                 walk(child, depth + 1)
 
         walk(self.conditions, 0)
+        if self.certificate:
+            out.append(self.certificate_line(lang))
         return out
+
+    def certificate_line(self, lang: Lang) -> str:
+        """Which certificate the benefit is paid for: 证书 GR202344001234（2023-12-01 起有效）."""
+        number, start = self.certificate
+        since = f"（{start.value} 起有效）" if lang == "zh" else f" (valid from {start.value})"
+        if number.value is None:
+            return (
+                f"证书编号：未知，须补充后方可发放（{number.source(lang, self.as_of)}）"
+                if lang == "zh"
+                else f"certificate number: unknown; needed before it can be paid ({number.source(lang, self.as_of)})"
+            )
+        named = f"证书 {number.value}" if lang == "zh" else f"certificate {number.value}"
+        return named + (since if start.value else "")
 
     def unknown_facts(self) -> list[str]:
         """Facts whose absence leaves a condition or, for an enterprise not excluded, the amount unknown: what to
@@ -164,6 +181,8 @@ class PolicyTrace:
         ]
         if self.amount is None and self.eligible is not False:
             names += [u.name for u in self.amount_facts if u.value is None]
+        if self.certificate and self.certificate[0].value is None and self.eligible is not False:
+            names.append(self.certificate[0].name)  # the key of a per-certificate benefit: never paid without it
         return list(dict.fromkeys(names))
 
     def failing(self) -> list[ConditionTrace]:
@@ -209,6 +228,13 @@ def trace(
     in_region = policy.in_region(facts)
     eligible = kleene_and([in_region, conditions.result])
     amount_names = policy.amount.facts | (policy.count.facts if policy.count else frozenset())
+    certificate: tuple[FactUse, ...] = ()
+    if number := policy.policy.benefit.certificate:  # number first, then the start of its validity
+        certificate = tuple(
+            sorted(_fact_uses(policy.certificate_facts, facts, lineage), key=lambda u: u.name != number)
+        )
+        if eligible and certificate[0].value is None:
+            eligible = None  # as matcher.decide: eligible, but the benefit cannot be keyed, so it needs data
     return PolicyTrace(
         policy.id,
         policy.version,
@@ -219,4 +245,5 @@ def trace(
         policy.amount_for(facts, as_of),
         conditions,
         _fact_uses(amount_names, facts, lineage),
+        certificate,
     )

@@ -19,13 +19,23 @@ from api.service.audit import audit
 from api.service.problems import Conflict, Invalid
 from api.service.tokens import Principal
 from features.profiles.catalogue import fact as catalogue_fact
-from matcher.db.keys import same_benefit
+from matcher.db.keys import no_longer_matched, same_benefit
 from matcher.db.locks import lock_benefit
-from matcher.db.models import benefits, notices, responses
+from matcher.db.models import benefits, notices, responses, runs
 from matcher.errors import IllegalMove
 from matcher.ledger import BenefitKey, BenefitStatus, DecisionStatus, DeliveryStatus, JournalEntry, current, move
 
-__all__ = ["benefit_of", "check_supplied", "confirm", "decline", "done_before", "lock", "object_to", "record"]
+__all__ = [
+    "benefit_of",
+    "check_supplied",
+    "confirm",
+    "decline",
+    "done_before",
+    "lock",
+    "object_to",
+    "record",
+    "refuse_no_longer_matched",
+]
 
 
 def lock(connection: Connection, notice: Any) -> None:
@@ -117,6 +127,21 @@ def _refuse_replaced(connection: Connection, notice: Any) -> None:
         )
 
 
+def refuse_no_longer_matched(connection: Connection, notice: Any) -> None:
+    """A later completed run decided the notice's policy and period but not for this enterprise: what the notice
+    announced is no longer current, so nothing may be confirmed or supplied for it (declining and objecting stay
+    open). Call under ``lock``, in the transaction that then changes the state. A benefit already in the ledger
+    is the ledger review's to propose cancelling or recovering (``matcher.ledger.review``)."""
+    unmatched = connection.execute(select(no_longer_matched(notice, runs.c)).where(runs.c.id == notice.run_id)).scalar()
+    if unmatched:
+        raise Conflict(
+            f"a later completed run decided '{notice.policy_id}' for period {notice.period_key} and your enterprise"
+            " no longer meets its conditions: this notice can no longer be confirmed or completed;"
+            " you may still decline it or object to it",
+            detail_zh="后续核定已不再符合该政策条件，该通知不能再确认或补充信息；如有异议可提出异议",
+        )
+
+
 def confirm(connection: Connection, principal: Principal, notice: Any) -> tuple[str, datetime]:
     """The benefit enters the ledger at the amount the notice announced, once, and only by its deadline."""
     if notice.kind != DecisionStatus.AWAITING_CONFIRMATION:
@@ -127,6 +152,7 @@ def confirm(connection: Connection, principal: Principal, notice: Any) -> tuple[
     lock(connection, notice)
     _refuse_after(done_before(connection, notice.id), "confirmed", "declined", "objected")
     _refuse_replaced(connection, notice)
+    refuse_no_longer_matched(connection, notice)
     now = datetime.now(UTC)
     _refuse_late(notice, now.date())
     try:

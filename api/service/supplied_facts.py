@@ -25,6 +25,7 @@ from api.service.audit import audit
 from api.service.problems import Conflict, Invalid, NotFound
 from api.service.tokens import Principal
 from features.profiles.catalogue import FACTS, fact
+from features.profiles.lists import CERTIFICATES
 from matcher.db.models import runs, supplied_facts
 from matcher.supplied import typed_value
 
@@ -68,8 +69,20 @@ def _row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_attester(facts: Mapping[str, Any], source: str) -> None:
-    """422 naming each declared fact that ``source`` may not attest (policies/facts/declared.yaml)."""
+    """422 naming each declared fact that ``source`` may not attest (policies/facts/declared.yaml), and any
+    certificate number an enterprise supplies: the number keys its benefit (paid once per certificate), so a
+    number the registry later corrects would key a second benefit for the same certificate."""
     errors = []
+    if source == "enterprise":
+        for name in sorted(set(facts) & set(CERTIFICATES)):
+            errors.append(
+                {
+                    "field": f"body.facts.{name}",
+                    "message": f"'{name}' comes from the certification registry or an officer's attestation with the"
+                    " certificate as evidence, not from the enterprise; ask the certifying office to correct it",
+                    "message_zh": "证书编号以认定机构登记为准，不能由企业补充，请联系认定机构更正",
+                }
+            )
     for name in facts:
         f = fact(name) if name in _NAMES else None
         if f is not None and f.declared and source not in f.attested_by:

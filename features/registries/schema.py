@@ -283,7 +283,15 @@ TABLES: dict[str, Table] = {
                     allowed=CERTIFICATIONS,
                 ),
                 Column("level", pl.String, "认定层级", "national / provincial / municipal", allowed=CERT_LEVELS),
-                Column("certificate_no", pl.String, "证书编号", "certificate number"),
+                # Nullable: a certificate whose number the extract left empty still certifies its firm (the
+                # valid facts stay known); a benefit paid once per certificate then needs its number.
+                Column(
+                    "certificate_no",
+                    pl.String,
+                    "证书编号",
+                    "certificate number; keys benefits paid once per certificate (empty: such a benefit asks for it)",
+                    nullable=True,
+                ),
                 Column("valid_from", pl.Date, "有效期起", "valid from"),
                 Column("valid_to", pl.Date, "有效期止", "valid to (inclusive)"),
             ),

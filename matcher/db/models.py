@@ -40,6 +40,7 @@ from sqlalchemy import (
 from matcher.amounts import amount_check
 
 __all__ = [
+    "PERIOD_KEY_LENGTH",
     "RESPONSE_KINDS",
     "api_tokens",
     "audit_log",
@@ -55,6 +56,9 @@ __all__ = [
     "runs",
     "webhooks",
 ]
+
+# Every period_key column (migration 0020): 'cert:' and a certificate number of up to 59 characters (matcher.periods).
+PERIOD_KEY_LENGTH = 64
 
 metadata = MetaData(
     naming_convention={
@@ -92,7 +96,7 @@ decisions = Table(
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
     Column("policy_version", Integer, nullable=False),
-    Column("period_key", String(16), nullable=False),
+    Column("period_key", String(PERIOD_KEY_LENGTH), nullable=False),
     Column("status", String(24), nullable=False),
     Column("amount_fen", BigInteger, comment="after budget scaling"),
     Column("amount_full_fen", BigInteger, comment="before budget scaling"),
@@ -116,7 +120,7 @@ benefits = Table(
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
     Column("policy_version", Integer, nullable=False),
-    Column("period_key", String(16), nullable=False),
+    Column("period_key", String(PERIOD_KEY_LENGTH), nullable=False),
     Column("amount_fen", BigInteger, nullable=False, comment="owed: the sum of the journal's amount changes"),
     Column(
         "paid_fen",
@@ -141,7 +145,7 @@ benefit_journal = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
-    Column("period_key", String(16), nullable=False),
+    Column("period_key", String(PERIOD_KEY_LENGTH), nullable=False),
     Column("entry", String(24), nullable=False, comment="matcher.ledger.statuses.JournalEntry"),
     Column("status_before", String(16), comment="null when the entry creates the benefit"),
     Column("status_after", String(16), nullable=False),
@@ -163,7 +167,7 @@ notices = Table(
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
     Column("policy_version", Integer, nullable=False),
-    Column("period_key", String(16), nullable=False),
+    Column("period_key", String(PERIOD_KEY_LENGTH), nullable=False),
     Column("kind", String(24), nullable=False, comment="the decision status it announces"),
     Column("run_id", String(32), nullable=False, comment="runs.id"),
     Column("amount_fen", BigInteger),
@@ -217,7 +221,7 @@ responses = Table(
     Column("notice_id", BigInteger, ForeignKey("notices.id"), nullable=False),
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
-    Column("period_key", String(16), nullable=False),
+    Column("period_key", String(PERIOD_KEY_LENGTH), nullable=False),
     Column(
         "kind", String(24), nullable=False, comment="opened | confirmed | supplied_data | declined | objected | ignored"
     ),
@@ -446,7 +450,7 @@ payment_items = Table(
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
     Column("policy_version", Integer, nullable=False),
-    Column("period_key", String(16), nullable=False),
+    Column("period_key", String(PERIOD_KEY_LENGTH), nullable=False),
     Column("amount_fen", BigInteger, nullable=False, comment="what is transferred: the amount outstanding"),
     Column("bank_code", String(12), nullable=False, comment="CNAPS bank code (12 digits) of the payee's branch"),
     Column("account_no", String(40), nullable=False),
@@ -504,7 +508,7 @@ ledger_proposals = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
-    Column("period_key", String(16), nullable=False),
+    Column("period_key", String(PERIOD_KEY_LENGTH), nullable=False),
     Column("action", String(16), nullable=False, comment="recover | cancel | top_up (matcher.ledger.corrections)"),
     Column("amount_fen", BigInteger, comment="top_up: the increase; null otherwise"),
     Column("run_id", String(32), nullable=False, comment="the run whose data found it"),
@@ -563,7 +567,7 @@ benefit_persons = Table(
     Column("person_id", String(64), primary_key=True, comment="pseudonymised person (si_hires.person_id)"),
     Column("uscc", String(18), nullable=False),
     Column("policy_id", String(80), nullable=False),
-    Column("period_key", String(16), nullable=False, comment="the benefit that counted the person"),
+    Column("period_key", String(PERIOD_KEY_LENGTH), nullable=False, comment="the benefit that counted the person"),
     Column("run_id", String(32), nullable=False),
     Column("counted_at", DateTime(timezone=True), nullable=False),
     Index(None, "uscc", "policy_id", "period_key"),

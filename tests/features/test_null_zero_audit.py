@@ -70,6 +70,7 @@ EXPECTED: dict[str, tuple[Any, Any]] = {
     "abnormal_operation": (False, False),
     "high_tech": (False, False),
     "high_tech_valid_from": (Undefined("no valid certificate: no date"), None),
+    "high_tech_certificate_no": (Undefined("no valid certificate: no number"), None),
     "high_tech_renewal": (False, False),
     "specialised_innovative": (False, False),
     "little_giant": (False, False),

@@ -51,12 +51,12 @@ def certified(tmp_path: Path):
     policy(
         tmp_path,
         "cert-reward",
-        period=("  period: once\n", "  period: once\n  certificate: high_tech_valid_from\n"),
+        period=("  period: once\n", "  period: once\n  certificate: high_tech_certificate_no\n"),
         rule=('    - "ui_paid_months >= 12"\n', '    - "high_tech"\n'),
         examples=(
             "examples:\n  - name: eligible\n    facts: {ui_paid_months: 12, serious_dishonesty: false}",
-            "examples:\n  - name: eligible\n    facts: {high_tech: true, high_tech_valid_from: 2024-01-01,"
-            " serious_dishonesty: false}",
+            "examples:\n  - name: eligible\n    facts: {high_tech: true, high_tech_certificate_no: GR202444000001,"
+            " high_tech_valid_from: 2024-01-01, serious_dishonesty: false}",
         ),
         ex2=(
             "facts: {ui_paid_months: 11, serious_dishonesty: false}",
@@ -70,30 +70,55 @@ def certified(tmp_path: Path):
     return in_force(tmp_path)
 
 
+def holding(uscc: str, number: str | None, valid_from: date | None) -> dict:
+    return {"uscc": uscc, "high_tech": True, "high_tech_certificate_no": number, "high_tech_valid_from": valid_from}
+
+
 def test_decide_when_a_certificate_was_rewarded_rewards_a_renewal_but_never_the_same_one_again(tmp_path):
     policies = certified(tmp_path)
     firms = profiles(
-        {"uscc": "SAME", "high_tech": True, "high_tech_valid_from": date(2022, 12, 1)},
-        {"uscc": "RENEWED", "high_tech": True, "high_tech_valid_from": date(2025, 12, 1)},
-        {"uscc": "NEW", "high_tech": True, "high_tech_valid_from": date(2025, 3, 1)},
+        holding("SAME", "GR202244000001", date(2022, 12, 1)),
+        holding("RENEWED", "GR202544000002", date(2025, 12, 1)),  # a new number: a new certificate
+        holding("NEW", "GR202544000003", date(2025, 3, 1)),
     )
     earlier = prior(
-        ("SAME", "cert-reward", "cert:2022-12-01", 100_000), ("RENEWED", "cert-reward", "cert:2022-12-01", 100_000)
+        ("SAME", "cert-reward", "cert:GR202244000001", 100_000),
+        ("RENEWED", "cert-reward", "cert:GR202244000009", 100_000),
     )
     got = decide(firms, policies, AS_OF, prior=earlier)
     rows = {r["uscc"]: r for r in got.decisions.iter_rows(named=True)}
     assert set(rows) == {"RENEWED", "NEW"}
-    assert rows["RENEWED"]["period_key"] == "cert:2025-12-01" and rows["RENEWED"]["status"] == "granted"
-    assert rows["NEW"]["period_key"] == "cert:2025-03-01"
+    assert rows["RENEWED"]["period_key"] == "cert:GR202544000002" and rows["RENEWED"]["status"] == "granted"
+    assert rows["NEW"]["period_key"] == "cert:GR202544000003"
     assert got.counts["already_granted"] == 1
 
 
-def test_decide_when_the_certificate_is_unknown_asks_for_it_instead_of_paying(tmp_path):
+def test_decide_when_a_certificate_was_rewarded_under_its_validity_start_never_rewards_it_again(tmp_path):
+    # Benefits granted before certificates were keyed by number keep their key, cert:<validity start>.
     policies = certified(tmp_path)
-    got = decide(profiles({"uscc": "E1", "high_tech": True}), policies, AS_OF)
+    firms = profiles(
+        holding("SAME", "GR202244000001", date(2022, 12, 1)),
+        holding("RENEWED", "GR202544000002", date(2025, 3, 1)),
+        holding("UNNUMBERED", None, date(2022, 12, 1)),
+    )
+    earlier = prior(
+        ("SAME", "cert-reward", "cert:2022-12-01", 100_000),
+        ("RENEWED", "cert-reward", "cert:2022-03-01", 100_000),  # the certificate before the renewal
+        ("UNNUMBERED", "cert-reward", "cert:2022-12-01", 100_000),
+    )
+    got = decide(firms, policies, AS_OF, prior=earlier)
+    rows = {r["uscc"]: r for r in got.decisions.iter_rows(named=True)}
+    assert set(rows) == {"RENEWED"}
+    assert (rows["RENEWED"]["period_key"], rows["RENEWED"]["status"]) == ("cert:GR202544000002", "granted")
+    assert got.counts["already_granted"] == 2
+
+
+def test_decide_when_the_certificate_number_is_unknown_asks_for_it_instead_of_paying(tmp_path):
+    policies = certified(tmp_path)
+    got = decide(profiles(holding("E1", None, date(2024, 12, 1))), policies, AS_OF)
     row = got.decisions.row(0, named=True)
     assert (row["status"], row["period_key"]) == ("needs_data", "cert:unknown")
-    assert "high_tech_valid_from" in row["unknown_facts"]
+    assert "high_tech_certificate_no" in row["unknown_facts"]
 
 
 def test_decide_when_a_budget_is_per_certificate_counts_every_certificate_already_paid(tmp_path):
@@ -105,30 +130,27 @@ def test_decide_when_a_budget_is_per_certificate_counts_every_certificate_alread
     )
     (tmp_path / "cert-reward.yaml").write_text(text)
     policies = in_force(tmp_path)
-    earlier = prior(("OTHER", "cert-reward", "cert:2020-01-01", 100_000))  # 1,000 of the 1,500 yuan spent
-    got = decide(
-        profiles({"uscc": "E1", "high_tech": True, "high_tech_valid_from": date(2025, 1, 1)}),
-        policies,
-        AS_OF,
-        prior=earlier,
-    )
+    earlier = prior(("OTHER", "cert-reward", "cert:GR202044000001", 100_000))  # 1,000 of the 1,500 yuan spent
+    got = decide(profiles(holding("E1", "GR202544000001", date(2025, 1, 1))), policies, AS_OF, prior=earlier)
     assert got.decisions["amount_fen"].to_list() == [50_000]
     assert got.budgets["cert-reward"]["spent_before_fen"] == 100_000
 
 
-def test_policy_when_certificate_names_no_date_fact_is_refused_at_its_line(tmp_path):
+@pytest.mark.parametrize("named", ["high_tech", "high_tech_valid_from"])
+def test_policy_when_certificate_names_no_certificate_number_is_refused_at_its_line(tmp_path, named):
     certified(tmp_path)
     text = (
         (tmp_path / "cert-reward.yaml")
         .read_text()
-        .replace("certificate: high_tech_valid_from", "certificate: high_tech")
+        .replace("certificate: high_tech_certificate_no", f"certificate: {named}")
     )
     (tmp_path / "cert-reward.yaml").write_text(text)
     with pytest.raises(CatalogueError) as info:
         load_catalogue(tmp_path)
     error = info.value.errors[0]
-    line = next(i for i, t in enumerate(text.splitlines(), 1) if "certificate: high_tech" in t)
-    assert "'benefit.certificate' must name the date fact" in str(error) and error.location.line == line
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if f"certificate: {named}" in t)
+    assert "'benefit.certificate' must name the fact holding the certificate's number" in str(error)
+    assert "high_tech_certificate_no" in str(error) and error.location.line == line
 
 
 # each person once

@@ -125,7 +125,7 @@ def test_run_when_a_certificate_is_renewed_rewards_it_once_and_the_old_one_never
     first = registry(tmp_path / "r1", certificate_from=date(2024, 12, 10), hires=[])
     june = run_matching(engine, first, date(2025, 6, 30), policies(date(2025, 6, 30)))
     rewarded = [b for b in ledger(engine)["benefits"] if b[1] == "high-tech-reward-shantou"]
-    assert rewarded == [(SHANTOU, "high-tech-reward-shantou", "cert:2024-12-10", 8_000_000)]
+    assert rewarded == [(SHANTOU, "high-tech-reward-shantou", "cert:GR202444000001", 8_000_000)]
 
     # a later run with the same certificate: a new snapshot date, a new year, the same certificate: nothing
     run_matching(engine, first, date(2026, 3, 31), policies(date(2026, 3, 31)))
@@ -137,7 +137,7 @@ def test_run_when_a_certificate_is_renewed_rewards_it_once_and_the_old_one_never
     run_matching(engine, renewed, date(2028, 1, 31), policies(date(2028, 1, 31)))
     assert [b for b in ledger(engine)["benefits"] if b[1] == "high-tech-reward-shantou"] == [
         *rewarded,
-        (SHANTOU, "high-tech-reward-shantou", "cert:2027-12-10", 8_000_000),
+        (SHANTOU, "high-tech-reward-shantou", "cert:GR202744000001", 8_000_000),
     ]
     assert june.outcome == "completed"
 

@@ -14,6 +14,7 @@ from api.service.schemas.benefits import BenefitOut, CorrectionIn
 from api.service.state import StateDep
 from api.service.tokens import Principal
 from matcher.ledger import BenefitKey, entries
+from matcher.periods import PERIOD_KEY_LENGTH, PERIOD_KEY_PATTERN
 
 router = APIRouter(prefix="/enterprises/{uscc}/benefits", tags=["benefits"])
 Officer = Annotated[Principal, Depends(allow("officer", "admin"))]
@@ -21,8 +22,10 @@ PolicyId = Annotated[str, Path(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=8
 PeriodKey = Annotated[
     str,
     Path(
-        pattern=r"^(once|[0-9]{4}(-[0-9]{2}|-Q[1-4])?|cert:[0-9]{4}-[0-9]{2}-[0-9]{2})$",
-        description="the entitlement period: once, 2025, 2025-Q2, 2025-06, or cert:2024-12-10 (per certificate)",
+        pattern=PERIOD_KEY_PATTERN,
+        max_length=PERIOD_KEY_LENGTH,
+        description="the entitlement period: once, 2025, 2025-Q2, 2025-06, or per certificate its number"
+        " (cert:GR202344001234; benefits granted before numbers keyed them: cert:2024-12-10, its validity start)",
     ),
 ]
 

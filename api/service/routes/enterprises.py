@@ -8,7 +8,7 @@ import orjson
 import polars as pl
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import and_, bindparam, exists, literal_column, or_, select
+from sqlalchemy import bindparam, select
 
 from api.service import actions, attested_lists
 from api.service import supplied_facts as supplied
@@ -29,7 +29,7 @@ from api.service.schemas.enterprises import (
     SupplyIn,
 )
 from api.service.state import ServiceState, StateDep
-from matcher.db.keys import same_benefit, same_decision, same_notice
+from matcher.db.keys import decided_later, left_out_later, no_longer_matched, same_benefit, same_decision, same_notice
 from matcher.db.models import benefits, decisions, notices, responses, runs
 from matcher.ledger import BenefitStatus
 from matcher.notices import notice_texts
@@ -58,53 +58,15 @@ _DECISION_COLUMNS = (
 )
 
 
-def _decision_select(no_longer_matched):
+def _decision_select(flag):
     # A notice is sent once per (enterprise, policy, period, kind, topic): a later run reaching the same decision
     # shares it; one that changes the amount announced sends another.
     return (
-        select(*_DECISION_COLUMNS, no_longer_matched.label("no_longer_matched"))
+        select(*_DECISION_COLUMNS, flag.label("no_longer_matched"))
         .join(runs, runs.c.id == decisions.c.run_id)
         .outerjoin(benefits, same_benefit(decisions.c))
         .outerjoin(notices, same_notice(decisions.c))
         .where(decisions.c.uscc == bindparam("uscc"))
-    )
-
-
-def _after(later_run):
-    """``later_run`` came after the decision's run: a later as-of date, or the same date started later."""
-    return or_(
-        later_run.c.as_of > runs.c.as_of,
-        and_(later_run.c.as_of == runs.c.as_of, later_run.c.started_at > runs.c.started_at),
-    )
-
-
-def _superseded():
-    """A later run decided the same benefit (enterprise, policy, period): this decision is history."""
-    later, later_run = decisions.alias("later"), runs.alias("later_run")
-    return exists().where(
-        later.c.uscc == decisions.c.uscc,
-        later.c.policy_id == decisions.c.policy_id,
-        later.c.period_key == decisions.c.period_key,
-        later_run.c.id == later.c.run_id,
-        _after(later_run),
-    )
-
-
-def _covered_later():
-    """A later completed run decided the decision's policy and period, for any enterprise.
-
-    Of a current decision (no later run decided its benefit) that means the later run evaluated the policy and
-    period for its population and this enterprise no longer matches it (not eligible, not even nearly): the
-    decision is flagged ``no_longer_matched``, still listed with its history one click away. A later run that
-    decided the period for nobody at all cannot be told apart from one that never evaluated it: the earlier
-    decisions then stay current."""
-    covering, covering_run = decisions.alias("covering"), runs.alias("covering_run")
-    return exists().where(
-        covering_run.c.status == literal_column("'completed'"),
-        _after(covering_run),
-        covering.c.run_id == covering_run.c.id,
-        covering.c.policy_id == decisions.c.policy_id,
-        covering.c.period_key == decisions.c.period_key,
     )
 
 
@@ -113,10 +75,11 @@ def _page(query):
 
 
 # Built once: constructing the statement costs more than running it, on the hottest endpoint.
-# Every run's decisions; the current ones (no later run decided the benefit), which need not test that twice.
-_DECISIONS = _decision_select(and_(~_superseded(), _covered_later()))
+# Every run's decisions, flagged by the rule matcher.db.keys holds (one place: actions and delivery use it too);
+# the current ones (no later run decided the benefit), which need not test that twice.
+_DECISIONS = _decision_select(no_longer_matched(decisions.c, runs.c))
 _DECISION_KEYS = tuple(str(c.key) for c in _DECISIONS.selected_columns)  # plain str: orjson takes no subclass
-_CURRENT = _decision_select(_covered_later()).where(~_superseded())
+_CURRENT = _decision_select(left_out_later(decisions.c, runs.c)).where(~decided_later(decisions.c, runs.c))
 _DECISION_DETAIL = _DECISIONS.add_columns(decisions.c.facts, decisions.c.unknown_facts, decisions.c.failing).where(
     decisions.c.id == bindparam("id")
 )
@@ -380,6 +343,7 @@ def supply(
                 f"only a notice asking for information takes supplied facts; this one is '{notice.kind}'",
                 detail_zh="该通知不需要补充信息",
             )
+        actions.refuse_no_longer_matched(connection, notice)
         decision = connection.execute(
             select(decisions.c.facts, decisions.c.unknown_facts, runs.c.as_of)
             .join(runs, runs.c.id == decisions.c.run_id)

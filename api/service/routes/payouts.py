@@ -28,6 +28,7 @@ from api.service.schemas.payouts import (
 from api.service.state import StateDep
 from api.service.tokens import Principal
 from matcher import payouts
+from matcher.db.models import PERIOD_KEY_LENGTH
 
 router = APIRouter(tags=["payouts"])
 Officer = Annotated[Principal, Depends(allow("officer", "admin"))]
@@ -133,7 +134,7 @@ def read_publicity(
     principal: Officer,
     state: StateDep,
     policy_id: Annotated[str | None, Query(max_length=80)] = None,
-    period_key: Annotated[str | None, Query(max_length=16)] = None,
+    period_key: Annotated[str | None, Query(max_length=PERIOD_KEY_LENGTH)] = None,
     as_of: Annotated[date | None, Query(description="default: today")] = None,
 ) -> list[dict[str, Any]]:
     """Granted cash benefits in their publicity period (公示): name, USCC, policy, amount."""

@@ -8,12 +8,15 @@ policy and period is shown as "no longer matched", its history one click away (`
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import insert, select
+import httpx
+from sqlalchemy import insert, select, update
 
 from api.service.tokens import issue_token
-from matcher.db.models import decisions, runs
+from matcher.db.keys import same_benefit
+from matcher.db.models import benefit_journal, benefits, decisions, notices, responses, runs, webhooks
+from matcher.delivery import deliver_due
 
 LATER = date(2025, 9, 30)
 
@@ -91,3 +94,146 @@ def test_decisions_when_the_later_run_is_still_running_stay_current(client, engi
     dropped, kept = _two_deciding_alike(first)
     _later_run(engine, "running", "running", [kept])  # a run half written says nothing yet about the others
     assert _mine(client, dropped.uscc)[dropped.id]["no_longer_matched"] is False
+
+
+# What the flag stops: confirming, supplying facts, delivering. Declining and objecting stay open.
+
+
+def _dropped_and_kept(engine, kind: str) -> tuple:
+    """Two notices of ``kind`` of the first run on the same policy and period, for two enterprises; a later
+    completed run then decides that policy and period for the second (``kept``) only."""
+    with engine.connect() as connection:
+        found = connection.execute(select(notices).where(notices.c.kind == kind).order_by(notices.c.id)).all()
+        first = connection.execute(select(decisions).order_by(decisions.c.id)).all()
+    dropped, kept = _two_deciding_alike(found)
+    kept_decision = next(d for d in first if (d.uscc, d.policy_id, d.period_key) == (kept.uscc, kept.policy_id,
+                                                                                        kept.period_key))  # fmt: skip
+    _later_run(engine, "later", "completed", [kept_decision])
+    return dropped, kept
+
+
+def _as(client, engine, uscc: str) -> dict[str, str]:
+    token = issue_token(engine, role="enterprise", uscc=uscc, name="firm")[0]
+    return {"Authorization": f"Bearer {token}"}
+
+
+BENEFIT_KEY = ("uscc", "policy_id", "period_key")
+
+
+def _written(engine, notice) -> tuple:
+    """What the ledger and the feedback hold for the notice's benefit."""
+    with engine.connect() as connection:
+        held = connection.execute(select(benefits).where(same_benefit(notice))).all()
+        journal = connection.execute(
+            select(benefit_journal).where(*(benefit_journal.c[k] == getattr(notice, k) for k in BENEFIT_KEY))
+        )
+        said = connection.execute(
+            select(responses.c.kind).where(responses.c.notice_id == notice.id).order_by(responses.c.id)
+        ).scalars()
+        return held, journal.all(), said.all()
+
+
+def test_confirm_when_a_later_run_no_longer_matches_the_enterprise_is_refused_and_writes_nothing(
+    client, engine, matched
+):
+    dropped, kept = _dropped_and_kept(engine, "awaiting_confirmation")
+    headers = _as(client, engine, dropped.uscc)
+    before = _written(engine, dropped)
+
+    refused = client.post(f"/enterprises/{dropped.uscc}/notices/{dropped.id}/confirm", headers=headers)
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert "后续核定已不再符合" in problem["detail_zh"] and "no longer meets" in problem["detail"]
+    assert _written(engine, dropped) == before  # no benefit, no journal entry, no response
+    # The web form calls the same action: the same refusal, in Chinese first.
+    sign_in = client.get("/web/sign-in")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', sign_in.text).group(1)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    assert client.post("/web/sign-in", data={"token": token, "csrf": csrf}).status_code in (200, 303)
+    check = client.get(f"/web/e/{dropped.uscc}/notices/{dropped.id}/confirm")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', check.text).group(1)
+    form = client.post(f"/web/e/{dropped.uscc}/notices/{dropped.id}/confirm", data={"csrf": csrf})
+    assert form.status_code == 409 and "后续核定已不再符合" in form.text
+    assert _written(engine, dropped) == before
+    with engine.connect() as connection:
+        assert connection.execute(select(benefits).where(same_benefit(dropped))).first() is None
+
+    # Still current: the later run decided the kept enterprise's benefit alike, so its notice stands.
+    done = client.post(f"/enterprises/{kept.uscc}/notices/{kept.id}/confirm", headers=_as(client, engine, kept.uscc))
+    assert done.status_code == 200, done.text
+    with engine.connect() as connection:
+        ledger = connection.execute(select(benefits).where(same_benefit(kept))).one()
+    assert ledger.amount_fen == kept.amount_fen
+
+    # The enterprise may still say no, or object.
+    objected = client.post(
+        f"/enterprises/{dropped.uscc}/notices/{dropped.id}/object", json={"reason": "we still qualify"}, headers=headers
+    )
+    assert objected.status_code == 200, objected.text
+    declined = client.post(f"/enterprises/{dropped.uscc}/notices/{dropped.id}/decline", json={}, headers=headers)
+    assert declined.status_code == 200, declined.text
+    assert _written(engine, dropped)[2] == ["objected", "declined"]
+
+
+def test_confirm_when_the_later_run_is_still_running_is_allowed(client, engine, matched):
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(notices).where(notices.c.kind == "awaiting_confirmation").order_by(notices.c.id)
+        ).all()
+        first = connection.execute(select(decisions).order_by(decisions.c.id)).all()
+    dropped, kept = _two_deciding_alike(found)
+    _later_run(engine, "running", "running", [d for d in first if (d.uscc, d.policy_id) == (kept.uscc, kept.policy_id)])
+    answer = client.post(
+        f"/enterprises/{dropped.uscc}/notices/{dropped.id}/confirm", headers=_as(client, engine, dropped.uscc)
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_supply_when_a_later_run_no_longer_matches_the_enterprise_is_refused(client, engine, matched):
+    dropped, _ = _dropped_and_kept(engine, "needs_data")
+    with engine.connect() as connection:
+        asked = connection.execute(
+            select(decisions.c.unknown_facts).where(
+                decisions.c.run_id == dropped.run_id,
+                decisions.c.uscc == dropped.uscc,
+                decisions.c.policy_id == dropped.policy_id,
+            )
+        ).scalar_one()
+    name = asked.split(";")[0].strip()
+    answer = client.post(
+        f"/enterprises/{dropped.uscc}/notices/{dropped.id}/supply",
+        json={"facts": {name: True}},
+        headers=_as(client, engine, dropped.uscc),
+    )
+    assert answer.status_code == 409, answer.text
+    assert "后续核定已不再符合" in answer.json()["detail_zh"]
+    assert _written(engine, dropped)[2] == []
+
+
+def test_deliver_when_a_later_run_no_longer_matches_the_enterprise_withdraws_its_notice_unsent(
+    engine, matched, repository
+):
+    dropped, kept = _dropped_and_kept(engine, "awaiting_confirmation")
+    with engine.begin() as connection:
+        connection.execute(insert(webhooks), [{"uscc": u, "url": f"https://example.test/{u}"}
+                                              for u in sorted({dropped.uscc, kept.uscc})])  # fmt: skip
+        # Only these two are due: every other notice waits.
+        connection.execute(
+            update(notices)
+            .where(notices.c.id.not_in([dropped.id, kept.id]))
+            .values(next_attempt_at=datetime.now(UTC) + timedelta(days=1))
+        )
+    posted = []
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        posted.append(request.headers["Idempotency-Key"])
+        return httpx.Response(204)
+
+    with httpx.Client(transport=httpx.MockTransport(receive)) as http:
+        report = deliver_due(engine, repository, http)
+    assert report.withdrawn == 1 and report.delivered == 1
+    assert len(posted) == 1 and posted[0].startswith(f"{kept.uscc}:")
+    with engine.connect() as connection:
+        status = dict(connection.execute(select(notices.c.id, notices.c.delivery_status).where(
+            notices.c.id.in_([dropped.id, kept.id]))).all())  # fmt: skip
+    assert status == {dropped.id: "withdrawn", kept.id: "delivered"}
