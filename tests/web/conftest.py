@@ -26,6 +26,34 @@ from matcher.run import run_matching
 from policies.load import load_catalogue
 
 AS_OF = date(2025, 6, 30)
+
+# The browser every page test drives: Debian's Chromium (Playwright never downloads one here).
+CHROMIUM = Path("/usr/bin/chromium")
+# As the machine notes say: without the background-networking flags Chromium keeps calling Google's hosts.
+FLAGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 900}
+IN_A_BROWSER = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"),
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:  # Playwright gives it a fresh empty profile
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield browser
+        browser.close()
 ENTERPRISES = 200
 
 

@@ -4,30 +4,14 @@ pass axe-core and work without JavaScript, in Chinese first."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from api.service.tokens import issue_token
+from tests.web.conftest import IN_A_BROWSER
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"),
-]
+pytestmark = IN_A_BROWSER
 _axe = Axe()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def _page(browser, site):

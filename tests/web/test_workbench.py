@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,36 +20,11 @@ from features.profiles import build_profiles
 from features.profiles.store import ProfileInfo, write_profiles
 from features.registries.validate import check_registry
 from matcher.db.models import runs
-from tests.web.conftest import AS_OF, SCREENSHOTS
+from tests.web.conftest import AS_OF, DESKTOP, IN_A_BROWSER, PHONE, SCREENSHOTS
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 900}
 SHOTS = SCREENSHOTS / "workbench"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"),
-]
+pytestmark = IN_A_BROWSER
 _axe = Axe()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +51,7 @@ def _signed_in(browser, site, token: str):
 def _check(page, name: str) -> None:
     results = _axe.run(page)
     assert results.violations_count == 0, f"{name} ({page.url}): {results.generate_report()}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(PHONE)
     page.screenshot(path=SHOTS / f"{name}-phone.png", full_page=True)
     page.set_viewport_size(DESKTOP)

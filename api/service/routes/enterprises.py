@@ -250,8 +250,10 @@ def read_notice(uscc: UsccPath, notice_id: NoticeId, principal: ReadingEnterpris
         listed = connection.execute(attested_lists.LIST_LINEAGE, {"uscc": uscc, "run_id": notice["run_id"]})
         attested = attested_lists.merged_lineage(attested_lists.list_lineage_from(listed.mappings()), attested)
         outcomes = supplied.outcomes_for_notice(connection, notice_id)
+        row = connection.execute(select(notices).where(notices.c.id == notice_id)).one()
+        stale = connection.execute(select(no_longer_matched(row, runs.c)).where(runs.c.id == row.run_id)).scalar()
     explanation = explain(policy, uscc, notice["facts"] or "{}", as_of, notice, ranker=state.ranker, attested=attested)
-    return notice | {"explanation": explanation, "supplied_facts": outcomes}
+    return notice | {"explanation": explanation, "supplied_facts": outcomes, "no_longer_matched": bool(stale)}
 
 
 def _notice_for_action(connection, uscc: str, notice_id: int):

@@ -234,6 +234,11 @@ class NoticeOut(BaseModel):
 
 class NoticeDetail(NoticeOut):
     decision_id: int | None = None
+    no_longer_matched: bool = Field(
+        default=False,
+        description="a later completed run no longer matches the enterprise for this policy and period: the notice"
+        " can no longer be confirmed or completed (declining and objecting stay open)",
+    )
     explanation: Explanation
     supplied_facts: list[SuppliedFactOut] = Field(
         default=[], description="what the enterprise supplied for this notice and the officer's outcome of each"

@@ -138,6 +138,9 @@ def test_confirm_when_a_later_run_no_longer_matches_the_enterprise_is_refused_an
 ):
     dropped, kept = _dropped_and_kept(engine, "awaiting_confirmation")
     headers = _as(client, engine, dropped.uscc)
+    # The notice says so (reading it records 'opened', so before it is taken after).
+    detail = client.get(f"/enterprises/{dropped.uscc}/notices/{dropped.id}", headers=headers).json()
+    assert detail["no_longer_matched"] is True
     before = _written(engine, dropped)
 
     refused = client.post(f"/enterprises/{dropped.uscc}/notices/{dropped.id}/confirm", headers=headers)
@@ -150,6 +153,10 @@ def test_confirm_when_a_later_run_no_longer_matches_the_enterprise_is_refused_an
     csrf = re.search(r'name="csrf" value="([^"]+)"', sign_in.text).group(1)
     token = headers["Authorization"].removeprefix("Bearer ")
     assert client.post("/web/sign-in", data={"token": token, "csrf": csrf}).status_code in (200, 303)
+    # Its page offers no confirm button; the check page, reached by its address, still refuses.
+    page = client.get(f"/web/e/{dropped.uscc}/notices/{dropped.id}")
+    assert "后续核定已不再符合" in page.text and f"/notices/{dropped.id}/confirm" not in page.text
+    assert f"/notices/{dropped.id}/object" in page.text
     check = client.get(f"/web/e/{dropped.uscc}/notices/{dropped.id}/confirm")
     csrf = re.search(r'name="csrf" value="([^"]+)"', check.text).group(1)
     form = client.post(f"/web/e/{dropped.uscc}/notices/{dropped.id}/confirm", data={"csrf": csrf})
@@ -159,7 +166,10 @@ def test_confirm_when_a_later_run_no_longer_matches_the_enterprise_is_refused_an
         assert connection.execute(select(benefits).where(same_benefit(dropped))).first() is None
 
     # Still current: the later run decided the kept enterprise's benefit alike, so its notice stands.
-    done = client.post(f"/enterprises/{kept.uscc}/notices/{kept.id}/confirm", headers=_as(client, engine, kept.uscc))
+    kept_headers = _as(client, engine, kept.uscc)
+    current = client.get(f"/enterprises/{kept.uscc}/notices/{kept.id}", headers=kept_headers).json()
+    assert current["no_longer_matched"] is False
+    done = client.post(f"/enterprises/{kept.uscc}/notices/{kept.id}/confirm", headers=kept_headers)
     assert done.status_code == 200, done.text
     with engine.connect() as connection:
         ledger = connection.execute(select(benefits).where(same_benefit(kept))).one()
@@ -172,7 +182,7 @@ def test_confirm_when_a_later_run_no_longer_matches_the_enterprise_is_refused_an
     assert objected.status_code == 200, objected.text
     declined = client.post(f"/enterprises/{dropped.uscc}/notices/{dropped.id}/decline", json={}, headers=headers)
     assert declined.status_code == 200, declined.text
-    assert _written(engine, dropped)[2] == ["objected", "declined"]
+    assert _written(engine, dropped)[2] == ["opened", "objected", "declined"]
 
 
 def test_confirm_when_the_later_run_is_still_running_is_allowed(client, engine, matched):
