@@ -26,13 +26,11 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import numpy as np
 import polars as pl
-import yaml
 
 from matcher.errors import MatcherError
+from matcher.supervision.limits import read_config
 
 __all__ = ["CHINA", "CalendarError", "CalendarUnknown", "WorkingCalendar", "load_supplement"]
-
-MAX_SUPPLEMENT_BYTES = 64 * 1024
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -63,13 +61,7 @@ def load_supplement(path: Path, after: int) -> Supplement:
     as ISO dates of that year, and name no day twice."""
     if not path.exists():
         return {}
-    size = path.stat().st_size
-    if size > MAX_SUPPLEMENT_BYTES:
-        raise CalendarError(f"{path}: expected at most {MAX_SUPPLEMENT_BYTES:,} bytes, found {size:,}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise CalendarError(f"{path}: not readable YAML ({error}); see docs/supervision.md for the format") from error
+    data = read_config(path, CalendarError)
     if not isinstance(data, Mapping):
         found = type(data).__name__
         raise CalendarError(f"{path}: expected a mapping of year -> {{holidays, workdays}}, found {found}")

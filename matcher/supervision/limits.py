@@ -102,18 +102,23 @@ class LimitsError(MatcherError, ValueError):
     """A supervision file that cannot be used: where, what was expected, what was found."""
 
 
+def read_config(path: Path, error: type[MatcherError]) -> Any:
+    """An operator's YAML file in the data directory (limits, the calendar supplement), bounded before parsing;
+    ``error`` names the file and what is wrong."""
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise error(f"{path}: expected at most {MAX_CONFIG_BYTES:,} bytes, found {size:,}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as problem:
+        raise error(f"{path}: not readable YAML ({problem}); see docs/supervision.md for the format") from problem
+
+
 def load_limits(path: Path) -> TimeLimits:
     """The limits of ``path``, or the defaults when it does not exist."""
     if not path.exists():
         return TimeLimits()
-    size = path.stat().st_size
-    if size > MAX_CONFIG_BYTES:
-        raise LimitsError(f"{path}: expected at most {MAX_CONFIG_BYTES:,} bytes, found {size:,}; keep it to the limits")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise LimitsError(f"{path}: not readable YAML ({error}); see docs/supervision.md for the format") from error
-    return parse_limits(data, str(path))
+    return parse_limits(read_config(path, LimitsError), str(path))
 
 
 def parse_limits(data: Any, where: str = "supervision limits") -> TimeLimits:
