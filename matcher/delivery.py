@@ -35,7 +35,15 @@ from matcher.notices import idempotency_key, notice_texts
 from policies.catalogue import Catalogue
 from policies.trace import trace
 
-__all__ = ["DeliveryPolicy", "DeliveryReport", "Requeued", "dead_letters", "deliver_due", "requeue_dead"]
+__all__ = [
+    "DeliveryPolicy",
+    "DeliveryReport",
+    "Requeued",
+    "dead_letters",
+    "deliver_due",
+    "requeue_dead",
+    "resend_withdrawn",
+]
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,40 @@ def _withdraw(engine: Engine, notice_ids: list[int]) -> int:
         ).rowcount
 
 
+def resend_withdrawn(connection: Connection, uscc: str, policy_id: str, period_key: str, now: datetime) -> int:
+    """Put the benefit's withdrawn decision notices that are no longer moot back in the outbox, due now: a notice
+    withdrawn because a later run proposed cancelling its benefit must still reach the enterprise once an officer
+    dismisses that proposal. Its deadline moves on by the days it was held back, so the enterprise keeps the whole
+    time to answer. Run it in the dismissal's transaction, after the proposal is marked dismissed."""
+    held = connection.execute(
+        select(notices.c.id, notices.c.respond_by, notices.c.next_attempt_at).where(
+            notices.c.uscc == uscc,
+            notices.c.policy_id == policy_id,
+            notices.c.period_key == period_key,
+            notices.c.kind.in_(list(DecisionStatus)),
+            notices.c.delivery_status == DeliveryStatus.WITHDRAWN,
+            ~moot(),
+        )
+    ).all()
+    for row in held:  # a benefit has one decision notice per run that decided it: a handful of rows at most
+        respond_by = row.respond_by
+        if respond_by is not None and row.next_attempt_at is not None:
+            due = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
+            respond_by += timedelta(days=max((now - due).days, 0))
+        connection.execute(
+            update(notices)
+            .where(notices.c.id == row.id, notices.c.delivery_status == DeliveryStatus.WITHDRAWN)
+            .values(
+                delivery_status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+                attempts=0,
+                last_error=None,
+                respond_by=respond_by,
+            )
+        )
+    return len(held)
+
+
 def _claim(engine: Engine, notice_id: int, now: datetime, lease: timedelta) -> datetime | None:
     """Take the notice for ``lease`` if it is still pending, due and not moot: the lease's end, or None if another
     worker holds it (or it was delivered, or the enterprise answered it) meanwhile."""
@@ -252,10 +294,12 @@ def _claim(engine: Engine, notice_id: int, now: datetime, lease: timedelta) -> d
     return until if claimed == 1 else None
 
 
-def dead_letters(engine: Engine, *, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
+def dead_letters(
+    engine: Engine, *, limit: int = 100, offset: int = 0, where: Sequence[ColumnElement[bool]] = ()
+) -> tuple[int, list[dict]]:
     """How many notices exhausted their attempts, and ``limit`` of them from ``offset``, newest first: for
-    officers to follow up by other means, or to send again."""
-    dead = notices.c.delivery_status == "dead"
+    officers to follow up by other means, or to send again. ``where`` narrows them (over ``notices``' columns)."""
+    dead = and_(notices.c.delivery_status == "dead", *where)
     query = (
         select(
             notices.c.id,

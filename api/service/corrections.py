@@ -17,6 +17,7 @@ from api.service.audit import audit
 from api.service.problems import Conflict, NotFound
 from api.service.tokens import Principal
 from matcher.db.models import ledger_proposals, notices
+from matcher.delivery import resend_withdrawn
 from matcher.ledger import BenefitKey, BenefitStatus, Change, current
 from matcher.ledger.corrections import Action, correct
 from matcher.notices import change_notice
@@ -88,7 +89,9 @@ def decide_proposal(
             amount_fen=row.amount_fen,
         )
     else:
-        audit(connection, principal, "proposal.dismissed", f"proposal:{proposal_id}", {"note": note})
+        # The proposal had the benefit's grant notice withdrawn as no longer matched: it is due again now.
+        resent = resend_withdrawn(connection, row.uscc, row.policy_id, row.period_key, datetime.now(UTC))
+        audit(connection, principal, "proposal.dismissed", f"proposal:{proposal_id}", {"note": note, "resent": resent})
     return dict(
         connection.execute(select(ledger_proposals).where(ledger_proposals.c.id == proposal_id)).mappings().one()
     )

@@ -15,10 +15,11 @@ The state change, the review row and the audit entry commit together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.service.audit import audit
@@ -29,7 +30,7 @@ from matcher.db.locks import lock_benefit
 from matcher.db.models import benefits, notices, objection_reviews, responses
 from matcher.ledger import BenefitKey, BenefitStatus, DeliveryStatus, JournalEntry, current, move
 
-__all__ = ["list_objections", "review_objection"]
+__all__ = ["count_objections", "list_objections", "review_objection"]
 
 Outcome = Literal["dismissed", "upheld"]
 # (the held benefit's journal entry, notices held → ?) per outcome
@@ -78,16 +79,25 @@ def _out(row: Any) -> dict[str, Any]:
     }
 
 
-def list_objections(connection: Connection, state: str, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Objections, oldest open first (``open``), or newest first (``reviewed``, ``all``)."""
-    query = _OBJECTIONS
+def _objections(state: str, where: Sequence[ColumnElement[bool]]) -> Select:
+    query = _OBJECTIONS.where(*where)
     if state == "open":
-        query = query.where(objection_reviews.c.id.is_(None)).order_by(responses.c.id)
-    else:
-        if state == "reviewed":
-            query = query.where(objection_reviews.c.id.is_not(None))
-        query = query.order_by(responses.c.id.desc())
-    return [_out(r) for r in connection.execute(query.limit(limit).offset(offset))]
+        return query.where(objection_reviews.c.id.is_(None))
+    return query.where(objection_reviews.c.id.is_not(None)) if state == "reviewed" else query
+
+
+def list_objections(
+    connection: Connection, state: str, limit: int, offset: int, where: Sequence[ColumnElement[bool]] = ()
+) -> list[dict[str, Any]]:
+    """Objections, oldest open first (``open``), or newest first (``reviewed``, ``all``); ``where`` narrows them
+    (``api.service.queues.Narrow`` over ``responses``' columns)."""
+    order = responses.c.id if state == "open" else responses.c.id.desc()
+    query = _objections(state, where).order_by(order).limit(limit).offset(offset)
+    return [_out(r) for r in connection.execute(query)]
+
+
+def count_objections(connection: Connection, state: str, where: Sequence[ColumnElement[bool]] = ()) -> int:
+    return connection.execute(select(func.count()).select_from(_objections(state, where).subquery())).scalar_one()
 
 
 def review_objection(

@@ -15,11 +15,23 @@ explanations of the decisions it fed name it: "supplied by the enterprise on D, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from api.service.audit import audit
 from api.service.problems import Conflict, Invalid, NotFound
@@ -166,18 +178,31 @@ def outcomes_for_notice(connection: Connection, notice_id: int) -> list[dict[str
     return [_row(r) for r in rows]
 
 
-def list_supplied(
-    connection: Connection, status: str = "open", limit: int = 100, offset: int = 0, uscc: str | None = None
-) -> list[dict[str, Any]]:
-    """Supplied facts by status ('all' for every one): open ones oldest first (a queue), others newest first."""
-    query = select(supplied_facts)
+def _supplied(status: str, uscc: str | None, where: Sequence[ColumnElement[bool]]) -> Select:
+    query = select(supplied_facts).where(*where)
     if status != "all":
         query = query.where(supplied_facts.c.status == status)
-    if uscc is not None:
-        query = query.where(supplied_facts.c.uscc == uscc)
+    return query if uscc is None else query.where(supplied_facts.c.uscc == uscc)
+
+
+def list_supplied(
+    connection: Connection,
+    status: str = "open",
+    limit: int = 100,
+    offset: int = 0,
+    uscc: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> list[dict[str, Any]]:
+    """Supplied facts by status ('all' for every one): open ones oldest first (a queue), others newest first;
+    ``where`` narrows them (``api.service.queues.Narrow`` over ``supplied_facts``' columns)."""
     order = supplied_facts.c.id if status == "open" else supplied_facts.c.id.desc()
-    rows = connection.execute(query.order_by(order).limit(limit).offset(offset)).mappings()
+    rows = connection.execute(_supplied(status, uscc, where).order_by(order).limit(limit).offset(offset)).mappings()
     return [_row(r) for r in rows]
+
+
+def count_supplied(connection: Connection, status: str = "open", where: Sequence[ColumnElement[bool]] = ()) -> int:
+    query = select(func.count()).select_from(_supplied(status, None, where).subquery())
+    return connection.execute(query).scalar_one()
 
 
 def _one(connection: Connection, supplied_id: int) -> dict[str, Any]:

@@ -4,33 +4,26 @@ and date. Each action calls the domain function the API's route calls, and is au
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 
 from api.service.dead_letters import requeue
-from api.service.objections import list_objections, review_objection
+from api.service.objections import count_objections, list_objections, review_objection
+from api.service.queues import Narrow
 from api.service.routes import runs as run_routes
 from api.service.schemas.runs import RunStartIn
-from api.service.supplied_facts import list_supplied, review_supplied
+from api.service.supplied_facts import count_supplied, list_supplied, review_supplied
 from api.web.guard import check_csrf, signed_in
 from api.web.render import WebRoute, back, page
 from api.web.supervision import desk_cards
+from matcher.db.models import notices, responses, supplied_facts
 from matcher.delivery import dead_letters
 
 router = APIRouter(prefix="/web/desk", route_class=WebRoute, include_in_schema=False)
 OFFICERS = ("officer", "admin")
 Csrf = Annotated[str, Form(max_length=100)]
-QUEUE = 200  # rows read per queue before the filters
-
-
-def _keep(row: dict[str, Any], policy: str, region: str, since: date | None, at: Any) -> bool:
-    # The region is the administrative division code inside the USCC (its 3rd to 8th characters).
-    if policy and row.get("policy_id") != policy:
-        return False
-    if region and not row["uscc"][2:8].startswith(region):
-        return False
-    return since is None or at is None or at.date() >= since
+QUEUE = 200  # rows shown per queue; the filters apply in SQL and the headings count every matching matter
 
 
 @router.get("")
@@ -42,13 +35,16 @@ def desk(
 ) -> Response:
     principal = signed_in(request, *OFFICERS)
     state = request.app.state.service
-    with state.engine.connect() as connection:
-        objections = list_objections(connection, "open", QUEUE, 0)
-        supplied = list_supplied(connection, "open", QUEUE, 0)
-    objections = [o for o in objections if _keep(o, policy, region, since, o["objected_at"])]
-    supplied = [f for f in supplied if _keep(f, policy, region, since, f["supplied_at"])]
-    dead_total, dead = dead_letters(state.engine, limit=QUEUE, offset=0)
-    dead = [d for d in dead if _keep(d, policy, region, since, d.get("created_at"))]
+    narrow = Narrow(policy, region, since)
+    objected = narrow.where(responses.c.uscc, responses.c.policy_id, responses.c.at)
+    facts = narrow.where(supplied_facts.c.uscc, supplied_facts.c.policy_id, supplied_facts.c.supplied_at)
+    with state.engine.begin() as connection:  # one transaction: each count and its page agree
+        objections = list_objections(connection, "open", QUEUE, 0, objected)
+        objections_total = count_objections(connection, "open", objected)
+        supplied = list_supplied(connection, "open", QUEUE, 0, where=facts)
+        supplied_total = count_supplied(connection, "open", facts)
+    where = narrow.where(notices.c.uscc, notices.c.policy_id, notices.c.created_at)
+    dead_total, dead = dead_letters(state.engine, limit=QUEUE, offset=0, where=where)
     runs = run_routes.list_runs(principal, state, limit=10, offset=0)
     catalogue = state.catalogue.load(state.engine)
     cards = desk_cards(request)  # e-supervision's colour of each open matter (api/web/supervision.py)
@@ -56,7 +52,9 @@ def desk(
         request,
         "desk.html",
         objections=objections,
+        objections_total=objections_total,
         supplied=supplied,
+        supplied_total=supplied_total,
         dead=dead,
         dead_total=dead_total,
         runs=runs,

@@ -15,7 +15,16 @@ from sqlalchemy import insert, select, update
 
 from api.service.tokens import issue_token
 from matcher.db.keys import same_benefit
-from matcher.db.models import benefit_journal, benefits, decisions, notices, responses, runs, webhooks
+from matcher.db.models import (
+    benefit_journal,
+    benefits,
+    decisions,
+    ledger_proposals,
+    notices,
+    responses,
+    runs,
+    webhooks,
+)
 from matcher.delivery import deliver_due
 
 LATER = date(2025, 9, 30)
@@ -247,3 +256,78 @@ def test_deliver_when_a_later_run_no_longer_matches_the_enterprise_withdraws_its
         status = dict(connection.execute(select(notices.c.id, notices.c.delivery_status).where(
             notices.c.id.in_([dropped.id, kept.id]))).all())  # fmt: skip
     assert status == {dropped.id: "withdrawn", kept.id: "delivered"}
+
+
+def test_dismissing_the_proposal_that_withdrew_a_grant_notice_sends_it_after_all(
+    client, engine, matched, repository, tokens
+):
+    dropped, kept = _dropped_and_kept(engine, "granted")  # benefits in the ledger: only a proposal unmatches them
+    with engine.begin() as connection:
+        connection.execute(insert(webhooks), [{"uscc": u, "url": f"https://example.test/{u}"}
+                                              for u in sorted({dropped.uscc, kept.uscc})])  # fmt: skip
+        connection.execute(
+            update(notices)
+            .where(notices.c.id.not_in([dropped.id, kept.id]))
+            .values(next_attempt_at=datetime.now(UTC) + timedelta(days=1))
+        )
+        # Held back five days before delivery first looked at it: the enterprise keeps its whole time to answer.
+        connection.execute(
+            update(notices)
+            .where(notices.c.id == dropped.id)
+            .values(next_attempt_at=datetime.now(UTC) - timedelta(days=5))
+        )
+        proposal = connection.execute(
+            insert(ledger_proposals)
+            .values(uscc=dropped.uscc, policy_id=dropped.policy_id, period_key=dropped.period_key, action="cancel",
+                    run_id="later", reason="no longer eligible", reason_zh="不再符合条件", status="open",
+                    created_at=datetime.now(UTC))
+            .returning(ledger_proposals.c.id)
+        ).scalar_one()  # fmt: skip
+    posted = []
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        posted.append(request.headers["Idempotency-Key"])
+        return httpx.Response(204)
+
+    with httpx.Client(transport=httpx.MockTransport(receive)) as http:
+        assert deliver_due(engine, repository, http).withdrawn == 1
+        officer = tokens.headers("officer")
+        note = {"note": "复核后仍符合条件"}
+        dismissed = client.post(f"/ledger/proposals/{proposal}/dismiss", json=note, headers=officer)
+        assert dismissed.status_code == 200, dismissed.text
+        with engine.connect() as connection:
+            resent = connection.execute(select(notices).where(notices.c.id == dropped.id)).one()
+        assert resent.delivery_status == "pending" and resent.attempts == 0
+        assert resent.respond_by == dropped.respond_by + timedelta(days=5)
+        report = deliver_due(engine, repository, http)
+    assert report.delivered == 1 and report.withdrawn == 0
+    assert [key.split(":")[0] for key in posted] == [kept.uscc, dropped.uscc]
+
+
+def test_dismissing_a_proposal_leaves_a_notice_withdrawn_for_another_reason_withdrawn(
+    client, engine, matched, repository, tokens
+):
+    with engine.connect() as connection:
+        granted = connection.execute(select(notices).where(notices.c.kind == "granted").order_by(notices.c.id)).first()
+    with engine.begin() as connection:
+        # the enterprise declined the benefit: the notice is moot whatever becomes of the proposal
+        connection.execute(insert(responses).values(
+            notice_id=granted.id, uscc=granted.uscc, policy_id=granted.policy_id, period_key=granted.period_key,
+            kind="declined", actor="enterprise", at=datetime.now(UTC)))  # fmt: skip
+        connection.execute(update(notices).where(notices.c.id == granted.id).values(delivery_status="withdrawn"))
+    _later_run(engine, "later", "completed", [])
+    with engine.begin() as connection:
+        proposal = connection.execute(
+            insert(ledger_proposals)
+            .values(uscc=granted.uscc, policy_id=granted.policy_id, period_key=granted.period_key, action="cancel",
+                    run_id="later", reason="no longer eligible", reason_zh="不再符合条件", status="open",
+                    created_at=datetime.now(UTC))
+            .returning(ledger_proposals.c.id)
+        ).scalar_one()  # fmt: skip
+    dismissed = client.post(
+        f"/ledger/proposals/{proposal}/dismiss", json={"note": "复核后仍符合条件"}, headers=tokens.headers("officer")
+    )
+    assert dismissed.status_code == 200, dismissed.text
+    with engine.connect() as connection:
+        status = connection.execute(select(notices.c.delivery_status).where(notices.c.id == granted.id)).scalar_one()
+    assert status == "withdrawn"
