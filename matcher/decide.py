@@ -16,29 +16,29 @@ or ranks, never over enterprises):
    the period, every amount is scaled pro rata (rounded down to the fen);
 5. the evidence of each decision: the facts the policy read, the facts to ask
    for, the conditions missed with their gap.
+
+Stage 1 is ``matcher.decide_candidates`` (one query), stage 5 ``matcher.evidence``. The rows stay grouped by
+policy (``_policy``, in the order of ids) from the candidates to the evidence, so a step that concerns a few
+policies (persons, supersedes, conflicts, top-ups) reads and rewrites their slices only (``_within``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 
-from features.profiles.catalogue import fact as catalogue_fact
 from matcher.amounts import MAX_AMOUNT_YUAN
+from matcher.decide_candidates import candidates, certificate_keys
+from matcher.evidence import evidence
 from matcher.ledger.statuses import DELIVERY_BY_MODE, PAYABLE_DECISIONS, DecisionStatus
-from matcher.periods import CERTIFICATES, UNKNOWN_CERTIFICATE, certificate_key, legacy_certificate_key, period_key
+from matcher.periods import UNKNOWN_CERTIFICATE, period_key
 from matcher.persons import COUNTED, assign_persons, person_families
 from policies.compiled import CompiledPolicy
-from policies.conditions import leaves
-from policies.evaluate import evaluate_policies
 from policies.graph import conflict_pairs
-from policies.language import ast
-from policies.language.compile import to_polars
-from policies.language.evaluate import evaluate
-from policies.render import OPERATOR_WORDS, format_value
 
 __all__ = ["DECIDED", "STANDING", "Decided", "decide"]
 
@@ -77,61 +77,6 @@ class Decided:
     # The persons each payable per-person benefit counts (family, person_id, uscc, policy_id, period_key): once
     # recorded, no later run counts them again in that family.
     persons: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=COUNTED_BY))
-
-
-def _candidates(profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], as_of: date, margin: float) -> pl.DataFrame:
-    """One row per (enterprise, policy) that is eligible, unknown or nearly eligible.
-
-    ``_row`` is the enterprise's row in ``profiles``: evidence is gathered by it, not
-    joined. Rows come policy by policy, by USCC within a policy: the order decisions
-    are written in, which keeps inserts into the (uscc, …) unique index local.
-    """
-
-    def all_known(p: CompiledPolicy) -> pl.Expr:
-        read = sorted(_amount_facts(p) & set(profiles.columns))
-        return pl.all_horizontal([pl.col(f).is_not_null() for f in read]) if read else pl.repeat(True, pl.len())
-
-    conditional = [p for p in policies if len(p.delivery_rules) > 1]
-    per_person = [p for p in policies if p.policy.benefit.persons]
-    known = profiles.lazy().select(
-        *(all_known(p).alias(f"{p.id}:amount_known") for p in policies),
-        *(to_polars(p.amount.node, p.kinds, as_of).cast(pl.Float64).alias(f"{p.id}:unit") for p in per_person),
-        *(p.delivery_expr(as_of).alias(f"{p.id}:mode") for p in conditional),
-    )
-    wide = pl.concat(
-        [evaluate_policies(profiles, policies, as_of, near_miss_margin=margin), known], how="horizontal"
-    ).with_columns(
-        _row=pl.int_range(pl.len(), dtype=pl.UInt32),
-        _order=pl.col("uscc").rank("ordinal").cast(pl.UInt32),
-    )
-    parts = []
-    for p in sorted(policies, key=lambda p: p.id):
-        amount, eligible = pl.col(f"{p.id}:amount"), pl.col(f"{p.id}:eligible")
-        # An amount that is not a sane number of yuan, or that is unknown although every fact it reads is
-        # known (x / 0), is the rule's mistake: reported to the officer, never turned into a decision.
-        insane = ~amount.is_finite() | (amount < 0) | (amount > MAX_AMOUNT_YUAN)
-        error = (amount.is_not_null() & insane).fill_null(False) | (
-            eligible.fill_null(False) & amount.is_null() & pl.col(f"{p.id}:amount_known")
-        )
-        parts.append(
-            wide.select(
-                "uscc",
-                "_row",
-                "_order",
-                pl.lit(p.id).alias("policy_id"),
-                eligible.alias("eligible"),
-                pl.col(f"{p.id}:near").alias("near"),
-                pl.when(error).then(None).otherwise(amount * 100).round(0).cast(pl.Int64).alias("amount_full_fen"),
-                amount.alias("amount_yuan"),
-                error.alias("amount_error"),
-                (pl.col(f"{p.id}:mode") if p in conditional else pl.lit(p.policy.delivery_default)).alias("mode"),
-                (pl.col(f"{p.id}:unit") if p in per_person else pl.lit(None, pl.Float64)).alias("unit"),
-            )
-            .filter(pl.col("eligible").is_null() | pl.col("eligible") | pl.col("near").fill_null(False))
-            .sort("_order")
-            .drop("_order")
-        )
-    return pl.concat(parts).collect()
 
 
 STANDING = {
@@ -179,22 +124,6 @@ def _group_prior(prior: pl.DataFrame, groups: dict[str, str]) -> pl.DataFrame:
     )
 
 
-def _certificate_keys(
-    profiles: pl.DataFrame, policies: Sequence[CompiledPolicy], rows: pl.DataFrame, *, legacy: bool = False
-) -> pl.Series:
-    """The period key of each of ``rows`` (policy_id, _row: the enterprise's row in ``profiles``) of a
-    per-certificate policy: the certificate the enterprise holds now, by its number (null when unknown, or not
-    such a policy). ``legacy``: the key benefits of that certificate got before, by the start of its validity."""
-    key = pl.lit(None, dtype=pl.String)
-    for p in policies:
-        if number := p.policy.benefit.certificate:
-            fact = CERTIFICATES[number] if legacy else number
-            held = pl.lit(profiles[fact].gather(rows["_row"]))
-            now = legacy_certificate_key(held) if legacy else certificate_key(held)
-            key = pl.when(pl.col("policy_id") == p.id).then(now).otherwise(key)
-    return rows.select(key.alias("_cert")).to_series()
-
-
 def _standing(
     prior: pl.DataFrame, cand: pl.DataFrame, groups: dict[str, str], per_person: frozenset[str] = frozenset()
 ) -> pl.DataFrame:
@@ -202,7 +131,10 @@ def _standing(
     (not eligible, not unknown, not nearly eligible) is not eligible; one whose amount cannot be computed is
     unknown. A top-up is owed its award less the other awards of its group the enterprise was granted; a benefit
     that counts each person once keeps the amount of the persons it counted (later hires are a later benefit)."""
+    if prior.height == 0:  # nothing in the ledger to judge
+        return pl.DataFrame(schema=STANDING)
     seen = cand.select("uscc", "policy_id", "eligible", "amount_full_fen", "amount_error", _seen=pl.lit(True))
+    seen = seen.join(prior.select("uscc", "policy_id"), on=["uscc", "policy_id"], how="semi")
     joined = prior.select("uscc", "policy_id", "period_key").join(seen, on=["uscc", "policy_id"], how="left")
     eligible = (
         pl.when(pl.col("_seen").is_null())
@@ -243,10 +175,6 @@ def _standing(
         eligible.alias("eligible_now"),
         pl.when(eligible).then(pl.col("amount_full_fen")).alias("amount_now_fen"),
     ).cast(STANDING)
-
-
-def _amount_facts(policy: CompiledPolicy) -> frozenset[str]:
-    return policy.amount.facts | (policy.count.facts if policy.count else frozenset())
 
 
 def _amount_errors(errors: pl.DataFrame, examples: int = 5) -> dict[str, dict]:
@@ -302,53 +230,50 @@ def _resolve_conflicts(eligible: pl.DataFrame, prior: pl.DataFrame, pairs: set[t
     return pl.concat(losers) if losers else eligible.select("uscc", "policy_id").head(0)
 
 
-def _value_text(value: pl.Expr, unit: str | None) -> pl.Expr:
-    if unit == "ratio":
-        return pl.format("{}%", (value * 100).round(2))
-    return value.round(2).cast(pl.String) if unit in ("yuan", "10k yuan", "years") else value.cast(pl.String)
+def _within(
+    frame: pl.DataFrame, chosen: Collection[int], change: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """``frame`` (rows grouped by ``_policy``, ascending) with ``change`` made to the rows of the ``chosen``
+    policies only: the other policies' rows are neither read nor copied. ``change`` keeps the rows' order."""
+    frame = _grouped(frame)
+    spans = _spans(frame)
+    picked = [i for i in spans if i in chosen]
+    if not picked:
+        return frame
+    changed = _grouped(change(pl.concat([frame.slice(*spans[i]) for i in picked])))
+    now = _spans(changed)
+    pieces = [
+        changed.slice(*now[i]) if i in chosen else frame.slice(*spans[i]) for i in spans if i in now or i not in chosen
+    ]
+    return pl.concat(pieces) if pieces else frame.head(0)
 
 
-def _evidence(decisions: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
-    """Facts read (JSON), facts missing (names) and thresholds missed (zh, en) for one policy's rows."""
-    names = sorted(policy.facts)
-    mine = decisions.filter(pl.col("policy_id") == policy.id)
-    # The decision's own status is set aside: a policy may read the profile fact called `status`.
-    rows = profiles.select(pl.col(names).gather(mine["_row"])).with_columns(_decision=mine["status"])
+def _grouped(frame: pl.DataFrame) -> pl.DataFrame:
+    """Joins and filters keep the left order, so rows stay grouped by policy; should one not, regroup (stable)."""
+    return frame if frame["_policy"].is_sorted() else frame.sort("_policy", maintain_order=True)
 
-    def listing(parts: list[pl.Expr]) -> pl.Expr:
-        return pl.concat_str(parts, separator="; ", ignore_nulls=True) if parts else pl.lit(None, pl.String)
 
-    missing = listing([pl.when(pl.col(n).is_null()).then(pl.lit(n)) for n in names])
-    missed: dict[str, list[pl.Expr]] = {"zh": [], "en": []}
-    for leaf in leaves(policy.eligibility):
-        node = leaf.expr.node
-        if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.FactRef) and ast.is_constant(node.right)):
-            continue
-        f = catalogue_fact(node.left.name)
-        fails = ~to_polars(node, policy.kinds, as_of)
-        value = _value_text(pl.col(f.name), f.unit)
-        threshold = evaluate(node.right, {}, as_of)
-        need = {lang: f"{OPERATOR_WORDS[node.op]} {format_value(threshold, f, lang)}" for lang in ("zh", "en")}
-        label = leaf.label
-        missed["zh"].append(
-            pl.when(fails).then(
-                pl.format(f"{label.zh if label else leaf.expr.text}（{f.zh}为{{}}，要求{need['zh']}）", value)
-            )
-        )
-        missed["en"].append(
-            pl.when(fails).then(
-                pl.format(f"{label.en if label else leaf.expr.text} ({f.en} is {{}}, needs {need['en']})", value)
-            )
-        )
-    near = pl.col("_decision") == str(DecisionStatus.NEAR_MISS)
-    unknown = pl.col("_decision") == str(DecisionStatus.NEEDS_DATA)
-    evidence = rows.select(
-        pl.struct(names).struct.json_encode().alias("facts"),
-        pl.when(unknown).then(missing).alias("unknown_facts"),
-        pl.when(near).then(listing(missed["zh"])).alias("failing_zh"),
-        pl.when(near).then(listing(missed["en"])).alias("failing"),
-    )
-    return pl.concat([mine, evidence], how="horizontal")
+def _spans(frame: pl.DataFrame) -> dict[int, tuple[int, int]]:
+    """Policy index → (offset, length) of its rows in ``frame``, grouped by ``_policy`` in ascending order."""
+    sizes = frame.group_by("_policy").len().sort("_policy")
+    spans, offset = {}, 0
+    for i, n in sizes.iter_rows():
+        spans[i] = (offset, n)
+        offset += n
+    return spans
+
+
+class _Laps:
+    """Seconds per stage into ``timings`` (bench/decide.py), when asked for."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings, self.last = timings, time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
+        self.last = now
 
 
 def decide(
@@ -360,6 +285,7 @@ def decide(
     near_miss_margin: float = 0.1,
     persons: pl.DataFrame | None = None,
     counted: pl.DataFrame | None = None,
+    timings: dict[str, float] | None = None,
 ) -> Decided:
     """Decisions for ``profiles`` as of ``as_of``.
 
@@ -368,11 +294,14 @@ def decide(
     ``persons`` (uscc, person_id, hire_date, fact: ``matcher.persons.PERSONS``) are the persons behind the hire
     counts, and ``counted`` (family, person_id) those other runs counted: a policy that counts each person once
     pays only for persons not counted before (without ``persons``, its count fact is taken as it stands).
+    ``timings``, when given, receives the seconds each stage took (candidates, standing, graph, budgets, evidence).
     """
+    lap = _Laps(timings)
     if not policies:  # nothing in force: no decision, but the frame keeps its columns for the writers
         counts = dict.fromkeys(map(str, DECIDED), 0) | {"enterprises": profiles.height, "amount_error": 0}
         return Decided(pl.DataFrame(schema=_SCHEMA), counts, {})  # nothing in force: nothing to judge either
     by_id = {p.id: p for p in policies}
+    index = {p: i for i, p in enumerate(sorted(by_id))}  # _policy: the policy's place in the order of ids
     keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies if not p.policy.benefit.certificate}
     key_frame = pl.DataFrame({"policy_id": list(keys), "period_key": list(keys.values())}, schema=_PRIOR_KEYS)
     given = (prior if prior is not None else pl.DataFrame(schema=_PRIOR)).filter(pl.col("policy_id").is_in(list(by_id)))
@@ -383,19 +312,20 @@ def decide(
         rows = profiles.select("uscc", _row=pl.int_range(pl.len(), dtype=pl.UInt32))
         held = held.join(rows, on="uscc")  # benefits of enterprises no longer profiled have no certificate now
         # A benefit keyed by the start of the certificate's validity (before numbers keyed them) is this one's too.
-        now = _certificate_keys(profiles, policies, held)
-        before = _certificate_keys(profiles, policies, held, legacy=True)
+        now = certificate_keys(profiles, policies, held)
+        before = certificate_keys(profiles, policies, held, legacy=True)
         held = held.filter((pl.col("period_key") == now) | (pl.col("period_key") == before)).drop("_row")
     prior = pl.concat([given.join(key_frame, on=["policy_id", "period_key"], how="semi"), held])
     counts: dict[str, int] = {}
     groups = _top_up_groups(policies)
 
-    cand = _candidates(profiles, policies, as_of, near_miss_margin).with_columns(
+    cand = candidates(profiles, policies, as_of, near_miss_margin).with_columns(
         period_key=pl.col("policy_id").replace_strict(keys, default=None, return_dtype=pl.String)
     )
+    lap("candidates")
     if per_certificate:
         cand = (
-            cand.with_columns(_cert=_certificate_keys(profiles, policies, cand))
+            cand.with_columns(_cert=certificate_keys(profiles, policies, cand))
             .with_columns(
                 # Eligible, but the certificate that keys the benefit unknown: it cannot be paid; asked for instead.
                 eligible=pl.when(pl.col("period_key").is_null() & pl.col("_cert").is_null() & pl.col("eligible"))
@@ -405,11 +335,13 @@ def decide(
             )
             .drop("_cert")
         )
+    lap("certificates")
     standing = _standing(prior, cand, groups, frozenset(person_families(policies)))
+    lap("standing")
     errors = cand.filter(pl.col("amount_error"))
     amount_errors = _amount_errors(errors)
     counts["amount_error"] = errors.height
-    cand = cand.filter(~pl.col("amount_error")).drop("amount_error", "amount_yuan")
+    cand = (cand.filter(~pl.col("amount_error")) if errors.height else cand).drop("amount_error", "amount_yuan")
     due = cand.join(prior, on=["uscc", "policy_id"], how="anti") if prior.height else cand
     counts["already_granted"] = cand.height - due.height
     # Eligible with an unknown amount cannot be paid: the missing fact is asked for instead.
@@ -434,20 +366,25 @@ def decide(
             families,
         )
         fresh = assigned.group_by("uscc", "policy_id").agg(_fresh=pl.len().cast(pl.Int64))
-        due = due.join(fresh, on=["uscc", "policy_id"], how="left", maintain_order="left").with_columns(
-            _fresh=pl.col("_fresh").fill_null(0)
-        )
-        before = due.height
-        due = (
-            due.filter(~(mine & is_eligible & (pl.col("_fresh") == 0)))
-            .with_columns(
-                amount_full_fen=pl.when(mine & is_eligible)
-                .then((pl.col("unit") * pl.col("_fresh") * 100).round(0).cast(pl.Int64))
-                .otherwise(pl.col("amount_full_fen"))
+
+        def count_fresh(rows: pl.DataFrame) -> pl.DataFrame:
+            return (
+                rows.join(fresh, on=["uscc", "policy_id"], how="left", maintain_order="left")
+                .with_columns(_fresh=pl.col("_fresh").fill_null(0))
+                .filter(~(is_eligible & (pl.col("_fresh") == 0)))
+                .with_columns(
+                    amount_full_fen=pl.when(is_eligible)
+                    .then((pl.col("unit") * pl.col("_fresh") * 100).round(0).cast(pl.Int64))
+                    .otherwise(pl.col("amount_full_fen"))
+                )
+                .drop("_fresh")
             )
-            .drop("_fresh")
-        )
+
+        before = due.height
+        due = _within(due, {index[i] for i in families}, count_fresh)
         counts["already_granted"] += before - due.height
+
+    lap("persons")
 
     # supersedes: while the newer policy is eligible, the one it replaces is not paid; and where the newer one
     # covers the enterprise (its region), the replaced one asks for no data and raises no near miss either.
@@ -456,30 +393,31 @@ def decide(
             # ... or already granted by an earlier run: the replaced one is not due then either
             newer = pl.concat(
                 [
-                    due.filter((pl.col("policy_id") == p.id) & is_eligible).select("uscc"),
+                    due.filter((pl.col("_policy") == index[p.id]) & is_eligible).select("uscc"),
                     prior.filter(pl.col("policy_id") == p.id).select("uscc"),
                 ]
-            )
-            covered = profiles.filter(p.in_region_expr().fill_null(False)).select("uscc")
-            before = due.height
-            due = due.filter(
-                ~(
-                    (pl.col("policy_id") == old)
-                    & (
-                        pl.col("uscc").is_in(newer["uscc"].implode())
-                        | (~is_eligible & pl.col("uscc").is_in(covered["uscc"].implode()))
-                    )
+            )["uscc"]
+            covered = profiles.select(p.in_region_expr().fill_null(False)).to_series()
+
+            def drop_replaced(
+                rows: pl.DataFrame, newer: pl.Series = newer, covered: pl.Series = covered
+            ) -> pl.DataFrame:
+                return rows.filter(
+                    ~(pl.col("uscc").is_in(newer.implode()) | (~is_eligible & covered.gather(rows["_row"])))
                 )
-            )
+
+            before = due.height
+            due = _within(due, {index[old]} if old in index else set(), drop_replaced)
             counts["superseded"] = counts.get("superseded", 0) + before - due.height
 
+    lap("supersedes")
     # top_up groups: an earlier, lower award of the group blocks nothing higher; the higher pays the difference
     group_prior = _group_prior(prior, groups) if groups else None
     blocking = prior
-    if group_prior is not None:
+    if group_prior is not None and group_prior.height:
         in_group = pl.col("policy_id").replace_strict(groups, default=None, return_dtype=pl.String)
         higher = (
-            due.filter(is_eligible)
+            due.filter(is_eligible & pl.col("policy_id").is_in(list(groups)))
             .with_columns(group=in_group)
             .join(group_prior, on=["uscc", "group"])
             .filter(pl.col("amount_full_fen") > pl.col("over_fen"))
@@ -495,22 +433,30 @@ def decide(
         )
 
     pairs = {(a, b) for a, b in conflict_pairs(policies) if a in by_id and b in by_id}
-    losers = _resolve_conflicts(due.filter(is_eligible), blocking, pairs)
-    due = due.join(losers, on=["uscc", "policy_id"], how="anti")
-    counts["excluded"] = losers.height
-    if pairs:  # no point asking for data, or raising a near miss, for a benefit excluded by one already kept
-        kept = pl.concat([due.filter(is_eligible).select("uscc", "policy_id"), blocking.select("uscc", "policy_id")])
+    counts["excluded"] = 0
+
+    def exclude(rows: pl.DataFrame) -> pl.DataFrame:
+        """The rows of the policies in a conflict, less those a kept benefit excludes."""
+        losers = _resolve_conflicts(rows.filter(is_eligible), blocking, pairs)
+        rows = rows.join(losers, on=["uscc", "policy_id"], how="anti")
+        counts["excluded"] += losers.height
+        # no point asking for data, or raising a near miss, for a benefit excluded by one already kept
+        kept = pl.concat([rows.filter(is_eligible).select("uscc", "policy_id"), blocking.select("uscc", "policy_id")])
         conflicts = pl.DataFrame(list(pairs), schema={"policy_id": pl.String, "other": pl.String}, orient="row")
         blocked = (
-            due.filter(~is_eligible)
+            rows.filter(~is_eligible)
             .join(conflicts, on="policy_id")
             .join(kept.rename({"policy_id": "other"}), on=["uscc", "other"], how="semi")
             .select("uscc", "policy_id")
             .unique()
         )
-        due = due.join(blocked, on=["uscc", "policy_id"], how="anti")
         counts["excluded"] += blocked.height
+        return rows.join(blocked, on=["uscc", "policy_id"], how="anti")
 
+    # Only the policies in a conflict are read: a benefit excluded by another is of one of them.
+    due = _within(due, {index[i] for pair in pairs for i in pair}, exclude)
+
+    lap("conflicts")
     # requires: met only when the required policy is eligible (after the graph) or already granted
     for p in policies:
         for needed in p.policy.relations.requires:
@@ -529,27 +475,34 @@ def decide(
             ).filter(~(mine & is_eligible & ~has & ~unsure))
             counts["unmet_requirement"] = counts.get("unmet_requirement", 0) + before - due.height
 
+    lap("requires")
     top_ups = pl.DataFrame(schema=TOP_UPS)
-    if group_prior is not None:  # the kept higher award owes what the earlier one did not pay
+    if group_prior is not None and group_prior.height:  # the kept higher award owes what the earlier one did not pay
         in_group = pl.col("policy_id").replace_strict(groups, default=None, return_dtype=pl.String)
         rising = (
-            due.filter(is_eligible)
+            due.filter(is_eligible & pl.col("policy_id").is_in(list(groups)))
             .with_columns(group=in_group)
             .join(group_prior, on=["uscc", "group"])
             .filter(pl.col("amount_full_fen") > pl.col("over_fen"))
         )
         top_ups = rising.select(*TOP_UPS)
-        due = (
-            due.join(
-                top_ups.select("uscc", "policy_id", "over_fen"),
-                on=["uscc", "policy_id"],
-                how="left",
-                maintain_order="left",
-            )
-            .with_columns(amount_full_fen=pl.col("amount_full_fen") - pl.col("over_fen").fill_null(0))
-            .drop("over_fen")
+        due = _within(
+            due,
+            {index[i] for i in groups},
+            lambda rows: (
+                rows.join(
+                    top_ups.select("uscc", "policy_id", "over_fen"),
+                    on=["uscc", "policy_id"],
+                    how="left",
+                    maintain_order="left",
+                )
+                .with_columns(amount_full_fen=pl.col("amount_full_fen") - pl.col("over_fen").fill_null(0))
+                .drop("over_fen")
+            ),
         )
         counts["top_up"] = top_ups.height
+    elif group_prior is not None:  # no award of a top-up group in the ledger: nothing to top up
+        counts["top_up"] = 0
 
     policy_id = pl.col("policy_id")
     decided = due.with_columns(
@@ -561,20 +514,24 @@ def decide(
         .otherwise(pl.lit(str(DecisionStatus.NEAR_MISS))),
     )
 
+    lap("top-ups")
+    decided = decided.with_columns(_payable=pl.col("status").is_in(_PAYABLE))
+    demand = decided.filter(pl.col("_payable")).group_by("policy_id").agg(pl.col("amount_full_fen").sum())
+    demanded_by = dict(demand.iter_rows())
+
+    def spent_by(ledger: pl.DataFrame) -> dict[str, int]:
+        return dict(ledger.group_by("policy_id").agg(pl.col("amount_fen").sum()).iter_rows())
+
+    spent_now, spent_any = spent_by(prior), spent_by(given)
     budgets: dict[str, dict] = {}
     scale: dict[str, float] = {}
     for p in policies:
         if p.policy.budget is None:
             continue
         budget = round(p.policy.budget * 100)
-        spent = int(
-            (given if p.policy.benefit.certificate else prior).filter(pl.col("policy_id") == p.id)["amount_fen"].sum()
-            or 0
-        )
-        demanded = int(
-            decided.filter((pl.col("policy_id") == p.id) & pl.col("status").is_in(_PAYABLE))["amount_full_fen"].sum()
-            or 0
-        )
+        # Per certificate, every certificate's benefits spend the budget, not only those of the one held now.
+        spent = int((spent_any if p.policy.benefit.certificate else spent_now).get(p.id) or 0)
+        demanded = int(demanded_by.get(p.id) or 0)
         remaining = max(budget - spent, 0)
         factor = 1.0 if demanded <= remaining else remaining / demanded
         scale[p.id] = factor
@@ -585,24 +542,29 @@ def decide(
             "remaining_fen": remaining,
             "scale": factor,
         }
-    factor = pl.col("policy_id").replace_strict(scale, default=1.0, return_dtype=pl.Float64)
-    decided = decided.with_columns(
-        amount_fen=pl.when(pl.col("status").is_in(_PAYABLE) & (factor < 1.0))
-        .then((pl.col("amount_full_fen").cast(pl.Float64) * factor).floor().cast(pl.Int64))
-        .otherwise(pl.col("amount_full_fen"))
-    )
-
-    parts = [_evidence(decided, profiles, p, as_of) for p in sorted(policies, key=lambda p: p.id)]
-    decisions = pl.concat(parts).select(*_SCHEMA)
-    for status in DECIDED:
-        counts[str(status)] = int((decisions["status"] == status).sum())
-    counts["enterprises"] = profiles.height
-    counted_by = (
-        assigned.join(
-            decisions.filter(pl.col("status").is_in(_PAYABLE)).select("uscc", "policy_id", "period_key"),
-            on=["uscc", "policy_id"],
+    if scaled := {i: f for i, f in scale.items() if f < 1.0}:
+        factor = pl.col("policy_id").replace_strict(scaled, default=1.0, return_dtype=pl.Float64)
+        amount_fen = (
+            pl.when(pl.col("_payable") & (factor < 1.0))
+            .then((pl.col("amount_full_fen").cast(pl.Float64) * factor).floor().cast(pl.Int64))
+            .otherwise(pl.col("amount_full_fen"))
         )
+    else:  # nothing over budget: every amount as due
+        amount_fen = pl.col("amount_full_fen")
+    decided = decided.with_columns(amount_fen=amount_fen)
+
+    lap("budgets")
+    decisions = evidence(decided, profiles, policies, as_of).select(*_SCHEMA)
+    lap("evidence")
+    by_status = dict(decisions.group_by("status").len().iter_rows())
+    for status in DECIDED:
+        counts[str(status)] = int(by_status.get(str(status), 0))
+    counts["enterprises"] = profiles.height
+    payable = pl.col("_payable") & pl.col("policy_id").is_in(list(families))
+    counted_by = (
+        assigned.join(decided.filter(payable).select("uscc", "policy_id", "period_key"), on=["uscc", "policy_id"])
         .select(*COUNTED_BY)
         .sort("family", "person_id")
     )
+    lap("counts")
     return Decided(decisions, counts, budgets, amount_errors, standing, top_ups, counted_by)

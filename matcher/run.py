@@ -171,30 +171,42 @@ def run_matching(
     stage("building profiles")
     profiles = build_profiles({t: checked.clean(t) for t in checked.tables}, as_of).collect(engine="streaming")
     profiles = apply_attested(apply_lists(profiles, lists), attested)
+    families = person_families(policies)
+    hires = checked.clean("si_hires") if families else None
+    # The registry's rows (about 1 GiB a million enterprises) are not read past here: let them go, unless the
+    # caller holds the check itself.
+    del checked
     done("building profiles")
 
     stage("deciding")
     per_certificate = {p.id for p in policies if p.policy.benefit.certificate}
     keys = {period_key(p.policy.benefit.period, as_of) for p in policies if p.id not in per_certificate}
     prior = _prior(engine, run_id, keys, per_certificate)
-    families = person_families(policies)
     persons = counted = None
-    if families:  # each person once: the persons behind the counts, and those other runs counted
+    if hires is not None:  # each person once: the persons behind the counts, and those other runs counted
         facts = sorted({fact for _, fact in families.values()})
-        persons = hired_persons(checked.clean("si_hires").lazy(), as_of, facts).collect()
+        persons = hired_persons(hires.lazy(), as_of, facts).collect()
         counted = counted_persons(engine, run_id, (family for family, _ in families.values()))
+    del hires
     decided = decide(profiles, policies, as_of, prior=prior, persons=persons, counted=counted)
     done("deciding")
 
     stage("ranking")  # orders and times the notices; never changes a decision
     ranked = rank_decisions(engine, run_id, decided.decisions, profiles, policies, as_of, push, chunk_rows=chunk_rows)
+    del profiles  # nothing reads the profiles past ranking, nor the unranked decisions
+    decided.decisions = decided.decisions.clear()
     done("ranking")
 
     stage("writing decisions")
-    rows = ranked.decisions
     insert_missing(
-        engine, decisions, rows.select(*DECISION_COLUMNS).with_columns(run_id=pl.lit(run_id)), chunk_rows=chunk_rows
+        engine,
+        decisions,
+        ranked.decisions.select(*DECISION_COLUMNS).with_columns(run_id=pl.lit(run_id)),
+        chunk_rows=chunk_rows,
     )
+    # What the ledger and the notices read; the evidence (facts, failing, …), most of the frame, goes.
+    rows = ranked.decisions.select("uscc", "policy_id", "policy_version", "period_key", "status", "amount_fen")
+    ranked.decisions = ranked.decisions.clear()
     done("writing decisions")
 
     stage("writing the benefit ledger")
@@ -210,7 +222,9 @@ def run_matching(
     notice_rows = ranked.schedule(built).with_columns(
         respond_by=pl.col("respond_by") + pl.duration(days=(pl.col("next_attempt_at") - pl.lit(stamp)).dt.total_days())
     )
+    del built, rows
     insert_missing(engine, notices, notice_rows, chunk_rows=chunk_rows)
+    del notice_rows
     done("writing notices")
 
     stage("reviewing the ledger")  # benefits earlier runs granted, judged on today's data

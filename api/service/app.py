@@ -16,7 +16,7 @@ from api.service.auth import FAILED_AUTH_LIMIT, FailedAuth
 from api.service.headers import SecurityHeaders
 from api.service.limits import DEFAULT_BODY, BodyLimits
 from api.service.logs import RequestIds, install_json_logs
-from api.service.metrics import RequestMetrics
+from api.service.metrics import observe_request
 from api.service.metrics import router as metrics_router
 from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
@@ -112,9 +112,8 @@ def create_app(
     drafts_body["/supplied-facts/lists"] = supplied_facts.MAX_LIST_BODY
     app.add_middleware(BodyLimits, caps=drafts_body, public={"/health"}, public_under=("/web/",))
     app.add_middleware(SecurityHeaders)
-    # Outermost: every answer (a refusal of BodyLimits too) is counted, timed and carries its request id.
-    app.add_middleware(RequestMetrics)
-    app.add_middleware(RequestIds)
+    # Outermost: every answer (a refusal of BodyLimits too) carries its request id, is counted and timed.
+    app.add_middleware(RequestIds, observe=observe_request)
     install_json_logs()
 
     @app.get("/health", response_model=Health, tags=["service"])

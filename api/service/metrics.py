@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +33,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.service.auth import allow
 from api.service.routes.common import problems
@@ -43,7 +41,7 @@ from matcher.db.models import notices, runs
 from matcher.supervision import CalendarUnknown, WorkingCalendar, open_cards
 from matcher.supervision.limits import TimeLimits
 
-__all__ = ["MULTIPROC_ENV", "RequestMetrics", "prepare_multiprocess", "router"]
+__all__ = ["MULTIPROC_ENV", "observe_request", "prepare_multiprocess", "router"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Latency buckets in seconds: the service's reads answer in milliseconds, a run request in under a second.
@@ -72,30 +70,21 @@ def prepare_multiprocess(data_dir: Path) -> Path:
     return folder
 
 
-class RequestMetrics:
-    """ASGI middleware: counts each HTTP request and times it, labelled by the route that served it."""
+# The labelled children of both metrics, per (route, method, status class): prometheus-client's ``labels()``
+# validates and looks the labels up on every call, a cost paid per request for a bounded set of keys (routes x
+# methods x 5 classes).
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        start, status = time.perf_counter(), 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            REQUESTS.labels(route, method, f"{status // 100}xx").inc()
-            LATENCY.labels(route, method).observe(time.perf_counter() - start)
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    """Count one answered request and its duration (``RequestIds`` calls this; api/service/logs.py)."""
+    method = method if method in _METHODS else "other"  # a client's made-up method must not grow the set
+    key = (route, method, status // 100)
+    children = _children.get(key)
+    if children is None:
+        children = _children[key] = (REQUESTS.labels(route, method, f"{key[2]}xx"), LATENCY.labels(route, method))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

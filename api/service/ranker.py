@@ -155,6 +155,20 @@ class Ranker:
             self._checked = time.monotonic()
             return self._model, self._broken
 
+    def note_without_model(self) -> dict[str, str] | None:
+        """What ``reasons`` would answer for any pair when it is already known that no champion can explain it
+        (none in service, or the store unreadable) — without reading the store or waiting for a thread that does;
+        None when a model is loaded, or when the store is due to be read again. Lets an ``async`` route skip a
+        hop to a thread that would only return this note."""
+        if not self._lock.acquire(blocking=False):  # another thread is reading the store
+            return None
+        try:
+            if self._model is not None or time.monotonic() - self._checked >= self.ttl:
+                return None
+            return UNAVAILABLE if self._broken else NO_CHAMPION
+        finally:
+            self._lock.release()
+
     def reasons(
         self, uscc: str, policy_id: str, run_id: str | None = None, *, top: int = 3
     ) -> tuple[list[dict[str, Any]] | None, dict[str, str] | None]:

@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from matcher.amounts import amount_check
@@ -439,6 +440,7 @@ payment_batches = Table(
     CheckConstraint("total_fen >= 0", name="total_fen"),
 )
 
+_OPEN = text("open = 1")
 payment_items = Table(
     "payment_items",
     metadata,
@@ -466,10 +468,11 @@ payment_items = Table(
         " is in at most one open batch",
     ),
     UniqueConstraint("batch_id", "line"),
-    UniqueConstraint("reference"),
-    UniqueConstraint("uscc", "policy_id", "period_key", "open"),
+    CheckConstraint("reference = 'HQ' || batch_id || '-' || line", name="reference"),  # unique as (batch, line)
     CheckConstraint("amount_fen > 0 AND " + amount_check("amount_fen"), name="amount_fen"),
     Index(None, "batch_id", "benefit_id"),
+    # Partial, so that settling an item leaves it (migration 0021): a benefit is in at most one open batch.
+    Index(None, "uscc", "policy_id", "period_key", unique=True, postgresql_where=_OPEN, sqlite_where=_OPEN),
 )
 
 # The bank's return lines, kept as read: what each reconciliation was based on.

@@ -75,16 +75,19 @@ def _move_postgresql(
 ) -> int:
     rule = MOVES[entry]
     target = str(rule.target)
-    moved = update(benefits).where(where, benefits.c.status == source).values(status=target)
+    moved = update(benefits).values(status=target)
     paid: ColumnElement[int] = literal(0)
     if rule.pays:
-        # The amount paid before, from the statement's snapshot; the update's re-check of ``paid_fen`` on the row
-        # it locks leaves out a row paid by another transaction meanwhile, so the payment journaled is the one made.
+        # The amount paid before, from the statement's snapshot; the update's re-check of ``status`` and
+        # ``paid_fen`` on the row it locks leaves out a row moved or paid by another transaction meanwhile, so the
+        # payment journaled is the one made. ``where`` is judged once, in ``old`` (on the snapshot): judging it
+        # again in the update doubled the cost of choosing the benefits (a second join through payment_items).
         old = select(benefits.c.id, benefits.c.paid_fen).where(where, benefits.c.status == source).subquery("old")
-        moved = moved.where(benefits.c.id == old.c.id, benefits.c.paid_fen == old.c.paid_fen)
-        moved = moved.values(paid_fen=benefits.c.amount_fen)
+        moved = moved.where(benefits.c.id == old.c.id, benefits.c.status == source)
+        moved = moved.where(benefits.c.paid_fen == old.c.paid_fen).values(paid_fen=benefits.c.amount_fen)
         returned = (benefits.c.amount_fen - old.c.paid_fen).label("outstanding")
     else:
+        moved = moved.where(where, benefits.c.status == source)
         returned = literal(0).label("outstanding")
     moved_cte = moved.returning(
         benefits.c.uscc, benefits.c.policy_id, benefits.c.period_key, benefits.c.amount_fen, returned

@@ -12,8 +12,9 @@ outstanding into a new batch, one item each, with the account used. It commits c
 resumes where it stopped: rerun after a crash, it finishes the same batch.
 
 A benefit is in at most one open batch: the ledger moves it payable → in_batch only once, and the
-items' unique key (benefit, open) refuses a second open item whatever the code does. The maker
-cannot be the checker: ``approve`` refuses the preparer, and so does a CHECK constraint.
+items' unique index on the benefit over the open items (``open = 1``) refuses a second open item whatever
+the code does. The maker cannot be the checker: ``approve`` refuses the preparer, and so does a CHECK
+constraint.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from matcher.db.models import benefit_journal, benefits, notices, payment_batche
 from matcher.ledger import BenefitStatus, JournalEntry, move_all
 from matcher.payouts.accounts import accounts_in_force
 from matcher.payouts.errors import BatchRefused
+from matcher.payouts.statistics import refresh_statistics
 from matcher.payouts.terms import PolicyKey, cash_policy, in_publicity
 
 __all__ = [
@@ -220,7 +222,8 @@ def prepare(
     say("opened")
 
     due = and_(cash_policy(terms), _nothing_holds(terms, as_of))
-    with engine.connect() as connection:
+    with engine.begin() as connection:
+        refresh_statistics(connection, benefits, notices)  # a run may just have written them
         ranges = _id_ranges(connection, chunk_rows)
     for low, high in ranges:
         with engine.begin() as connection:
@@ -262,6 +265,8 @@ def prepare(
         first, last = chunk["line"][0], chunk["line"][-1]
         with engine.begin() as connection:
             write_missing(connection, payment_items, chunk)
+            if start == 0:  # the later chunks' plans too: the planner scales the rows counted to the table's size
+                refresh_statistics(connection, payment_items, benefits)
             lines = select(payment_items.c.benefit_id).where(
                 payment_items.c.batch_id == batch_id, payment_items.c.line.between(first, last)
             )

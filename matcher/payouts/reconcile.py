@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, and_, case, exists, func, literal, select, update
+from sqlalchemy import Engine, and_, case, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from matcher.db.bulk import CHUNK_ROWS, insert_missing
 from matcher.db.models import benefits, notices, payment_batches, payment_items, payment_returns
@@ -24,6 +25,7 @@ from matcher.ledger import BenefitStatus, DeliveryStatus, JournalEntry, move_all
 from matcher.payouts.batches import Progress, batch_ref, lock_batch, refuse_state
 from matcher.payouts.errors import BatchRefused, ReturnFileRefused
 from matcher.payouts.files import REASONS, ReturnFile, parse_return, yuan
+from matcher.payouts.statistics import refresh_statistics
 
 __all__ = ["Reconciliation", "reconcile", "reconcile_file"]
 
@@ -81,16 +83,23 @@ def _check_against_batch(engine: Engine, returned: ReturnFile, source: str) -> N
         )
 
 
-def _notices(batch_id: int, kind: str, outcome: str, low: int, high: int, now: datetime):
-    """The ``kind`` notice of every item of lines ``low``..``high`` settled as ``outcome``, not yet sent."""
-    topic = batch_ref(batch_id)
-    already = exists().where(
-        notices.c.uscc == payment_items.c.uscc,
-        notices.c.policy_id == payment_items.c.policy_id,
-        notices.c.period_key == payment_items.c.period_key,
-        notices.c.kind == kind,
-        notices.c.topic == topic,
-    )
+# The bank's answers, joined to the items to choose what each chunk settles: the item's ``outcome`` is the same
+# once the chunk's update ran, but its statistics still say "open" for every item (ANALYZE'd before the update),
+# so a choice on it is planned for one row and probes an index per item; the answers' are fresh.
+_ANSWER = payment_returns.alias("answer")
+
+
+def _answered(batch_id: int):
+    return and_(_ANSWER.c.batch_id == batch_id, _ANSWER.c.reference == payment_items.c.reference)
+
+
+def _notices(dialect: str, batch_id: int, kind: str, status: str, low: int, high: int, now: datetime):
+    """The ``kind`` notice of every item of lines ``low``..``high`` the bank answered ``status``, not yet sent.
+
+    "Not yet sent" is the notices' unique key (``ON CONFLICT DO NOTHING``), not an anti-join: the notices of the
+    chunks settled before are in the table but not in its statistics, and PostgreSQL, counting on no notice of
+    the batch, scanned them once per item (a chunk of 100,000 against the 100,000 of the chunk before).
+    """
     rows = (
         select(
             payment_items.c.uscc,
@@ -103,22 +112,24 @@ def _notices(batch_id: int, kind: str, outcome: str, low: int, high: int, now: d
             literal(str(DeliveryStatus.PENDING)),
             literal(0),
             literal(now),
-            literal(topic),
+            literal(batch_ref(batch_id)),
         )
+        .join(_ANSWER, _answered(batch_id))
         .join(benefits, benefits.c.id == payment_items.c.benefit_id)
         .where(
             payment_items.c.batch_id == batch_id,
             payment_items.c.line.between(low, high),
-            payment_items.c.outcome == outcome,
-            ~already,
+            _ANSWER.c.status == status,
         )
     )
     columns = ["uscc", "policy_id", "policy_version", "period_key", "kind", "run_id", "amount_fen"]
-    return notices.insert().from_select([*columns, "delivery_status", "attempts", "created_at", "topic"], rows)
+    columns += ["delivery_status", "attempts", "created_at", "topic"]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(notices).from_select(columns, rows).on_conflict_do_nothing()
 
 
 def _settlements(batch_id: int, codes: list[str]) -> list[tuple[JournalEntry, str, str | None, str]]:
-    """(entry, item outcome, reason code, journal reason): paid, then one move per reason a transfer failed for."""
+    """(entry, the bank's status, reason code, journal reason): paid, then one move per reason a transfer failed for."""
     out: list[tuple[JournalEntry, str, str | None, str]] = [
         (JournalEntry.PAID, "paid", None, f"the bank confirmed the transfer of payment batch {batch_id}")
     ]
@@ -178,9 +189,11 @@ def reconcile(
     insert_missing(
         engine, payment_returns, returned.lines.with_columns(batch_id=pl.lit(batch_id, pl.Int64)), chunk_rows=chunk_rows
     )
+    with engine.begin() as connection:
+        refresh_statistics(connection, payment_returns, payment_items, benefits)
     say("stored")
 
-    answer = payment_returns.alias("answer")
+    answer = _ANSWER
     ref = batch_ref(batch_id)
     codes = sorted(set(returned.lines["reason_code"].drop_nulls()))
     for low in range(1, batch.item_count + 1, chunk_rows):
@@ -198,13 +211,14 @@ def reconcile(
                 .values(outcome=answer.c.status, reason_code=answer.c.reason_code, reason=answer.c.reason, open=None)
             )
 
-            for entry, outcome, code, why in _settlements(batch_id, codes):
-                chosen = select(payment_items.c.benefit_id).where(chunk, payment_items.c.outcome == outcome)
+            for entry, status, code, why in _settlements(batch_id, codes):
+                chosen = select(payment_items.c.benefit_id).join(answer, _answered(batch_id))
+                chosen = chosen.where(chunk, answer.c.status == status)
                 if code is not None:
-                    chosen = chosen.where(payment_items.c.reason_code == code)
+                    chosen = chosen.where(answer.c.reason_code == code)
                 move_all(connection, entry, benefits.c.id.in_(chosen), actor=actor, reason=why, ref=ref, at=now)
-            connection.execute(_notices(batch_id, "paid", "paid", low, high, now))
-            connection.execute(_notices(batch_id, "payment_failed", "failed", low, high, now))
+            connection.execute(_notices(connection.dialect.name, batch_id, "paid", "paid", low, high, now))
+            connection.execute(_notices(connection.dialect.name, batch_id, "payment_failed", "failed", low, high, now))
         say("settled")
 
     with engine.begin() as connection:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Engine, select
 
@@ -48,6 +49,8 @@ __all__ = [
     "decode_features",
     "encode_features",
     "history",
+    "history_empty",
+    "profile_rows",
 ]
 
 # Codes of the categorical features (position in the tuple = code).
@@ -115,8 +118,24 @@ def _code(name: str, column: pl.Expr) -> pl.Expr:
     return column.replace_strict(mapping, default=None, return_dtype=pl.Float64)
 
 
-def _margins(rows: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
-    """Share of conditions met, conditions unknown, nearest failing threshold's normalised gap: one policy's rows."""
+def profile_rows(decisions: pl.DataFrame, profiles: pl.DataFrame) -> np.ndarray:
+    """Each decision's row in ``profiles`` (one join on ``uscc``, in the decisions' order): every later
+    feature is gathered by it instead of joined again."""
+    found = decisions.select("uscc").join(
+        profiles.select("uscc").with_row_index("_row"), on="uscc", how="left", maintain_order="left"
+    )["_row"]
+    if found.null_count():
+        missing = decisions.filter(found.is_null())["uscc"].head(3).to_list()
+        raise ValueError(
+            f"ranking: expected a profile for every enterprise decided, found {found.null_count()} decisions "
+            f"without one (e.g. {missing}); rank the decisions with the profiles they were decided from"
+        )
+    return found.to_numpy()
+
+
+def _margins(facts: pl.DataFrame, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
+    """Share of conditions met, conditions unknown, nearest failing threshold's normalised gap, for one policy's
+    rows (``facts``: the profile columns it reads, one row per decision)."""
     leaves = all_leaves(policy.eligibility)
     values = [to_polars(leaf.expr.node, policy.kinds, as_of) for leaf in leaves]
     gaps = []
@@ -131,18 +150,31 @@ def _margins(rows: pl.DataFrame, profiles: pl.DataFrame, policy: CompiledPolicy,
         gaps.append(pl.when(~value).then((fact - threshold).abs() / max(abs(threshold), 1e-9)))
     met = pl.sum_horizontal([v.fill_null(False).cast(pl.Int32) for v in values])
     unknown = pl.sum_horizontal([v.is_null().cast(pl.Int32) for v in values])
-    return (
-        rows.filter(pl.col("policy_id") == policy.id)
-        .select("uscc", "policy_id")
-        .join(profiles.select("uscc", *sorted(policy.facts - {"uscc"})), on="uscc", how="left")  # only what it reads
-        .select(
-            "uscc",
-            "policy_id",
-            (met / len(leaves)).cast(pl.Float64).alias("conditions_met_share"),
-            unknown.cast(pl.Float64).alias("conditions_unknown"),
-            (pl.min_horizontal(gaps) if gaps else pl.lit(None, pl.Float64)).fill_null(0.0).alias("threshold_gap"),
-        )
+    return facts.select(
+        (met / len(leaves)).cast(pl.Float64).alias("conditions_met_share"),
+        unknown.cast(pl.Float64).alias("conditions_unknown"),
+        (pl.min_horizontal(gaps) if gaps else pl.lit(None, pl.Float64)).fill_null(0.0).alias("threshold_gap"),
     )
+
+
+_MARGINS = ("conditions_met_share", "conditions_unknown", "threshold_gap")
+
+
+def _all_margins(
+    decisions: pl.DataFrame, profiles: pl.DataFrame, at: np.ndarray, policies: Sequence[CompiledPolicy], as_of: date
+) -> pl.DataFrame:
+    """The rule-margin features of every decision, in the decisions' order: per policy, its conditions
+    evaluated on its decisions' profile rows (gathered, not joined), written back at the decisions' positions."""
+    out = {name: np.full(decisions.height, np.nan) for name in _MARGINS}
+    by_id = {p.id: p for p in policies}
+    groups = decisions.select(pl.col("policy_id"), _i=pl.int_range(pl.len(), dtype=pl.UInt32)).group_by("policy_id")
+    for policy_id, positions in groups.agg("_i").iter_rows():
+        policy = by_id[policy_id]
+        where = np.asarray(positions, dtype=np.int64)
+        facts = profiles.select(sorted(policy.facts - {"uscc"})).gather(at[where])  # only what it reads
+        for name, column in _margins(facts, policy, as_of).to_dict().items():
+            out[name][where] = column.to_numpy()
+    return pl.DataFrame(out)
 
 
 def history(engine: Engine, as_of: date, run_id: str, policies: Sequence[CompiledPolicy]) -> pl.DataFrame:
@@ -187,46 +219,82 @@ def candidate_features(
     policies: Sequence[CompiledPolicy],
     as_of: date,
     past: pl.DataFrame | None = None,
+    *,
+    at: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """``uscc``, ``policy_id`` and every column of ``FEATURES`` (Float64) for each decision row.
+    """``uscc``, ``policy_id`` and every column of ``FEATURES`` (Float64), one row per decision, in the
+    decisions' order.
 
-    ``past`` is ``history(...)``: earlier notices and their responses (none when omitted).
+    ``past`` is ``history(...)``: earlier notices and their responses (none when omitted). ``at``: each
+    decision's row in ``profiles`` (``profile_rows``), when the caller has it already. Profile columns are
+    computed once over the profiles and gathered by row; the only joins left are on the history.
     """
-    attributes = pl.DataFrame(
-        {
-            "policy_id": [p.id for p in policies],
-            "category": [p.policy.category for p in policies],
-            "level": [p.policy.authority.level for p in policies],
-            "delivery": [p.policy.delivery_default for p in policies],
-            "period": [p.policy.benefit.period for p in policies],
-        }
-    )
-    by_id = {p.id: p for p in policies}
-    margin_parts = [_margins(decisions, profiles, by_id[pid], as_of) for pid in decisions["policy_id"].unique().sort()]
-    margins = (
-        pl.concat(margin_parts)
-        if margin_parts
-        else pl.DataFrame(
-            schema={
-                "uscc": pl.String,
-                "policy_id": pl.String,
-                "conditions_met_share": pl.Float64,
-                "conditions_unknown": pl.Float64,
-                "threshold_gap": pl.Float64,
-            }
+    at = profile_rows(decisions, profiles) if at is None else at
+    ids = [p.id for p in policies]
+
+    def attribute(name: str, values: list[str]) -> pl.Expr:  # a policy attribute's code, straight from the id
+        codes = {value: i for i, value in enumerate(CODES[name])}
+        mapping = {pid: codes.get(value) for pid, value in zip(ids, values, strict=True)}
+        return pl.col("policy_id").replace_strict(mapping, default=None, return_dtype=pl.Float64).alias(name)
+
+    profile = (
+        profiles.select(
+            _code("size_class", pl.col("size_class")).alias("size_class"),
+            _code("industry_section", pl.col("industry_section")).alias("industry_section"),
+            pl.col("employees_last_year").cast(pl.Float64).log1p().alias("log_employees"),
+            pl.col("revenue_last_year").cast(pl.Float64).alias("revenue"),
+            pl.col("age_years").cast(pl.Float64),
+            pl.col("patents_invention").cast(pl.Float64),
+            pl.col("high_tech").cast(pl.Float64),
         )
+        .gather(at)
+        .with_columns(_enterprise=pl.Series(at))
     )
-    profile = profiles.select(
+    amount = pl.col("amount_full_fen").cast(pl.Float64) / 100
+    frame = pl.concat(
+        [
+            decisions.select("uscc", "policy_id", "status", "amount_full_fen"),
+            profile,
+            _all_margins(decisions, profiles, at, policies, as_of),
+        ],
+        how="horizontal",
+    )
+    frame = _with_history(frame, past, policies)
+    return frame.select(
         "uscc",
+        "policy_id",
+        attribute("policy_category", [p.policy.category for p in policies]),
+        attribute("policy_level", [p.policy.authority.level for p in policies]),
+        attribute("delivery", [p.policy.delivery_default for p in policies]),
+        attribute("period", [p.policy.benefit.period for p in policies]),
+        _code("status", pl.col("status")).alias("status"),
+        (amount + 1).log10().alias("log_amount"),
+        (amount / amount.max().over("_enterprise")).alias("amount_share"),
+        pl.when(pl.col("revenue") > 0).then(amount / pl.col("revenue")).alias("amount_to_revenue"),
+        pl.col(*_MARGINS),
         "size_class",
         "industry_section",
-        pl.col("employees_last_year").cast(pl.Float64).log1p().alias("log_employees"),
-        pl.col("revenue_last_year").cast(pl.Float64).alias("revenue"),
-        pl.col("age_years").cast(pl.Float64),
-        pl.col("patents_invention").cast(pl.Float64),
-        pl.col("high_tech").cast(pl.Float64),
-    )
-    past = past if past is not None else history_empty()
+        "log_employees",
+        (pl.col("revenue").clip(lower_bound=0) + 1).log10().alias("log_revenue"),
+        "age_years",
+        "patents_invention",
+        "high_tech",
+        pl.len().over("_enterprise").cast(pl.Float64).alias("candidates"),
+        pl.col("past_notices").fill_null(0.0),
+        "past_engaged_share",
+        pl.col("past_acted", "past_declined").fill_null(0.0),
+        pl.col("past_same_category_acted").fill_null(0).cast(pl.Float64),
+        pl.col("past_same_policy").fill_null(0).cast(pl.Float64),
+    ).with_columns(pl.col(FEATURES).cast(pl.Float64))
+
+
+def _with_history(frame: pl.DataFrame, past: pl.DataFrame | None, policies: Sequence[CompiledPolicy]) -> pl.DataFrame:
+    """``frame`` with the history features (null where an enterprise has none, as when there is no history)."""
+    if past is None or past.height == 0:  # a first run: nothing to join
+        return frame.with_columns(
+            pl.lit(None, pl.Float64).alias(name)
+            for name in ("past_notices", "past_engaged_share", "past_acted", "past_declined")
+        ).with_columns(past_same_category_acted=pl.lit(None, pl.UInt32), past_same_policy=pl.lit(None, pl.UInt32))
     per_enterprise = past.group_by("uscc").agg(
         past_notices=pl.len().cast(pl.Float64),
         past_engaged_share=pl.col("engaged").mean(),
@@ -235,43 +303,15 @@ def candidate_features(
     )
     per_category = past.group_by("uscc", "category").agg(past_same_category_acted=pl.col("acted").sum())
     per_policy = past.group_by("uscc", "policy_id").agg(past_same_policy=pl.len())
-
-    amount = pl.col("amount_full_fen").cast(pl.Float64) / 100
-    frame = (
-        decisions.select("uscc", "policy_id", "status", "amount_full_fen")
-        .join(attributes, on="policy_id", how="left")
-        .join(margins, on=["uscc", "policy_id"], how="left")
-        .join(profile, on="uscc", how="left")
-        .join(per_enterprise, on="uscc", how="left")
-        .join(per_category, on=["uscc", "category"], how="left")
-        .join(per_policy, on=["uscc", "policy_id"], how="left")
+    category = pl.col("policy_id").replace_strict(
+        {p.id: p.policy.category for p in policies}, default=None, return_dtype=pl.String
     )
-    return frame.select(
-        "uscc",
-        "policy_id",
-        _code("policy_category", pl.col("category")).alias("policy_category"),
-        _code("policy_level", pl.col("level")).alias("policy_level"),
-        _code("delivery", pl.col("delivery")).alias("delivery"),
-        _code("period", pl.col("period")).alias("period"),
-        _code("status", pl.col("status")).alias("status"),
-        (amount + 1).log10().alias("log_amount"),
-        (amount / amount.max().over("uscc")).alias("amount_share"),
-        pl.when(pl.col("revenue") > 0).then(amount / pl.col("revenue")).alias("amount_to_revenue"),
-        pl.col("conditions_met_share", "conditions_unknown", "threshold_gap"),
-        _code("size_class", pl.col("size_class")).alias("size_class"),
-        _code("industry_section", pl.col("industry_section")).alias("industry_section"),
-        "log_employees",
-        (pl.col("revenue").clip(lower_bound=0) + 1).log10().alias("log_revenue"),
-        "age_years",
-        "patents_invention",
-        "high_tech",
-        pl.len().over("uscc").cast(pl.Float64).alias("candidates"),
-        pl.col("past_notices").fill_null(0.0),
-        "past_engaged_share",
-        pl.col("past_acted", "past_declined").fill_null(0.0),
-        pl.col("past_same_category_acted").fill_null(0).cast(pl.Float64),
-        pl.col("past_same_policy").fill_null(0).cast(pl.Float64),
-    ).with_columns(pl.col(FEATURES).cast(pl.Float64))
+    return (
+        frame.with_columns(category=category)
+        .join(per_enterprise, on="uscc", how="left", maintain_order="left")
+        .join(per_category, on=["uscc", "category"], how="left", maintain_order="left")
+        .join(per_policy, on=["uscc", "policy_id"], how="left", maintain_order="left")
+    )
 
 
 def history_empty() -> pl.DataFrame:

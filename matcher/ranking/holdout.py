@@ -14,14 +14,18 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-__all__ = ["holdout_members"]
+__all__ = ["holdout_draws", "holdout_members"]
+
+
+def holdout_draws(enterprises: int, run_id: str, share: float) -> np.ndarray:
+    """Whether each of ``enterprises`` enterprises, taken in USCC order, is held out (bool array)."""
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"ranking holdout: expected a share from 0 to below 1, found {share}")
+    seed = int.from_bytes(run_id.encode(), "big") % 2**63  # the run id is a hex digest: any of its bits will do
+    return np.random.default_rng(seed).random(enterprises) < share
 
 
 def holdout_members(usccs: pl.Series, run_id: str, share: float) -> pl.DataFrame:
     """uscc, holdout (bool) for each distinct enterprise of ``usccs``: about ``share`` of them held out."""
-    if not 0.0 <= share < 1.0:
-        raise ValueError(f"ranking holdout: expected a share from 0 to below 1, found {share}")
     enterprises = usccs.unique().sort()
-    seed = int.from_bytes(run_id.encode(), "big") % 2**63  # the run id is a hex digest: any of its bits will do
-    draws = np.random.default_rng(seed).random(enterprises.len())
-    return pl.DataFrame({"uscc": enterprises, "holdout": draws < share})
+    return pl.DataFrame({"uscc": enterprises, "holdout": holdout_draws(enterprises.len(), run_id, share)})

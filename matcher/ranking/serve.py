@@ -23,6 +23,7 @@ Each decision's features, score, position and wave are stored in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -34,8 +35,16 @@ from sqlalchemy import Engine, select
 
 from matcher.db.bulk import insert_missing
 from matcher.db.models import notices, rank_features
-from matcher.ranking.features import CODES, FEATURE_SET, FEATURES, candidate_features, encode_features, history
-from matcher.ranking.holdout import holdout_members
+from matcher.ranking.features import (
+    CODES,
+    FEATURE_SET,
+    FEATURES,
+    candidate_features,
+    encode_features,
+    history,
+    profile_rows,
+)
+from matcher.ranking.holdout import holdout_draws
 from policies.compiled import CompiledPolicy
 
 __all__ = ["FALLBACK_ORDER", "PushPlan", "Ranked", "Scorer", "fallback_key", "rank_decisions"]
@@ -107,6 +116,30 @@ def _already_notified(engine: Engine, run_id: str, decisions: pl.DataFrame) -> p
         return pl.DataFrame(connection.execute(query).all(), schema=schema, orient="row")
 
 
+def _enterprise_keys(profiles: pl.DataFrame, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each decision's enterprise as its rank in USCC order, each decision's rank among the run's enterprises):
+    integers to sort and group by instead of USCC strings, in the same order."""
+    by_uscc = np.empty(profiles.height, dtype=np.int64)
+    by_uscc[profiles["uscc"].arg_sort().to_numpy()] = np.arange(profiles.height)
+    enterprise = by_uscc[at]
+    present = np.bincount(enterprise, minlength=profiles.height) > 0
+    return enterprise, (np.cumsum(present) - 1)[enterprise]
+
+
+def _positions(enterprise: np.ndarray) -> np.ndarray:
+    """1, 2, … within each run of equal ``enterprise`` values (sorted): the position in the push order."""
+    index = np.arange(len(enterprise))
+    starts = np.ones(len(enterprise), dtype=bool)
+    starts[1:] = enterprise[1:] != enterprise[:-1]
+    return (index - np.maximum.accumulate(np.where(starts, index, 0)) + 1).astype(np.int32)
+
+
+def _scatter(values: np.ndarray, to: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    out[to] = values
+    return out
+
+
 def rank_decisions(
     engine: Engine,
     run_id: str,
@@ -117,58 +150,113 @@ def rank_decisions(
     plan: PushPlan | None,
     *,
     chunk_rows: int = 20_000,
+    timings: dict[str, float] | None = None,
 ) -> Ranked:
-    """Score, order and time the run's decisions; store their features. ``plan=None``: no ranking at all."""
+    """Score, order and time the run's decisions; store their features. ``plan=None``: no ranking at all.
+
+    Vectorised end to end: features gathered from the profiles in memory, the model scored on one contiguous
+    float64 matrix, one sort for the push order (enterprises as integers in USCC order, not strings), results
+    written back at the decisions' positions. ``timings``, when given, receives seconds per sub-stage."""
     if plan is None or decisions.height == 0:
         return Ranked(decisions.with_columns(rank=pl.lit(None, pl.Float64)))
-    feats = candidate_features(decisions, profiles, policies, as_of, history(engine, as_of, run_id, policies))
-    decided = decisions.select("uscc", "policy_id", "period_key", "amount_full_fen", decision=pl.col("status"))
-    rows = decided.join(feats, on=["uscc", "policy_id"], how="left")
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + now - clock
+        clock = now
+
+    past = history(engine, as_of, run_id, policies)
+    notified = _already_notified(engine, run_id, decisions)
+    lap("history")
+    at = profile_rows(decisions, profiles)
+    feats = candidate_features(decisions, profiles, policies, as_of, past, at=at)
+    lap("features")
     if plan.scorer is not None:
-        scores = plan.scorer.score(rows.select(FEATURES).to_numpy().astype(np.float64))
-        within = pl.int_range(pl.len()).over("uscc")
-        rows = (
-            rows.with_columns(score=pl.Series(np.asarray(scores, dtype=np.float64)))
-            .join(holdout_members(rows["uscc"], run_id, plan.holdout), on="uscc", how="left")
-            .sort(["uscc", -pl.col("score"), pl.col("policy_id")])
-            .with_columns(by_model=within)
-            .sort(["uscc", *fallback_key()])
-            .with_columns(by_fallback=within)
-        )
-        # One sort key for both arms: the model's rank for ranked enterprises, the fallback rank for held-out ones.
-        order = [pl.when(pl.col("holdout")).then(pl.col("by_fallback")).otherwise(pl.col("by_model"))]
+        matrix = np.ascontiguousarray(feats.select(FEATURES).to_numpy(), dtype=np.float64)
+        score = np.asarray(plan.scorer.score(matrix), dtype=np.float64)
     else:
-        rows = rows.with_columns(score=pl.lit(None, pl.Float64), holdout=pl.lit(False))
-        order = fallback_key()
-    repeats = _already_notified(engine, run_id, decisions).with_columns(repeat=pl.lit(True))
-    rows = (
-        rows.join(repeats, on=["uscc", "policy_id", "period_key", "decision"], how="left")
-        .with_columns(repeat=pl.col("repeat").fill_null(False))
-        .sort(["uscc", "repeat", *order])
-        .with_columns(position=(pl.int_range(pl.len()).over("uscc") + 1).cast(pl.Int32))
-        .with_columns(wave=pl.when(pl.col("repeat")).then(0).otherwise((pl.col("position") - 1) // plan.cap))
+        score = np.full(decisions.height, np.nan)
+    lap("scoring")
+    enterprise, among = _enterprise_keys(profiles, at)
+    holdout = (
+        holdout_draws(int(among.max()) + 1, run_id, plan.holdout)[among]
+        if plan.scorer is not None
+        else np.zeros(decisions.height, dtype=bool)
     )
-    insert_missing(
-        engine,
-        rank_features,
-        rows.select(
-            pl.lit(run_id).alias("run_id"),
-            "uscc",
-            "policy_id",
-            pl.lit(FEATURE_SET).alias("feature_set"),
-            encode_features(),
-            "score",
-            "position",
-            "wave",
-            "holdout",
-        ),
-        chunk_rows=chunk_rows,
+    # Notices already sent by other runs (several runs may have sent the same one: counted once).
+    repeat = (
+        decisions.select("uscc", "policy_id", "period_key", "status")
+        .join(
+            notified.rename({"decision": "status"}).unique().with_columns(_repeat=pl.lit(True)),
+            on=["uscc", "policy_id", "period_key", "status"],
+            how="left",
+            maintain_order="left",
+        )["_repeat"]
+        .fill_null(False)
+        if notified.height
+        else pl.Series(np.zeros(decisions.height, dtype=bool))
     )
-    rank = pl.when(~pl.col("holdout")).then(pl.col("score")).alias("rank")
-    ranked = decisions.join(rows.select("uscc", "policy_id", rank), on=["uscc", "policy_id"], how="left")
+    fallback = pl.col("status").replace_strict({s: i for i, s in enumerate(FALLBACK_ORDER)}, return_dtype=pl.Int32)
+    less_amount = -pl.col("amount_full_fen").fill_null(-1)
+    if plan.scorer is not None:
+        # One sort for both arms: held-out enterprises by the fallback order, the others by score (highest first);
+        # the arm is the same for all of an enterprise's rows. Ties: the policy id, as before.
+        first = pl.when(pl.col("holdout")).then(fallback.cast(pl.Float64)).otherwise(-pl.col("score"))
+        second = pl.when(pl.col("holdout")).then(less_amount).otherwise(0)
+    else:
+        first, second = fallback.cast(pl.Float64), less_amount
+    order = (
+        decisions.select("policy_id", "status", "amount_full_fen")
+        .with_columns(
+            enterprise=pl.Series(enterprise),
+            repeat=repeat,
+            score=pl.Series(score),
+            holdout=pl.Series(holdout),
+            decision=pl.int_range(pl.len(), dtype=pl.UInt32),
+        )
+        .select("enterprise", "repeat", first.alias("first"), second.alias("second"), "policy_id", "decision")
+        .sort("enterprise", "repeat", "first", "second", "policy_id")
+    )
+    sorted_at = order["decision"].to_numpy()
+    position = _positions(order["enterprise"].to_numpy())
+    repeat_sorted = order["repeat"].to_numpy()
+    wave = np.where(repeat_sorted, 0, (position - 1) // plan.cap).astype(np.int32)
+    lap("ordering")
+    served = pl.Series(score) if plan.scorer is not None else pl.Series(score).fill_nan(None)
+    stored = pl.concat(
+        [
+            decisions.select("uscc", "policy_id")[sorted_at],
+            feats.select(encode_features())[sorted_at],
+            pl.DataFrame(
+                {
+                    "score": served.gather(sorted_at),
+                    "position": position,
+                    "wave": wave,
+                    "holdout": holdout[sorted_at],
+                }
+            ),
+        ],
+        how="horizontal",
+    ).select(
+        pl.lit(run_id).alias("run_id"),
+        "uscc",
+        "policy_id",
+        pl.lit(FEATURE_SET).alias("feature_set"),
+        "features",
+        "score",
+        "position",
+        "wave",
+        "holdout",
+    )
+    insert_missing(engine, rank_features, stored, chunk_rows=chunk_rows)
+    lap("storing")
+    rank = np.where(holdout, np.nan, score) if plan.scorer is not None else score
     return Ranked(
-        ranked,
-        rows.select("uscc", "policy_id", "wave"),
+        decisions.with_columns(rank=pl.Series(rank).fill_nan(None)),
+        decisions.select("uscc", "policy_id").with_columns(wave=pl.Series(_scatter(wave, sorted_at))),
         plan.wave_days,
         plan.scorer.version if plan.scorer is not None else None,
     )

@@ -1,19 +1,54 @@
-"""The `huiqi` command as a user runs it: a real process, exit codes and messages."""
+"""The `huiqi` command as a user runs it: exit codes and messages.
 
+Most tests run the command in this process (``huiqi``: the console script's own ``main()`` with its argv,
+environment, working directory and streams swapped, as fast as a function call); the few that must prove the
+installed entry point behaves the same in a process of its own use ``huiqi_process``.
+"""
+
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
+from unittest import mock
 
 import polars as pl
+import pytest
+from click.testing import CliRunner
 
+from api.cli import main
 from features.profiles.store import read_profile_info
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def huiqi(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``huiqi ARGS`` in this process; stdout, stderr and the exit code as a process would give them."""
+    with (
+        CliRunner().isolation(env=env) as (stdout, stderr, _),
+        contextlib.chdir(cwd or ROOT),
+        mock.patch.object(sys, "argv", ["huiqi", *args]),
+    ):
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+        except Exception:
+            traceback.print_exc()  # as the interpreter does for an uncaught error: a test sees "Traceback"
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+    return subprocess.CompletedProcess(["huiqi", *args], code, stdout.getvalue().decode(), stderr.getvalue().decode())
+
+
+def huiqi_process(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``huiqi ARGS`` in a process of its own, as a user does."""
     code = "from api.cli import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
@@ -56,7 +91,8 @@ def test_cli_when_a_registry_file_lacks_a_column_names_file_and_column_without_t
 
 
 def test_cli_when_as_of_is_not_a_date_refuses_with_usage_error(tmp_path):
-    done = huiqi("profiles", "--registry", str(tmp_path), "--as-of", "30/06/2025", "--out", str(tmp_path / "p"))
+    args = ("profiles", "--registry", str(tmp_path), "--as-of", "30/06/2025", "--out", str(tmp_path / "p"))
+    done = huiqi_process(*args)  # the installed entry point, in a process of its own
     assert done.returncode == 2
     assert "--as-of" in done.stderr and "Traceback" not in done.stderr
 
@@ -102,6 +138,7 @@ def test_cli_when_run_twice_for_one_date_decides_once_and_says_so(tmp_path):
     assert second.returncode == 0 and "already completed earlier: nothing changed" in second.stderr
 
 
+@pytest.mark.slow  # the whole demo: registries, three months of feedback, training, a run
 def test_cli_demo_goes_from_nothing_to_a_ranked_run_with_working_tokens_and_urls(tmp_path):
     import re
 

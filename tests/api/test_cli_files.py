@@ -1,72 +1,70 @@
 """The `huiqi` command under bad luck: a full disk, a folder it cannot write, a database that goes away.
 
-Each test runs the command as a user does, in its own process. Faults the test cannot cause for real
-(a full disk, a read-only folder: the tests run as root, who may write anywhere) are injected into
-polars's writer or the database driver before the command starts (``PREAMBLE``).
+Each test runs the command as a user does (``huiqi``: its ``main()``, in this process). Faults the test cannot
+cause for real (a full disk, a read-only folder: the tests run as root, who may write anywhere) are injected into
+polars's writer or the database driver for that one command (``faults``), and undone after it.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import os
-import subprocess
-import sys
-import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
+import matcher.db.bulk as bulk
 from matcher.db import make_engine
 from matcher.db.models import runs
-
-ROOT = Path(__file__).resolve().parents[2]
-
-FULL_DISK = """
-import errno, polars as pl
-def _full(self, file, *args, **kwargs):
-    with open(file, "wb") as f:
-        f.write(b"PAR1 the first half of a file")
-    raise OSError(errno.ENOSPC, "No space left on device")
-pl.DataFrame.write_parquet = _full
-pl.DataFrame.write_csv = _full
-"""
-
-READ_ONLY = """
-import errno, polars as pl
-def _read_only(self, file, *args, **kwargs):
-    raise OSError(errno.EROFS, "Read-only file system", str(file))
-pl.DataFrame.write_parquet = _read_only
-"""
-
-# The run's own database connection is terminated from a second connection while it writes decisions.
-CONNECTION_LOST = """
-import os
-from sqlalchemy import create_engine, text
-import matcher.db.bulk as bulk
-_write, _killer, _done = bulk._WRITERS["postgresql"], create_engine(os.environ["HUIQI_DATABASE_URL"]), []
-def _write_then_lose_the_connection(connection, table, rows):
-    if table.name == "decisions" and not _done:
-        _done.append(True)
-        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        with _killer.begin() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    return _write(connection, table, rows)
-bulk._WRITERS["postgresql"] = _write_then_lose_the_connection
-"""
+from tests.api.test_cli import huiqi as run_huiqi
 
 
-def huiqi(*args: str, preamble: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
-    code = textwrap.dedent(preamble) + "\nfrom api.cli import main; main()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
+def full_disk(monkeypatch: pytest.MonkeyPatch, *, csv: bool = True) -> None:
+    def _full(self, file, *args, **kwargs):
+        with open(file, "wb") as f:
+            f.write(b"PAR1 the first half of a file")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", _full)
+    if csv:
+        monkeypatch.setattr(pl.DataFrame, "write_csv", _full)
+
+
+def read_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    def _read_only(self, file, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(file))
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", _read_only)
+
+
+def connection_lost(url: str) -> Callable[[pytest.MonkeyPatch], None]:
+    """The run's own database connection is terminated from a second connection while it writes decisions."""
+
+    def inject(monkeypatch: pytest.MonkeyPatch) -> None:
+        write, killer, done = bulk._WRITERS["postgresql"], create_engine(url), []
+
+        def _write_then_lose_the_connection(connection, table, rows):
+            if table.name == "decisions" and not done:
+                done.append(True)
+                pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                with killer.begin() as other:
+                    other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            return write(connection, table, rows)
+
+        monkeypatch.setitem(bulk._WRITERS, "postgresql", _write_then_lose_the_connection)
+
+    return inject
+
+
+def huiqi(*args: str, faults: Callable[[pytest.MonkeyPatch], None] | None = None, env: dict | None = None):
+    """``huiqi ARGS`` with ``faults`` injected for this command only."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        if faults is not None:
+            faults(monkeypatch)
+        return run_huiqi(*args, env=env)
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -85,7 +83,7 @@ def registry(tmp_path_factory) -> Path:
     return out
 
 
-def _assert_told(done: subprocess.CompletedProcess, *phrases: str) -> None:
+def _assert_told(done, *phrases: str) -> None:
     assert done.returncode != 0, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     for phrase in phrases:
@@ -97,7 +95,7 @@ def test_cli_profiles_when_the_disk_fills_part_way_keeps_the_previous_profiles_r
     args = ("profiles", "--registry", str(registry), "--as-of", "2025-06-30", "--out", str(out))
     assert huiqi(*args).returncode == 0
     before = pl.read_parquet(out)
-    failed = huiqi(*args, "--quarantine", str(tmp_path / "q2"), preamble=FULL_DISK.replace("write_csv =", "_csv ="))
+    failed = huiqi(*args, "--quarantine", str(tmp_path / "q2"), faults=lambda m: full_disk(m, csv=False))
     _assert_told(failed, f"cannot write {out}", "No space left on device", "Free space")
     assert pl.read_parquet(out).equals(before)
     assert _leftovers(tmp_path) == []
@@ -108,7 +106,7 @@ def test_cli_check_when_the_disk_fills_part_way_keeps_the_previous_quarantine_an
     args = ("check", "--registry", str(registry), "--quarantine", str(quarantine))
     assert huiqi(*args).returncode == 0
     before = {p.name: _digest(p) for p in quarantine.iterdir()}
-    failed = huiqi(*args, preamble=FULL_DISK)
+    failed = huiqi(*args, faults=full_disk)
     _assert_told(failed, "cannot write", str(quarantine), "No space left on device", "Free space")
     assert {p.name: _digest(p) for p in quarantine.iterdir()} == before
     assert _leftovers(tmp_path) == []
@@ -117,7 +115,7 @@ def test_cli_check_when_the_disk_fills_part_way_keeps_the_previous_quarantine_an
 def test_cli_profiles_when_the_folder_is_read_only_says_what_could_not_be_written(registry, tmp_path):
     out = tmp_path / "profiles.parquet"
     failed = huiqi(
-        "profiles", "--registry", str(registry), "--as-of", "2025-06-30", "--out", str(out), preamble=READ_ONLY
+        "profiles", "--registry", str(registry), "--as-of", "2025-06-30", "--out", str(out), faults=read_only
     )
     _assert_told(failed, f"cannot write {out}", "Read-only file system", "another --out")
     assert not out.exists() and _leftovers(tmp_path) == []
@@ -162,7 +160,7 @@ def test_cli_run_when_the_database_connection_drops_mid_run_says_so_and_a_rerun_
         pytest.skip("a dropped connection is a PostgreSQL failure (set HUIQI_TEST_DATABASE_URL)")
     env = {"HUIQI_DATABASE_URL": database_url}
     args = ("run", "--registry", str(registry), "--as-of", "2025-06-30")
-    lost = huiqi(*args, preamble=CONNECTION_LOST, env=env)
+    lost = huiqi(*args, faults=connection_lost(database_url), env=env)
     _assert_told(
         lost,
         "the database connection was lost during 'writing decisions'",

@@ -66,6 +66,7 @@ def _answering(server: subprocess.Popen, base: str) -> bool:
     return httpx.get(f"{base}/health").status_code == 200
 
 
+@pytest.mark.slow  # real server processes, started and stopped
 def test_serve_when_given_two_workers_spreads_connections_replaces_a_dead_worker_and_stops_on_sigterm(tmp_path):
     port = _free_port()
     env = os.environ | {"HUIQI_DATA_DIR": str(tmp_path), "HUIQI_DATABASE_URL": f"sqlite:///{tmp_path / 'huiqi.db'}"}
@@ -175,6 +176,7 @@ def _rss(pid: int) -> int:
     return int(line.split()[1]) * 1024
 
 
+@pytest.mark.slow  # real server processes, started and stopped
 def test_serve_when_sent_huge_bodies_without_a_token_refuses_them_unread_and_names_no_server(tmp_path):
     port = _free_port()
     env = os.environ | {"HUIQI_DATA_DIR": str(tmp_path), "HUIQI_DATABASE_URL": f"sqlite:///{tmp_path / 'huiqi.db'}"}

@@ -30,6 +30,7 @@ def _counted(base: str, token: str) -> float:
     )
 
 
+@pytest.mark.slow  # a real two-worker server, started and stopped
 def test_metrics_when_two_workers_serve_count_every_request_whichever_worker_is_scraped(tmp_path):
     url = f"sqlite:///{tmp_path / 'huiqi.db'}"
     engine = make_engine(url)

@@ -142,14 +142,20 @@ async def read_decision(
     uscc: UsccPath, decision_id: DecisionId, principal: ReadingEnterprise, request: Request
 ) -> dict[str, Any]:
     """One decision with its explanation: each condition, the facts read, their registries and dates."""
-    # As the list: async, its lookup on the event loop's connection. Only the ranking reasons go to a thread:
-    # they may read the model registry and the run's ranking features.
+    # As the list: async, its lookups on the event loop's connection. Only the ranking reasons go to a thread, and
+    # only when a champion may give them: they read the model registry and the run's ranking features. Without one
+    # the hop would only fetch a note, and under load it costs more than the rest: the request resumes only after
+    # the loop has served every other request in flight.
     state: ServiceState = request.app.state.service
     rows = state.reads.rows(_DECISION_DETAIL, {"uscc": uscc, "id": decision_id})
     if not rows:
         raise NotFound(f"enterprise {uscc} has no decision {decision_id}", detail_zh="未找到该决定")
     row = dict(zip(_DECISION_DETAIL_KEYS, rows[0], strict=True))
-    ranked = await run_in_threadpool(ranking_reasons, row, state.ranker)
+    note = state.ranker.note_without_model()
+    if note is not None:
+        ranked = {"ranking_reasons": None, "ranking_note": note}
+    else:
+        ranked = await run_in_threadpool(ranking_reasons, row, state.ranker)
     found = state.reads.rows(supplied.RUN_LINEAGE, {"uscc": uscc, "run_id": row["run_id"]})
     attested = supplied.lineage_from(dict(zip(supplied.RUN_LINEAGE_KEYS, r, strict=True)) for r in found)
     listed = state.reads.rows(attested_lists.LIST_LINEAGE, {"uscc": uscc, "run_id": row["run_id"]})

@@ -1,12 +1,19 @@
 """Serving inside a matching run: the model changes order and push timing only, never a decision or an amount."""
 
+import importlib.util
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
-from sqlalchemy import select
+import pytest
+from polars.testing import assert_frame_equal
+from sqlalchemy import delete, select
 
+from features.profiles import build_profiles
+from features.registries.validate import check_registry
 from matcher.db.models import benefits, decisions, notices, rank_features, runs
-from matcher.ranking.serve import PushPlan
+from matcher.decide import decide
+from matcher.ranking.serve import PushPlan, rank_decisions
 from matcher.run import run_matching
 from policies.load import load_catalogue
 from tests.matcher.ranking.conftest import fresh_database
@@ -93,3 +100,51 @@ def test_run_when_the_push_cap_is_two_sends_two_notices_now_and_the_rest_a_week_
     first = waves.filter(pl.col("wave") == 0)
     later = waves.filter(pl.col("wave") > 0)
     assert (first["kind"] == "granted").mean() > (later["kind"] == "granted").mean()
+
+
+def _before():
+    """The ranking stage as it was before issue 17, kept beside its benchmark (bench/_ranking_before.py)."""
+    path = Path(__file__).resolve().parents[3] / "bench" / "_ranking_before.py"
+    spec = importlib.util.spec_from_file_location("_ranking_before", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.rank_decisions_before
+
+
+def _stored(engine, run_id: str) -> pl.DataFrame:
+    with engine.begin() as connection:
+        found = _frame(engine, select(rank_features).where(rank_features.c.run_id == run_id))
+        connection.execute(delete(rank_features).where(rank_features.c.run_id == run_id))
+    return found.sort("uscc", "policy_id")
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_rank_decisions_when_vectorised_orders_times_and_stores_as_the_old_path(simulated, trained, with_model):
+    """Same scores, positions, waves, holdout and stored features as before, with history and repeats: the
+    population has earlier runs with answered notices, and the yearly notices of this date were sent already
+    (by the run of 2025-06-30), the monthly ones not."""
+    as_of = date(2025, 5, 31)
+    policies = load_catalogue().in_force(as_of)
+    checked = check_registry(simulated.registry)
+    profiles = build_profiles({t: checked.clean(t) for t in checked.tables}, as_of).collect()
+    decided = decide(profiles, policies, as_of).decisions
+    scorer = trained.store.load(trained.good.version) if with_model else None
+    plan = PushPlan(scorer, cap=2, holdout=0.3)
+    run_id = "f" * 32
+    timings: dict[str, float] = {}
+
+    old, old_waves = _before()(simulated.engine, run_id, decided, profiles, policies, as_of, plan, timings=timings)
+    old_stored = _stored(simulated.engine, run_id)
+    new = rank_decisions(simulated.engine, run_id, decided, profiles, policies, as_of, plan, timings=timings)
+    new_stored = _stored(simulated.engine, run_id)
+
+    assert new_stored.height == decided.height and new_stored["wave"].max() >= 1
+    assert new_stored.filter((pl.col("wave") == 0) & (pl.col("position") > 2)).height  # notices sent already
+    assert_frame_equal(new_stored, old_stored)  # features text, score, position, wave, holdout: all the same
+    assert_frame_equal(new.decisions.sort("uscc", "policy_id"), old.sort("uscc", "policy_id"), check_dtypes=False)
+    assert_frame_equal(
+        new.waves.sort("uscc", "policy_id"), old_waves.drop("position").sort("uscc", "policy_id"), check_dtypes=False
+    )
+    assert new.decisions.select(decided.columns).equals(decided)  # ranking never changes a decision
+    if with_model:
+        assert 0 < new_stored["holdout"].mean() < 0.5 and new.decisions["rank"].null_count() > 0

@@ -1,0 +1,171 @@
+"""What every request pays for outside its route: its id, its metrics, its access log line; and the explanation's
+ranking reasons: without a champion given without a hop to a thread, with one read as the bulk path reads them."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import polars as pl
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from api.service import metrics
+from api.service.logs import HEADER, RequestIds, access_log
+from api.service.ranker import NO_CHAMPION, UNAVAILABLE, Ranker
+from api.service.routes import enterprises
+from matcher.db.models import decisions
+from matcher.ranking.explain import _decoded
+from matcher.ranking.features import FEATURES, decode_features
+
+
+def _counted(client, headers: dict, method: str) -> float:
+    text = client.get("/metrics", headers=headers).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("huiqi_http_requests_total{")
+        and f'method="{method}"' in line
+        and 'route="unmatched"' in line
+    )
+
+
+def test_request_id_when_none_is_sent_is_a_fresh_32_hex_id_per_request(client):
+    ids = [client.get("/health").headers[HEADER] for _ in range(50)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    assert len(set(ids)) == 50
+
+
+def test_request_ids_when_a_process_forks_do_not_repeat_the_parents(client):
+    from api.service import logs
+
+    before = logs._fresh_id()
+    logs._fresh_id.reset()  # what os.register_at_fork runs in a forked child
+    after = logs._fresh_id()
+    assert before[:16] != after[:16] and len(after) == 32
+
+
+def test_metrics_when_clients_make_up_methods_count_them_as_other_without_growing(client, engine):
+    from api.service.tokens import issue_token
+
+    monitor = {"Authorization": f"Bearer {issue_token(engine, role='monitor', name='prometheus')[0]}"}
+    before = _counted(client, monitor, "other")
+    keys = len(metrics._children)
+    for method in ("BREW", "WHEN", "PROPFIND"):
+        assert client.request(method, "/no-such-path").status_code < 500
+    assert _counted(client, monitor, "other") == before + 3
+    assert 'method="BREW"' not in client.get("/metrics", headers=monitor).text
+    assert len(metrics._children) <= keys + 2  # one key for the three, and the scrapes' own
+
+
+def test_access_log_when_off_builds_no_record_and_when_on_logs_status_and_route(client):
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler, level = Keep(), access_log.level
+    access_log.addHandler(handler)
+    try:
+        access_log.setLevel(logging.WARNING)  # `huiqi serve --no-access-log`: nothing is installed at INFO
+        client.get("/health")
+        assert records == []
+        access_log.setLevel(logging.INFO)
+        answered = client.get("/health", headers={HEADER: "abc-1"})
+    finally:
+        access_log.removeHandler(handler)
+        access_log.setLevel(level)
+    (record,) = records
+    assert answered.headers[HEADER] == "abc-1"
+    assert (record.route, record.status, record.method) == ("/health", 200, "GET")  # type: ignore[attr-defined]
+
+
+def test_request_ids_middleware_when_no_observer_is_given_still_answers_with_the_id():
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 204, "headers": [(b"x-other", b"1")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "headers": [(b"x-request-id", b"given-7")], "path": "/"}
+    asyncio.run(RequestIds(app)(scope, None, send))
+    assert (b"x-request-id", b"given-7") in sent[0]["headers"] and (b"x-other", b"1") in sent[0]["headers"]
+
+
+class _Store:
+    """A model store with no champion; counts how often it is asked."""
+
+    tracking_uri = "memory:"
+
+    def __init__(self, fails: bool = False) -> None:
+        self.asked, self.fails = 0, fails
+
+    def champion_version(self):
+        self.asked += 1
+        if self.fails:
+            raise OSError("store unreachable")
+        return None
+
+
+def test_note_without_model_when_the_check_is_fresh_is_the_note_reasons_would_give(engine):
+    store = _Store()
+    ranker = Ranker(engine, store, ttl=60)  # type: ignore[arg-type]
+    assert ranker.note_without_model() is None  # never checked: the caller must ask (in a thread)
+    assert ranker.reasons("u", "p") == (None, NO_CHAMPION)
+    assert ranker.note_without_model() == NO_CHAMPION and store.asked == 1  # no second read of the store
+    broken = Ranker(engine, _Store(fails=True), ttl=60)  # type: ignore[arg-type]
+    assert broken.reasons("u", "p") == (None, UNAVAILABLE)
+    assert broken.note_without_model() == UNAVAILABLE
+    stale = Ranker(engine, store, ttl=0)  # type: ignore[arg-type]
+    stale.reasons("u", "p")
+    assert stale.note_without_model() is None  # due for a re-read: not answered from memory
+
+
+def test_explanation_without_a_champion_once_checked_takes_no_thread(client, engine, tokens, monkeypatch):
+    with engine.connect() as connection:
+        decision_id = connection.execute(
+            select(decisions.c.id).where(decisions.c.uscc == tokens.uscc).order_by(decisions.c.id).limit(1)
+        ).scalar_one()
+    path, headers = f"/enterprises/{tokens.uscc}/decisions/{decision_id}", tokens.headers("enterprise")
+    first = client.get(path, headers=headers)  # the ranker reads the (empty) store once, in a thread
+    assert first.status_code == 200
+
+    def no_thread(*_args, **_kwargs):
+        raise AssertionError("the explanation hopped to a thread with no champion to read")
+
+    monkeypatch.setattr(enterprises, "run_in_threadpool", no_thread)
+    again = client.get(path, headers=headers)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again.json()["explanation"]["ranking_reasons"] is None
+    assert again.json()["explanation"]["ranking_note"] == NO_CHAMPION
+
+
+@examples(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.just(""),
+            st.floats(allow_nan=False, width=32).map(lambda v: str(round(v, 6))),
+            st.integers(-(10**6), 10**6).map(str),
+            st.sampled_from(["NaN", "inf", "-inf", "x", "1e-07"]),
+        ),
+        min_size=len(FEATURES),
+        max_size=len(FEATURES),
+    )
+)
+def test_explanation_of_one_pair_reads_its_stored_features_as_the_frame_path_does(parts):
+    # The explanation endpoint decodes its one pair's features without polars (matcher/ranking/explain.py); the
+    # champion must see the same numbers as when it explains many rows through ``decode_features``.
+    text = ",".join(parts)
+    frame = pl.DataFrame({"features": [text]}).with_columns(decode_features())
+    expected = frame.select(pl.col(FEATURES).cast(pl.Float64).fill_null(np.nan)).to_numpy()
+    np.testing.assert_array_equal(_decoded(text), expected)
