@@ -229,26 +229,35 @@ def test_supply_when_a_later_run_no_longer_matches_the_enterprise_is_refused(cli
     assert _written(engine, dropped)[2] == []
 
 
-def test_deliver_when_a_later_run_no_longer_matches_the_enterprise_withdraws_its_notice_unsent(
-    engine, matched, repository
-):
-    dropped, kept = _dropped_and_kept(engine, "awaiting_confirmation")
+def _only_these_due(engine, *due) -> None:
+    """Webhooks for the enterprises of ``due``, and every other notice waiting a day."""
     with engine.begin() as connection:
         connection.execute(insert(webhooks), [{"uscc": u, "url": f"https://example.test/{u}"}
-                                              for u in sorted({dropped.uscc, kept.uscc})])  # fmt: skip
-        # Only these two are due: every other notice waits.
+                                              for u in sorted({n.uscc for n in due})])  # fmt: skip
         connection.execute(
             update(notices)
-            .where(notices.c.id.not_in([dropped.id, kept.id]))
+            .where(notices.c.id.not_in([n.id for n in due]))
             .values(next_attempt_at=datetime.now(UTC) + timedelta(days=1))
         )
-    posted = []
+
+
+def _receiver(posted: list[str]) -> httpx.Client:
+    """A client whose every post is answered 204, its idempotency key noted in ``posted``."""
 
     def receive(request: httpx.Request) -> httpx.Response:
         posted.append(request.headers["Idempotency-Key"])
         return httpx.Response(204)
 
-    with httpx.Client(transport=httpx.MockTransport(receive)) as http:
+    return httpx.Client(transport=httpx.MockTransport(receive))
+
+
+def test_deliver_when_a_later_run_no_longer_matches_the_enterprise_withdraws_its_notice_unsent(
+    engine, matched, repository
+):
+    dropped, kept = _dropped_and_kept(engine, "awaiting_confirmation")
+    _only_these_due(engine, dropped, kept)
+    posted: list[str] = []
+    with _receiver(posted) as http:
         report = deliver_due(engine, repository, http)
     assert report.withdrawn == 1 and report.delivered == 1
     assert len(posted) == 1 and posted[0].startswith(f"{kept.uscc}:")
@@ -262,14 +271,8 @@ def test_dismissing_the_proposal_that_withdrew_a_grant_notice_sends_it_after_all
     client, engine, matched, repository, tokens
 ):
     dropped, kept = _dropped_and_kept(engine, "granted")  # benefits in the ledger: only a proposal unmatches them
+    _only_these_due(engine, dropped, kept)
     with engine.begin() as connection:
-        connection.execute(insert(webhooks), [{"uscc": u, "url": f"https://example.test/{u}"}
-                                              for u in sorted({dropped.uscc, kept.uscc})])  # fmt: skip
-        connection.execute(
-            update(notices)
-            .where(notices.c.id.not_in([dropped.id, kept.id]))
-            .values(next_attempt_at=datetime.now(UTC) + timedelta(days=1))
-        )
         # Held back five days before delivery first looked at it: the enterprise keeps its whole time to answer.
         connection.execute(
             update(notices)
@@ -283,13 +286,8 @@ def test_dismissing_the_proposal_that_withdrew_a_grant_notice_sends_it_after_all
                     created_at=datetime.now(UTC))
             .returning(ledger_proposals.c.id)
         ).scalar_one()  # fmt: skip
-    posted = []
-
-    def receive(request: httpx.Request) -> httpx.Response:
-        posted.append(request.headers["Idempotency-Key"])
-        return httpx.Response(204)
-
-    with httpx.Client(transport=httpx.MockTransport(receive)) as http:
+    posted: list[str] = []
+    with _receiver(posted) as http:
         assert deliver_due(engine, repository, http).withdrawn == 1
         officer = tokens.headers("officer")
         note = {"note": "复核后仍符合条件"}
