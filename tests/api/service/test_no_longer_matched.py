@@ -267,6 +267,18 @@ def test_deliver_when_a_later_run_no_longer_matches_the_enterprise_withdraws_its
     assert status == {dropped.id: "withdrawn", kept.id: "delivered"}
 
 
+def _cancel_proposed(engine, notice) -> int:
+    """The later run's open proposal to cancel ``notice``'s benefit: its id."""
+    with engine.begin() as connection:
+        return connection.execute(
+            insert(ledger_proposals)
+            .values(uscc=notice.uscc, policy_id=notice.policy_id, period_key=notice.period_key, action="cancel",
+                    run_id="later", reason="no longer eligible", reason_zh="不再符合条件", status="open",
+                    created_at=datetime.now(UTC))
+            .returning(ledger_proposals.c.id)
+        ).scalar_one()  # fmt: skip
+
+
 def test_dismissing_the_proposal_that_withdrew_a_grant_notice_sends_it_after_all(
     client, engine, matched, repository, tokens
 ):
@@ -279,13 +291,7 @@ def test_dismissing_the_proposal_that_withdrew_a_grant_notice_sends_it_after_all
             .where(notices.c.id == dropped.id)
             .values(next_attempt_at=datetime.now(UTC) - timedelta(days=5))
         )
-        proposal = connection.execute(
-            insert(ledger_proposals)
-            .values(uscc=dropped.uscc, policy_id=dropped.policy_id, period_key=dropped.period_key, action="cancel",
-                    run_id="later", reason="no longer eligible", reason_zh="不再符合条件", status="open",
-                    created_at=datetime.now(UTC))
-            .returning(ledger_proposals.c.id)
-        ).scalar_one()  # fmt: skip
+    proposal = _cancel_proposed(engine, dropped)
     posted: list[str] = []
     with _receiver(posted) as http:
         assert deliver_due(engine, repository, http).withdrawn == 1
@@ -314,14 +320,7 @@ def test_dismissing_a_proposal_leaves_a_notice_withdrawn_for_another_reason_with
             kind="declined", actor="enterprise", at=datetime.now(UTC)))  # fmt: skip
         connection.execute(update(notices).where(notices.c.id == granted.id).values(delivery_status="withdrawn"))
     _later_run(engine, "later", "completed", [])
-    with engine.begin() as connection:
-        proposal = connection.execute(
-            insert(ledger_proposals)
-            .values(uscc=granted.uscc, policy_id=granted.policy_id, period_key=granted.period_key, action="cancel",
-                    run_id="later", reason="no longer eligible", reason_zh="不再符合条件", status="open",
-                    created_at=datetime.now(UTC))
-            .returning(ledger_proposals.c.id)
-        ).scalar_one()  # fmt: skip
+    proposal = _cancel_proposed(engine, granted)
     dismissed = client.post(
         f"/ledger/proposals/{proposal}/dismiss", json={"note": "复核后仍符合条件"}, headers=tokens.headers("officer")
     )
