@@ -24,7 +24,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/mypy  # policies/ strictly: [tool.mypy] in pyproject.toml
-	$(BIN)/pytest -n auto --dist loadgroup  # one worker per core; see README, Tests
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --dist loadgroup  # one worker per core, bytecode cached; README, Tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/registries.py

@@ -13,10 +13,9 @@ from datetime import date
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Boolean, Column, Engine, Float, Integer, MetaData, String, Table, Text
 
 from matcher.db.bulk import insert_missing
-from matcher.db.models import rank_features
 from matcher.ranking.features import CODES, FEATURE_SET, FEATURES, history, history_empty
 from matcher.ranking.holdout import holdout_members
 from matcher.ranking.serve import PushPlan, _already_notified, fallback_key
@@ -25,6 +24,22 @@ from policies.conditions import leaves as all_leaves
 from policies.language import ast
 from policies.language.compile import to_polars
 from policies.language.evaluate import evaluate
+
+# The old layout, one row per pair with the features as comma-separated text (until migration 0022): the old
+# path writes its rows to this table of its own, made by whoever runs it (bench/ranking_stage.py, test_serve).
+rank_features = Table(
+    "rank_features_before",
+    MetaData(),
+    Column("uscc", String(18), primary_key=True),
+    Column("policy_id", String(80), primary_key=True),
+    Column("run_id", String(32), primary_key=True),
+    Column("feature_set", String(16), nullable=False),
+    Column("features", Text, nullable=False),
+    Column("score", Float),
+    Column("position", Integer, nullable=False),
+    Column("wave", Integer, nullable=False),
+    Column("holdout", Boolean, nullable=False),
+)
 
 __all__ = ["rank_decisions_before"]
 

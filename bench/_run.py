@@ -1,6 +1,6 @@
 """One matching run in its own process, so its peak memory is its own.
 
-    python bench/_run.py REGISTRY DATABASE_URL AS_OF
+    python bench/_run.py REGISTRY DATABASE_URL AS_OF [PARTITIONS] [ENGINE]
 
 Prints one JSON line: per-stage seconds, per-stage CPU seconds of this process (the database server's are not
 counted: a figure less sensitive to a busy machine than the wall clock), the peak RSS reached by the end of each
@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from matcher.db import make_engine, upgrade
+from matcher.engines import open_engine
 from matcher.ranking.serve import PushPlan
 from matcher.run import run_matching
 from policies.load import load_catalogue
@@ -37,16 +38,17 @@ class _Stages:
 
     def __call__(self, stage: str) -> None:
         self.close()
-        self._stage, self._cpu = stage, time.process_time()
+        # "deciding (partition 2 of 8)": a partitioned run's stages are summed over its partitions
+        self._stage, self._cpu = stage.split(" (partition ")[0], time.process_time()
 
     def close(self) -> None:
         if self._stage is not None:
-            self.cpu[self._stage] = round(time.process_time() - self._cpu, 3)
+            self.cpu[self._stage] = round(self.cpu.get(self._stage, 0.0) + time.process_time() - self._cpu, 3)
             self.peak[self._stage] = _peak()
         self._stage = None
 
 
-def main(registry: str, url: str, as_of: str) -> None:
+def main(registry: str, url: str, as_of: str, partitions: str = "1", engine_name: str = "local") -> None:
     day = date.fromisoformat(as_of)
     engine = make_engine(url)
     upgrade(engine)
@@ -54,7 +56,16 @@ def main(registry: str, url: str, as_of: str) -> None:
     stages = _Stages()
     started = time.perf_counter()
     # As `huiqi run` on a fresh install: ranked by the fallback order (no champion yet), pushed in waves.
-    summary = run_matching(engine, Path(registry), day, policies, push=PushPlan(), progress=stages)
+    summary = run_matching(
+        engine,
+        Path(registry),
+        day,
+        policies,
+        push=PushPlan(),
+        progress=stages,
+        partitions=int(partitions),
+        passes=open_engine(engine_name),  # Ray: a local cluster of this machine's cores, started here
+    )
     total = time.perf_counter() - started
     stages.close()
     peak = _peak()
@@ -82,4 +93,4 @@ def main(registry: str, url: str, as_of: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:6])

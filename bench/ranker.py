@@ -33,12 +33,8 @@ from matcher.ranking.model import PARAMS, ROUNDS, BoosterScorer, fit_ranker, mat
 from matcher.ranking.propensity import examination, weights
 
 
-def synthetic_pairs(n: int, seed: int = 1) -> pl.DataFrame:
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(1, 9, size=n // 2)
-    sizes = sizes[: np.searchsorted(np.cumsum(sizes), n) + 1]
-    sizes[-1] -= sizes.sum() - n
-    group = np.repeat(np.arange(len(sizes)), sizes)
+def random_features(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """``n`` rows of every ranking feature, each drawn from a distribution of its kind (codes, shares, logs, counts)."""
     columns: dict[str, np.ndarray] = {}
     for name in FEATURES:
         if name in CODES:
@@ -49,6 +45,16 @@ def synthetic_pairs(n: int, seed: int = 1) -> pl.DataFrame:
             columns[name] = rng.normal(4.5, 1.0, n)
         else:
             columns[name] = rng.poisson(2.0, n).astype(np.float64)
+    return columns
+
+
+def synthetic_pairs(n: int, seed: int = 1) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 9, size=n // 2)
+    sizes = sizes[: np.searchsorted(np.cumsum(sizes), n) + 1]
+    sizes[-1] -= sizes.sum() - n
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    columns = random_features(rng, n)
     utility = (
         0.8 * columns["log_amount"]
         + 1.2 * (columns["policy_category"] == (columns["industry_section"] % 5))

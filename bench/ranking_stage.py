@@ -10,8 +10,10 @@
    temporary directory, the version loaded as serving loads it.
 3. Per database, on a fresh one each: the old path (``bench/_ranking_before.py``) and the new
    (``matcher.ranking.serve.rank_decisions``), same run id, 5 % holdout, cap 3, timed per sub-stage (history,
-   features, scoring, ordering, encoding, storing). Then the stored ``rank_features`` rows (position, wave,
-   holdout, score) and the decisions' ``rank`` of both are compared: they must be identical.
+   features, scoring, ordering, encoding, storing). The old path stores one row per pair (features as text) in
+   a table of the old layout made for it; the new stores Parquet pieces (``matcher.ranking.parts``). Then what
+   both stored (uscc, policy_id, position, wave, holdout, score, the features rounded as the old text kept them)
+   and the decisions' ``rank`` of both are compared: they must be identical. The stored bytes are printed too.
 
 Wall clock on a shared 2-core machine: the figures include time other processes took.
 """
@@ -23,15 +25,22 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import _ranking_before
 import polars as pl
 from _databases import DEFAULT_PG, postgresql_schema  # bench/ is on the path: these scripts run from there
 from _ranking_before import rank_decisions_before
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy import select
+from rich.table import Table as Shown
+from sqlalchemy import (
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 
 AS_OF = date(2025, 6, 30)
 RUN_ID = "1" * 32
@@ -90,27 +99,102 @@ def champion(directory: Path, console: Console):
     return store.load(report.version)
 
 
-def stored(engine) -> pl.DataFrame:
-    from matcher.db.models import rank_features as rf
+LEGACY = _ranking_before.rank_features  # the old path's own table of the old layout
+SAME = ["uscc", "policy_id", "position", "wave", "holdout", "score"]
 
-    query = select(rf.c.uscc, rf.c.policy_id, rf.c.position, rf.c.wave, rf.c.holdout, rf.c.score, rf.c.features)
+
+def stored(engine, path: str) -> tuple[pl.DataFrame, int]:
+    """What a path stored (features rounded to 6 decimals, as the old text) and its size in bytes."""
+    from matcher.db.models import rank_feature_parts
+    from matcher.ranking.features import FEATURES, decode_features
+    from matcher.ranking.parts import read_pairs
+
+    if path == "old":
+        with engine.connect() as connection:
+            rows = connection.execute(select(LEGACY).where(LEGACY.c.run_id == RUN_ID)).all()
+        frame = pl.DataFrame(rows, schema=[c.name for c in LEGACY.columns], orient="row").with_columns(
+            decode_features()
+        )
+        if engine.dialect.name == "postgresql":  # the table with its key index, as the server stores it
+            with engine.connect() as connection:
+                size = connection.execute(text(f"SELECT pg_total_relation_size('{LEGACY.name}')")).scalar_one()
+        else:  # SQLite: the rows' bytes (text plus four 8-byte numbers), before the key index
+            size = int(frame.select(pl.col("features").str.len_bytes().sum()).item()) + 8 * 4 * frame.height
+    else:
+        frame = read_pairs(engine, RUN_ID).with_columns(pl.col(FEATURES).round(6))
+        with engine.connect() as connection:
+            size = connection.execute(
+                select(func.sum(func.length(rank_feature_parts.c.parquet))).where(rank_feature_parts.c.run_id == RUN_ID)
+            ).scalar_one()
+    frame = frame.select(*SAME, *FEATURES).cast({"position": pl.Int32, "wave": pl.Int32, "score": pl.Float64})
+    return frame.sort("uscc", "policy_id"), int(size)
+
+
+def _explain_before(engine, scorer, uscc: str, policy_id: str):
+    """The explanation's lookup as it was before: the pair's row of the latest run, its text parsed."""
+    import math
+
+    import numpy as np
+
+    from matcher.db.models import runs
+    from matcher.ranking.explain import _explained
+    from matcher.ranking.features import FEATURES
+
+    query = (
+        select(LEGACY.c.features)
+        .join(runs, runs.c.id == LEGACY.c.run_id)
+        .where(LEGACY.c.uscc == uscc, LEGACY.c.policy_id == policy_id)
+        .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
+        .limit(1)
+    )
     with engine.connect() as connection:
-        rows = connection.execute(query.where(rf.c.run_id == RUN_ID)).all()
-    return pl.DataFrame(
-        rows, schema=["uscc", "policy_id", "position", "wave", "holdout", "score", "features"], orient="row"
-    ).sort("uscc", "policy_id")
+        features = connection.execute(query).scalar_one()
+    values = [float(v) if v else math.nan for v in features.split(",")]
+    return _explained(scorer, np.array([values[: len(FEATURES)]]), [(uscc, policy_id)], 3)[0]
 
 
-def measure(url: str, profiles, decisions, plan) -> dict:
+def explanations(engine, path: str, scorer, pairs: pl.DataFrame) -> list[float]:
+    """Seconds per explanation of each of ``pairs`` (the service's work for GET .../explanation, no HTTP)."""
+    from matcher.ranking.explain import explain_pair
+
+    seconds = []
+    for uscc, policy_id in pairs.iter_rows():
+        started = time.perf_counter()
+        if path == "old":
+            _explain_before(engine, scorer, uscc, policy_id)
+        else:
+            explain_pair(engine, scorer, uscc, policy_id, top=3)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def measure(url: str, profiles, decisions, plan, explain: int) -> dict:
     from matcher.db import make_engine, upgrade
+    from matcher.db.models import runs
     from matcher.ranking.serve import rank_decisions
     from policies.load import load_catalogue
 
     policies = load_catalogue().in_force(AS_OF)
+    asked = decisions.select("uscc", "policy_id").sample(n=min(explain, decisions.height), seed=7)
     out: dict = {}
     for path in ("old", "new"):
         engine = make_engine(url)
         upgrade(engine)
+        LEGACY.create(engine, checkfirst=True)
+        with engine.begin() as connection:  # the run the explanations look up (latest run of each pair)
+            connection.execute(delete(runs).where(runs.c.id == RUN_ID))
+            connection.execute(
+                insert(runs).values(
+                    id=RUN_ID,
+                    as_of=AS_OF,
+                    registry_fingerprint="bench",
+                    catalogue_fingerprint="bench",
+                    policy_versions={},
+                    status="completed",
+                    started_at=datetime.now(UTC),
+                    finished_at=datetime.now(UTC),
+                )
+            )
         timings: dict[str, float] = {}
         started = time.perf_counter()
         if path == "old":
@@ -122,21 +206,18 @@ def measure(url: str, profiles, decisions, plan) -> dict:
                 engine, RUN_ID, decisions, profiles, policies, AS_OF, plan, chunk_rows=100_000, timings=timings
             ).decisions
         timings["total"] = time.perf_counter() - started
+        rows, size = stored(engine, path)
+        seconds = explanations(engine, path, plan.scorer, asked)
         out[path] = {
+            "explain": seconds,
             "timings": timings,
             "rank": ranked.select("uscc", "policy_id", "rank").sort("uscc", "policy_id"),
-            "stored": stored(engine),
+            "stored": rows,
+            "bytes": size,
         }
+        if path == "old":  # the same database for both: the old rows dropped before the new path runs
+            LEGACY.drop(engine)
         engine.dispose()
-        if path == "old":  # the same database for both, emptied between them
-            from sqlalchemy import delete
-
-            from matcher.db.models import rank_features
-
-            engine = make_engine(url)
-            with engine.begin() as connection:
-                connection.execute(delete(rank_features))
-            engine.dispose()
     return out
 
 
@@ -146,6 +227,7 @@ def main() -> None:
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     parser.add_argument("--postgresql-url", default=DEFAULT_PG)
     parser.add_argument("--cache", type=Path, help="keep the generated population here and reuse it")
+    parser.add_argument("--explain", type=int, default=300, help="explanations of random pairs timed per path")
     args = parser.parse_args()
     console = Console(width=150)
     from matcher.ranking.serve import PushPlan
@@ -161,7 +243,7 @@ def main() -> None:
             else:
                 url, cleanup = postgresql_schema(args.postgresql_url)
             try:
-                results[db] = measure(url, profiles, decisions, plan)
+                results[db] = measure(url, profiles, decisions, plan, args.explain)
             finally:
                 cleanup()
             old, new = results[db]["old"], results[db]["new"]
@@ -169,14 +251,16 @@ def main() -> None:
             same_rows = old["stored"].equals(new["stored"])
             console.print(
                 f"{db}: old {old['timings']['total']:.1f} s, new {new['timings']['total']:.1f} s;"
-                f" identical rank: {same_rank}, identical rank_features rows: {same_rows}"
+                f" identical rank: {same_rank}, identical stored pairs: {same_rows};"
+                f" stored {old['bytes'] / 2**20:.1f} MiB (old rows{'' if db == 'postgresql' else ', before the index'})"
+                f" → {new['bytes'] / 2**20:.1f} MiB (new Parquet pieces)"
             )
             if not (same_rank and same_rows):
                 sys.exit(f"{db}: the new path does not order, time or store as the old one")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    table = Table(
+    table = Shown(
         title=f"ranking stage, {decisions.height:,} decisions of {profiles.height:,} enterprises"
         " (wall clock, shared 2-core machine)"
     )
@@ -192,6 +276,14 @@ def main() -> None:
                 cells.append("—" if value is None else f"{value:.1f} s")
         table.add_row(f"[bold]{stage}" if stage == "total" else stage, *cells)
     console.print(table)
+    for db in results:
+        for path in ("old", "new"):
+            seconds = pl.Series(results[db][path]["explain"]) * 1000
+            console.print(
+                f"{db} {path}: one pair's explanation (lookup + contributions, no HTTP), {seconds.len()} random"
+                f" pairs: median {seconds.median():.2f} ms, p99 {seconds.quantile(0.99):.2f} ms,"
+                f" first {seconds[0]:.2f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -40,11 +40,28 @@ from matcher.persons import COUNTED, assign_persons, person_families
 from policies.compiled import CompiledPolicy
 from policies.graph import conflict_pairs
 
-__all__ = ["DECIDED", "STANDING", "Decided", "decide"]
+__all__ = [
+    "AMOUNT_ERROR_REASONS",
+    "DECIDED",
+    "STANDING",
+    "Decided",
+    "Demand",
+    "budget_scales",
+    "decide",
+    "person_pairs",
+    "rescale",
+]
 
 # Statuses of a decision that reaches the enterprise; anything else is "not matched" and is only counted.
 DECIDED = tuple(DecisionStatus)
 _PAYABLE = [str(s) for s in PAYABLE_DECISIONS]
+# Why an amount cannot be paid, in the order a policy's reasons are listed.
+AMOUNT_ERROR_REASONS = (
+    "unknown although every fact it reads is known (a division by zero?)",
+    "not a finite number",
+    "negative",
+    f"over the ceiling of {MAX_AMOUNT_YUAN:,} yuan",
+)
 _SCHEMA = {
     "uscc": pl.String,
     "policy_id": pl.String,
@@ -77,6 +94,29 @@ class Decided:
     # The persons each payable per-person benefit counts (family, person_id, uscc, policy_id, period_key): once
     # recorded, no later run counts them again in that family.
     persons: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=COUNTED_BY))
+    # What the budgets were judged on, summed per policy: added up over partitions for a partitioned run.
+    demand: Demand = field(default_factory=lambda: Demand({}, {}, {}))
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Per policy, in fen: the payable amounts due before any budget scaling, what other runs spent in this
+    run's periods, and under any key (per certificate). Each is a sum over enterprises, so the demand of a
+    population is the sum of its partitions' (the budgets' global step)."""
+
+    demanded: dict[str, int]
+    spent_now: dict[str, int]
+    spent_any: dict[str, int]
+
+    def __add__(self, other: Demand) -> Demand:
+        def add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+            return {k: a.get(k, 0) + b.get(k, 0) for k in sorted(a.keys() | b.keys())}
+
+        return Demand(
+            add(self.demanded, other.demanded),
+            add(self.spent_now, other.spent_now),
+            add(self.spent_any, other.spent_any),
+        )
 
 
 STANDING = {
@@ -182,15 +222,13 @@ def _amount_errors(errors: pl.DataFrame, examples: int = 5) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for (policy_id,), rows in errors.sort("policy_id", "uscc").group_by("policy_id", maintain_order=True):
         amounts = rows["amount_yuan"]
-        reasons = []
-        if amounts.is_null().any():
-            reasons.append("unknown although every fact it reads is known (a division by zero?)")
-        if (amounts.is_not_null() & ~amounts.is_finite()).any():
-            reasons.append("not a finite number")
-        if (amounts < 0).any():
-            reasons.append("negative")
-        if (amounts > MAX_AMOUNT_YUAN).any():
-            reasons.append(f"over the ceiling of {MAX_AMOUNT_YUAN:,} yuan")
+        found = (
+            amounts.is_null().any(),
+            (amounts.is_not_null() & ~amounts.is_finite()).any(),
+            (amounts < 0).any(),
+            (amounts > MAX_AMOUNT_YUAN).any(),
+        )
+        reasons = [reason for reason, there in zip(AMOUNT_ERROR_REASONS, found, strict=True) if there]
         out[str(policy_id)] = {
             "enterprises": rows.height,
             "reasons": reasons,
@@ -276,32 +314,92 @@ class _Laps:
         self.last = now
 
 
-def decide(
+def _sums(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    return {str(k): int(v or 0) for k, v in frame.group_by("policy_id").agg(pl.col(column).sum()).iter_rows()}
+
+
+def budget_scales(policies: Sequence[CompiledPolicy], demand: Demand) -> tuple[dict[str, dict], dict[str, float]]:
+    """Per budgeted policy: what the budget, the spending and the demand are (the run's ``budgets``), and the
+    factor every payable amount is scaled by when the demand exceeds what is left (pro rata)."""
+    budgets: dict[str, dict] = {}
+    scale: dict[str, float] = {}
+    for p in policies:
+        if p.policy.budget is None:
+            continue
+        budget = round(p.policy.budget * 100)
+        # Per certificate, every certificate's benefits spend the budget, not only those of the one held now.
+        spent = int((demand.spent_any if p.policy.benefit.certificate else demand.spent_now).get(p.id) or 0)
+        demanded = int(demand.demanded.get(p.id) or 0)
+        remaining = max(budget - spent, 0)
+        factor = 1.0 if demanded <= remaining else remaining / demanded
+        scale[p.id] = factor
+        budgets[p.id] = {
+            "budget_fen": budget,
+            "spent_before_fen": spent,
+            "demanded_fen": demanded,
+            "remaining_fen": remaining,
+            "scale": factor,
+        }
+    return budgets, scale
+
+
+def rescale(decisions: pl.DataFrame, scale: dict[str, float]) -> pl.DataFrame:
+    """``amount_fen`` of each decision: its full amount, scaled (rounded down to the fen) when it is payable and
+    its policy is over budget. Recomputed from ``amount_full_fen``, so it may be applied again with other
+    factors (a partition's decisions, once the whole population's demand is known)."""
+    payable = pl.col("_payable") if "_payable" in decisions.columns else pl.col("status").is_in(_PAYABLE)
+    if scaled := {i: f for i, f in scale.items() if f < 1.0}:
+        factor = pl.col("policy_id").replace_strict(scaled, default=1.0, return_dtype=pl.Float64)
+        amount_fen = (
+            pl.when(payable & (factor < 1.0))
+            .then((pl.col("amount_full_fen").cast(pl.Float64) * factor).floor().cast(pl.Int64))
+            .otherwise(pl.col("amount_full_fen"))
+        )
+    else:  # nothing over budget: every amount as due
+        amount_fen = pl.col("amount_full_fen")
+    return decisions.with_columns(amount_fen=amount_fen)
+
+
+def person_pairs(
     profiles: pl.DataFrame,
     policies: Sequence[CompiledPolicy],
     as_of: date,
     *,
     prior: pl.DataFrame | None = None,
     near_miss_margin: float = 0.1,
-    persons: pl.DataFrame | None = None,
-    counted: pl.DataFrame | None = None,
-    timings: dict[str, float] | None = None,
-) -> Decided:
-    """Decisions for ``profiles`` as of ``as_of``.
+) -> pl.DataFrame:
+    """(uscc, policy_id) of the enterprises ``decide`` would share persons out to: eligible for a per-person
+    policy and not granted it already. A person may be insured by enterprises of different partitions, so a
+    partitioned run gathers these from every partition and shares the persons out once (``assign_persons``)."""
+    families = person_families(policies)
+    mine = [p for p in policies if p.id in families]
+    if not mine:
+        return pl.DataFrame(schema={"uscc": pl.String, "policy_id": pl.String})
+    due = _front(profiles, mine, as_of, prior, near_miss_margin, _Laps(None)).due
+    return due.filter(pl.col("eligible").fill_null(False)).select("uscc", "policy_id")
 
-    ``prior`` holds benefits other runs granted (uscc, policy_id, period_key, amount_fen):
-    they are not due again, block conflicting benefits, satisfy ``requires`` and use budget.
-    ``persons`` (uscc, person_id, hire_date, fact: ``matcher.persons.PERSONS``) are the persons behind the hire
-    counts, and ``counted`` (family, person_id) those other runs counted: a policy that counts each person once
-    pays only for persons not counted before (without ``persons``, its count fact is taken as it stands).
-    ``timings``, when given, receives the seconds each stage took (candidates, standing, graph, budgets, evidence).
-    """
-    lap = _Laps(timings)
-    if not policies:  # nothing in force: no decision, but the frame keeps its columns for the writers
-        counts = dict.fromkeys(map(str, DECIDED), 0) | {"enterprises": profiles.height, "amount_error": 0}
-        return Decided(pl.DataFrame(schema=_SCHEMA), counts, {})  # nothing in force: nothing to judge either
+
+@dataclass
+class _Front:
+    """Stages 1–2: the candidates, less what other runs already granted."""
+
+    prior: pl.DataFrame  # the ledger's benefits in this run's periods (per certificate: the one held now)
+    given: pl.DataFrame  # the ledger's benefits of these policies under any key
+    due: pl.DataFrame
+    counts: dict[str, int]
+    standing: pl.DataFrame
+    amount_errors: dict[str, dict]
+
+
+def _front(
+    profiles: pl.DataFrame,
+    policies: Sequence[CompiledPolicy],
+    as_of: date,
+    prior: pl.DataFrame | None,
+    margin: float,
+    lap: _Laps,
+) -> _Front:
     by_id = {p.id: p for p in policies}
-    index = {p: i for i, p in enumerate(sorted(by_id))}  # _policy: the policy's place in the order of ids
     keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies if not p.policy.benefit.certificate}
     key_frame = pl.DataFrame({"policy_id": list(keys), "period_key": list(keys.values())}, schema=_PRIOR_KEYS)
     given = (prior if prior is not None else pl.DataFrame(schema=_PRIOR)).filter(pl.col("policy_id").is_in(list(by_id)))
@@ -317,9 +415,8 @@ def decide(
         held = held.filter((pl.col("period_key") == now) | (pl.col("period_key") == before)).drop("_row")
     prior = pl.concat([given.join(key_frame, on=["policy_id", "period_key"], how="semi"), held])
     counts: dict[str, int] = {}
-    groups = _top_up_groups(policies)
 
-    cand = candidates(profiles, policies, as_of, near_miss_margin).with_columns(
+    cand = candidates(profiles, policies, as_of, margin).with_columns(
         period_key=pl.col("policy_id").replace_strict(keys, default=None, return_dtype=pl.String)
     )
     lap("candidates")
@@ -336,7 +433,7 @@ def decide(
             .drop("_cert")
         )
     lap("certificates")
-    standing = _standing(prior, cand, groups, frozenset(person_families(policies)))
+    standing = _standing(prior, cand, _top_up_groups(policies), frozenset(person_families(policies)))
     lap("standing")
     errors = cand.filter(pl.col("amount_error"))
     amount_errors = _amount_errors(errors)
@@ -350,6 +447,42 @@ def decide(
         .then(None)
         .otherwise(pl.col("eligible"))
     )
+    return _Front(prior, given, due, counts, standing, amount_errors)
+
+
+def decide(
+    profiles: pl.DataFrame,
+    policies: Sequence[CompiledPolicy],
+    as_of: date,
+    *,
+    prior: pl.DataFrame | None = None,
+    near_miss_margin: float = 0.1,
+    persons: pl.DataFrame | None = None,
+    counted: pl.DataFrame | None = None,
+    shared: pl.DataFrame | None = None,
+    timings: dict[str, float] | None = None,
+) -> Decided:
+    """Decisions for ``profiles`` as of ``as_of``.
+
+    ``prior`` holds benefits other runs granted (uscc, policy_id, period_key, amount_fen):
+    they are not due again, block conflicting benefits, satisfy ``requires`` and use budget.
+    ``persons`` (uscc, person_id, hire_date, fact: ``matcher.persons.PERSONS``) are the persons behind the hire
+    counts, and ``counted`` (family, person_id) those other runs counted: a policy that counts each person once
+    pays only for persons not counted before (without ``persons``, its count fact is taken as it stands).
+    ``shared`` instead: the persons already shared out over a larger population than ``profiles`` (a partition
+    of it: ``person_pairs`` of every partition, then ``assign_persons``), this one's enterprises' share.
+    ``timings``, when given, receives the seconds each stage took (candidates, standing, graph, budgets, evidence).
+    """
+    lap = _Laps(timings)
+    if not policies:  # nothing in force: no decision, but the frame keeps its columns for the writers
+        counts = dict.fromkeys(map(str, DECIDED), 0) | {"enterprises": profiles.height, "amount_error": 0}
+        return Decided(pl.DataFrame(schema=_SCHEMA), counts, {})  # nothing in force: nothing to judge either
+    by_id = {p.id: p for p in policies}
+    index = {p: i for i, p in enumerate(sorted(by_id))}  # _policy: the policy's place in the order of ids
+    groups = _top_up_groups(policies)
+    front = _front(profiles, policies, as_of, prior, near_miss_margin, lap)
+    prior, given, due, counts = front.prior, front.given, front.due, front.counts
+    standing, amount_errors = front.standing, front.amount_errors
     is_eligible = pl.col("eligible").fill_null(False)
 
     # each person once: the count is the persons no other run counted in the policy's family
@@ -357,13 +490,17 @@ def decide(
     assigned = pl.DataFrame(
         schema={"uscc": pl.String, "policy_id": pl.String, "family": pl.String, "person_id": pl.String}
     )
-    if families and persons is not None:
+    if families and (persons is not None or shared is not None):
         mine = pl.col("policy_id").is_in(list(families))
-        assigned = assign_persons(
-            due.filter(mine & is_eligible).select("uscc", "policy_id"),
-            persons,
-            counted if counted is not None else pl.DataFrame(schema=COUNTED),
-            families,
+        assigned = (
+            assign_persons(
+                due.filter(mine & is_eligible).select("uscc", "policy_id"),
+                persons,
+                counted if counted is not None else pl.DataFrame(schema=COUNTED),
+                families,
+            )
+            if shared is None
+            else shared
         )
         fresh = assigned.group_by("uscc", "policy_id").agg(_fresh=pl.len().cast(pl.Int64))
 
@@ -516,42 +653,13 @@ def decide(
 
     lap("top-ups")
     decided = decided.with_columns(_payable=pl.col("status").is_in(_PAYABLE))
-    demand = decided.filter(pl.col("_payable")).group_by("policy_id").agg(pl.col("amount_full_fen").sum())
-    demanded_by = dict(demand.iter_rows())
-
-    def spent_by(ledger: pl.DataFrame) -> dict[str, int]:
-        return dict(ledger.group_by("policy_id").agg(pl.col("amount_fen").sum()).iter_rows())
-
-    spent_now, spent_any = spent_by(prior), spent_by(given)
-    budgets: dict[str, dict] = {}
-    scale: dict[str, float] = {}
-    for p in policies:
-        if p.policy.budget is None:
-            continue
-        budget = round(p.policy.budget * 100)
-        # Per certificate, every certificate's benefits spend the budget, not only those of the one held now.
-        spent = int((spent_any if p.policy.benefit.certificate else spent_now).get(p.id) or 0)
-        demanded = int(demanded_by.get(p.id) or 0)
-        remaining = max(budget - spent, 0)
-        factor = 1.0 if demanded <= remaining else remaining / demanded
-        scale[p.id] = factor
-        budgets[p.id] = {
-            "budget_fen": budget,
-            "spent_before_fen": spent,
-            "demanded_fen": demanded,
-            "remaining_fen": remaining,
-            "scale": factor,
-        }
-    if scaled := {i: f for i, f in scale.items() if f < 1.0}:
-        factor = pl.col("policy_id").replace_strict(scaled, default=1.0, return_dtype=pl.Float64)
-        amount_fen = (
-            pl.when(pl.col("_payable") & (factor < 1.0))
-            .then((pl.col("amount_full_fen").cast(pl.Float64) * factor).floor().cast(pl.Int64))
-            .otherwise(pl.col("amount_full_fen"))
-        )
-    else:  # nothing over budget: every amount as due
-        amount_fen = pl.col("amount_full_fen")
-    decided = decided.with_columns(amount_fen=amount_fen)
+    demand = Demand(
+        _sums(decided.filter(pl.col("_payable")), "amount_full_fen"),
+        _sums(prior, "amount_fen"),
+        _sums(given, "amount_fen"),
+    )
+    budgets, scale = budget_scales(policies, demand)
+    decided = rescale(decided, scale)
 
     lap("budgets")
     decisions = evidence(decided, profiles, policies, as_of).select(*_SCHEMA)
@@ -567,4 +675,4 @@ def decide(
         .sort("family", "person_id")
     )
     lap("counts")
-    return Decided(decisions, counts, budgets, amount_errors, standing, top_ups, counted_by)
+    return Decided(decisions, counts, budgets, amount_errors, standing, top_ups, counted_by, demand)

@@ -8,11 +8,15 @@ part-way is resumed by running it again: decisions are deterministic, every
 write skips rows already there, and what earlier *other* runs granted is read
 excluding this run's own rows, so the resumed run decides exactly as an
 uninterrupted one would.
+
+The work over the population is three passes over its partitions (``matcher.run_passes``), with the two
+global steps between them; one partition (the default) is the whole population in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,40 +26,23 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, insert, or_, select, text, update
 
-from features.profiles import build_profiles
-from features.profiles.attested import apply_attested
-from features.profiles.department_lists import apply_lists
 from features.profiles.social_insurance import hired_persons
+from features.registries.partitions import MAX_PARTITIONS, mark_partitions, partition_of
 from features.registries.validate import RegistryCheck, check_registry
-from matcher.db.bulk import CHUNK_ROWS, insert_missing
-from matcher.db.models import benefit_journal, benefits, decisions, notices, rank_features, runs
-from matcher.decide import decide
-from matcher.ledger import DecisionStatus, grant_decided
-from matcher.ledger.persons import count_persons, counted_persons
+from matcher.db.bulk import CHUNK_ROWS
+from matcher.db.models import benefit_journal, benefits, decisions, notices, rank_feature_parts, runs
+from matcher.decide import budget_scales
+from matcher.engines import Local, PassEngine
+from matcher.ledger.persons import counted_persons
 from matcher.ledger.review import review_ledger
-from matcher.notices import build_notices
 from matcher.periods import check_as_of, period_key
-from matcher.persons import person_families
-from matcher.ranking.serve import PushPlan, rank_decisions
+from matcher.persons import assign_persons, person_families
+from matcher.ranking.serve import PushPlan
+from matcher.run_passes import Held, Part, Summed, decide_part, profile_part, write_part
 from matcher.supplied import accepted_facts, attested_fingerprint, latest_lists, lists_fingerprint
 from policies.compiled import CompiledPolicy
 
 __all__ = ["RunSummary", "catalogue_fingerprint", "run_matching"]
-
-DECISION_COLUMNS = (
-    "uscc",
-    "policy_id",
-    "policy_version",
-    "period_key",
-    "status",
-    "amount_fen",
-    "amount_full_fen",
-    "facts",
-    "unknown_facts",
-    "failing",
-    "failing_zh",
-    "rank",
-)
 
 
 @dataclass
@@ -114,20 +101,32 @@ def run_matching(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     chunk_rows: int = CHUNK_ROWS,
     push: PushPlan | None = None,
+    partitions: int = 1,
+    passes: PassEngine | None = None,
+    spill: Path | None = None,
 ) -> RunSummary:
-    """``push``: how the ranker orders and times the notices (matcher/ranking); ``None``: all at once, unranked."""
+    """``push``: how the ranker orders and times the notices (matcher/ranking); ``None``: all at once, unranked.
+
+    ``partitions``: the population is decided, ranked and written in this many parts (by a stable hash of the
+    USCC), one after another, so that a part's profiles and decisions are what the run holds in memory; the
+    run's rows are the same whatever the number (the two global steps — sharing out the persons, scaling to
+    the budgets — are taken over all parts between the passes). The parts wait on disk between passes, in a
+    temporary folder under ``spill`` (default: the system's). ``passes``: where the passes run
+    (``matcher.engines``: in this process by default, or on a Ray cluster)."""
+    passes = passes or Local()
     check_as_of(as_of)
+    if not 1 <= partitions <= MAX_PARTITIONS:
+        raise ValueError(f"partitions: expected 1 to {MAX_PARTITIONS}, found {partitions}")
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
-    def stage(name: str) -> None:
+    def stage(name: str, k: int | None = None) -> None:
         nonlocal clock
-        progress(name)
-        timings[name] = 0.0
+        progress(name if k is None or partitions == 1 else f"{name} (partition {k + 1} of {partitions})")
         clock = time.perf_counter()
 
-    def done(name: str) -> None:
-        timings[name] = round(time.perf_counter() - clock, 3)
+    def done(name: str) -> None:  # a stage's seconds, summed over the partitions
+        timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - clock, 3)
 
     stage("checking registries")
     checked = registry if isinstance(registry, RegistryCheck) else check_registry(registry)
@@ -168,67 +167,119 @@ def run_matching(
                 )
             )
 
-    stage("building profiles")
-    profiles = build_profiles({t: checked.clean(t) for t in checked.tables}, as_of).collect(engine="streaming")
-    profiles = apply_attested(apply_lists(profiles, lists), attested)
+    stage("reading what other runs granted")
+    tables = {t: checked.clean(t) for t in checked.tables}
     families = person_families(policies)
     hires = checked.clean("si_hires") if families else None
-    # The registry's rows (about 1 GiB a million enterprises) are not read past here: let them go, unless the
-    # caller holds the check itself.
+    # The registry's rows (about 1 GiB a million enterprises) are read through ``tables`` only while profiles
+    # are built: let the check go, unless the caller holds it.
     del checked
-    done("building profiles")
-
-    stage("deciding")
     per_certificate = {p.id for p in policies if p.policy.benefit.certificate}
     keys = {period_key(p.policy.benefit.period, as_of) for p in policies if p.id not in per_certificate}
-    prior = _prior(engine, run_id, keys, per_certificate)
+    prior = _prior(engine, run_id, keys, per_certificate).with_columns(_part=partition_of(partitions))
     persons = counted = None
     if hires is not None:  # each person once: the persons behind the counts, and those other runs counted
         facts = sorted({fact for _, fact in families.values()})
         persons = hired_persons(hires.lazy(), as_of, facts).collect()
         counted = counted_persons(engine, run_id, (family for family, _ in families.values()))
     del hires
-    decided = decide(profiles, policies, as_of, prior=prior, persons=persons, counted=counted)
-    done("deciding")
+    done("reading what other runs granted")
 
-    stage("ranking")  # orders and times the notices; never changes a decision
-    ranked = rank_decisions(engine, run_id, decided.decisions, profiles, policies, as_of, push, chunk_rows=chunk_rows)
-    del profiles  # nothing reads the profiles past ranking, nor the unranked decisions
-    decided.decisions = decided.decisions.clear()
-    done("ranking")
-
-    stage("writing decisions")
-    insert_missing(
-        engine,
-        decisions,
-        ranked.decisions.select(*DECISION_COLUMNS).with_columns(run_id=pl.lit(run_id)),
-        chunk_rows=chunk_rows,
+    whole = partitions == 1 and not passes.remote
+    if partitions > 1:
+        tables = mark_partitions(tables, partitions)
+    folder = None if whole else tempfile.TemporaryDirectory(prefix="huiqi-run-", dir=spill)
+    part = Part(
+        run_id,
+        as_of,
+        tuple(policies),
+        partitions,
+        Held(None if folder is None else Path(folder.name)),
+        engine if not passes.remote else engine.url.render_as_string(hide_password=False),
+        chunk_rows,
+        push,
+        lists,
+        attested,
+        started.date(),
+        now,
+        None if passes.remote else lambda name, k: stage(name, k),
     )
-    # What the ledger and the notices read; the evidence (facts, failing, …), most of the frame, goes.
-    rows = ranked.decisions.select("uscc", "policy_id", "policy_version", "period_key", "status", "amount_fen")
-    ranked.decisions = ranked.decisions.clear()
-    done("writing decisions")
+    ks = range(partitions)
 
-    stage("writing the benefit ledger")
+    def on(name: str) -> Callable[[int], None]:
+        def finished(count: int) -> None:
+            if passes.remote:
+                progress(f"{name}: {count} of {partitions} partitions done on {passes.name}")
+
+        return finished
+
+    def prior_of(k: int) -> pl.DataFrame:
+        return prior.filter(pl.col("_part") == k).drop("_part")
+
+    def laps(pass_name: str, results: list[dict[str, float]], started_at: float) -> None:
+        if passes.remote:  # the workers' stages overlap: the pass's wall clock is what the run waited
+            timings[pass_name] = round(time.perf_counter() - started_at, 3)
+            return
+        for found in results:
+            for name, seconds in found.items():
+                timings[name] = round(timings.get(name, 0.0) + seconds, 3)
+
+    try:
+        # Pass 1: profiles; with per-person benefits, who is eligible for one (persons are shared out over all).
+        clock_1 = time.perf_counter()
+        share = persons is not None and not whole
+        first = passes.map(
+            profile_part,
+            [(part, k, passes.tables(tables, partitions, k), prior_of(k), share) for k in ks],
+            on("profiles"),
+        )
+        del tables
+        laps("building profiles", [t for _, t in first], clock_1)
+        shared = None
+        if share:
+            shared = assign_persons(pl.concat([pairs for pairs, _ in first]), persons, counted, families)
+            shared = shared.with_columns(_part=partition_of(partitions))
+            persons = None
+        del first
+
+        # Pass 2: decisions, amounts as due; the budgets' scale needs the whole population's demand.
+        clock_2 = time.perf_counter()
+        calls = [
+            (
+                part,
+                k,
+                prior_of(k),
+                persons,
+                counted,
+                None if shared is None else shared.filter(pl.col("_part") == k).drop("_part"),
+            )
+            for k in ks
+        ]
+        del shared
+        second = passes.map(decide_part, calls, on("decisions"))
+        del calls
+        summed = Summed()
+        for decided in second:
+            summed.add(decided)
+        laps("deciding", [d.timings for d in second], clock_2)
+        del second
+        budgets, scale = budget_scales(policies, summed.demand)
+
+        # Pass 3: amounts scaled to the budgets; notices ranked; decisions, ledger and notices written.
+        clock_3 = time.perf_counter()
+        third = passes.map(write_part, [(part, k, scale) for k in ks], on("writes"))
+        laps("ranking and writing", [t for _, t in third], clock_3)
+        model_version = next((version for version, _ in third if version), None)  # a part may have no decision
+    finally:
+        if folder is not None:
+            folder.cleanup()
+    counts = dict(summed.counts)
+    amount_errors = summed.amount_errors()
     stamp = now()
-    granted = rows.filter(pl.col("status") == DecisionStatus.GRANTED)
-    grant_decided(engine, granted, run_id, as_of.isoformat(), stamp, chunk_rows=chunk_rows, top_ups=decided.top_ups)
-    count_persons(engine, decided.persons, run_id, stamp, chunk_rows=chunk_rows)
-    done("writing the benefit ledger")
-
-    stage("writing notices")
-    built = build_notices(rows, started.date(), run_id, stamp)
-    # A notice pushed in a later wave counts its days to answer from its push, not from the run.
-    notice_rows = ranked.schedule(built).with_columns(
-        respond_by=pl.col("respond_by") + pl.duration(days=(pl.col("next_attempt_at") - pl.lit(stamp)).dt.total_days())
-    )
-    del built, rows
-    insert_missing(engine, notices, notice_rows, chunk_rows=chunk_rows)
-    del notice_rows
-    done("writing notices")
+    prior = prior.drop("_part")
 
     stage("reviewing the ledger")  # benefits earlier runs granted, judged on today's data
-    decided.counts |= review_ledger(engine, run_id, as_of, decided.standing, prior, policies, stamp)
+    counts |= review_ledger(engine, run_id, as_of, summed.standing(), prior, policies, stamp)
     done("reviewing the ledger")
 
     if engine.dialect.name == "postgresql":
@@ -236,7 +287,7 @@ def run_matching(
         # plans the service's per-enterprise lookups as scans of whole tables. ANALYZE samples: about a second.
         stage("refreshing planner statistics")
         with engine.begin() as connection:
-            written = (runs, decisions, benefits, benefit_journal, notices, rank_features)
+            written = (runs, decisions, benefits, benefit_journal, notices, rank_feature_parts)
             connection.execute(text(f"ANALYZE {', '.join(t.name for t in written)}"))
         done("refreshing planner statistics")
 
@@ -247,13 +298,11 @@ def run_matching(
             .values(
                 status="completed",
                 finished_at=now(),
-                counts=decided.counts,
-                budgets=decided.budgets,
-                amount_errors=decided.amount_errors,
+                counts=counts,
+                budgets=budgets,
+                amount_errors=amount_errors,
                 timings=timings,
-                model_version=ranked.model_version,
+                model_version=model_version,
             )
         )
-    return RunSummary(
-        run_id, as_of, "completed", decided.counts, decided.budgets, timings, quarantined, decided.amount_errors
-    )
+    return RunSummary(run_id, as_of, "completed", counts, budgets, timings, quarantined, amount_errors)

@@ -290,9 +290,7 @@ def diff(
     sums of the matcher's decisions, old version against new)."""
     before, after = _load_one(old), _load_one(new)
     if before.id != after.id:
-        console.print(
-            f"[yellow]comparing two different policies: '{before.id}' and '{after.id}'[/]", highlight=False
-        )
+        console.print(f"[yellow]comparing two different policies: '{before.id}' and '{after.id}'[/]", highlight=False)
     frame, day = None, after.policy.effective.start
     if profiles is not None:
         try:

@@ -16,6 +16,7 @@ from api.cli.progress import console, stages
 from api.ranking import model_store, push_plan
 from api.settings import Settings
 from matcher.db import open_database
+from matcher.ranking.sampling import MAX_QUERIES
 from policies.load import load_catalogue
 
 model_app = typer.Typer(no_args_is_help=True, help="The ranker's models in the MLflow registry.")
@@ -96,7 +97,15 @@ def train(
     shuffle_labels: Annotated[
         bool, typer.Option(help="Sanity check: train on shuffled labels (such a model must not become champion).")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Training seed (also draws the sample past --max-queries).")] = 0,
+    max_queries: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Past this many training queries (enterprise × as-of date), train on a sample of that many whole "
+            "queries, stratified by policy and region (docs/ranking.md, 'Training at scale'); 0 trains on all.",
+        ),
+    ] = MAX_QUERIES,
 ) -> None:
     """Train the ranker (LightGBM LambdaRank) on stored feedback, compare with baselines and the champion,
     log and register it in MLflow with its model card; the `champion` alias moves only when its take-up captured by
@@ -114,6 +123,7 @@ def train(
             shuffle_labels=shuffle_labels,
             seed=seed,
             cap=settings.push_cap,
+            max_queries=max_queries or None,
         )
     if as_json:
         print(json.dumps(report.to_dict(), default=str, indent=2))
@@ -146,6 +156,11 @@ def train(
         diff = found["differences"].get(f"ranker - {name}")
         decided.add_row(label, *(_interval(by[m]) for m in _DECISION_TITLES), "" if diff is None else _interval(diff))
     console.print(decided)
+    if report.sampled:
+        console.print(
+            f"trained on a stratified sample: {report.train_queries:,} of {report.train_queries_available:,} "
+            f"training queries (--max-queries {max_queries:,}, seed {seed})"
+        )
     verdict = "[green]promoted to champion[/]" if report.promoted else "[yellow]registered, not promoted[/]"
     console.print(f"model version {report.version}: {verdict} — {report.reason} ({report.seconds:.1f} s)")
 

@@ -6,6 +6,7 @@ import json
 import shlex
 from dataclasses import asdict
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from api.ranking import push_plan
 from api.service.published import PublishedCatalogue
 from api.settings import Settings
 from matcher.db import open_database
+from matcher.engines import RayUnavailable, open_engine
 from matcher.run import RunSummary, run_matching
 
 
@@ -94,13 +96,43 @@ def print_summary(summary: RunSummary) -> None:
         console.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in summary.timings.items()))
 
 
+class EngineName(StrEnum):  # typer shows and checks the choices
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
 def run(
     registry: Annotated[Path, typer.Option(exists=True, file_okay=False, help="Directory of registry extracts.")],
     as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Decide as of this date.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (for scripts).")] = False,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=4096,
+            help="Decide, rank and write the population in this many parts, one after another (less memory;"
+            " the same rows). See docs/scale.md.",
+        ),
+    ] = 1,
+    engine_name: Annotated[
+        EngineName,
+        typer.Option(
+            "--engine",
+            help="Where the partitions run: in this process (local) or on a Ray cluster (ray: pip install"
+            " 'huiqi[scale]').",
+        ),
+    ] = EngineName.local,
+    address: Annotated[
+        str | None,
+        typer.Option(help="With --engine ray: the cluster's address (e.g. ray://head:10001); none starts one here."),
+    ] = None,
 ) -> None:
     """Decide every in-force policy for every enterprise, and write decisions, ledger and notices once."""
+    try:  # before the database: a cluster that cannot be reached is said before any work
+        passes = open_engine(engine_name.value, address)
+    except (RayUnavailable, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--engine / --address") from exc
     settings = Settings()
     engine = open_database(settings.database)
     day = as_of.date()
@@ -114,7 +146,14 @@ def run(
         policies = PublishedCatalogue().load(engine).in_force(day)  # repository files + versions published over HTTP
         with stages("run") as step:
             summary = run_matching(
-                engine, registry, day, policies, progress=step_and_remember, push=push_plan(settings)
+                engine,
+                registry,
+                day,
+                policies,
+                progress=step_and_remember,
+                push=push_plan(settings),
+                partitions=partitions,
+                passes=passes,
             )
     except (DBAPIError, psycopg.OperationalError) as exc:
         if not database_failed(exc):

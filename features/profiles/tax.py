@@ -6,6 +6,8 @@ from datetime import date
 
 import polars as pl
 
+from features.profiles.money import yuan_sum
+
 __all__ = ["credit_rating_facts", "filing_facts"]
 
 
@@ -35,7 +37,7 @@ def filing_facts(filings: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
             last("employees").alias("employees_last_year"),
             last("rd_expense").alias("rd_expense_last_year"),
             last("vat_small_scale").alias("vat_small_scale"),
-            _share(pl.col("rd_expense").sum(), pl.col("revenue").sum()).alias("rd_ratio_3y"),
+            _share(yuan_sum(pl.col("rd_expense")), yuan_sum(pl.col("revenue"))).alias("rd_ratio_3y"),
         )
         .with_columns(rd_ratio_last_year=_share(pl.col("rd_expense_last_year"), pl.col("revenue_last_year")))
     )

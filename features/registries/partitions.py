@@ -14,7 +14,15 @@ from collections.abc import Mapping
 
 import polars as pl
 
-__all__ = ["MAX_PARTITIONS", "partition_of", "partition_of_uscc", "partition_tables"]
+__all__ = [
+    "MAX_PARTITIONS",
+    "mark_partitions",
+    "marked_partition",
+    "partition_of",
+    "partition_of_uscc",
+    "partition_tables",
+    "uscc_hash",
+]
 
 MAX_PARTITIONS = 4096
 _MASK = 2**64 - 1
@@ -27,19 +35,24 @@ def _check(n: int) -> None:
         raise ValueError(f"partitions: expected 1 to {MAX_PARTITIONS}, got {n}")
 
 
-def partition_of(n: int, uscc: pl.Expr | None = None) -> pl.Expr:
-    """The partition (0 … n-1) of each USCC in ``uscc`` (default ``pl.col("uscc")``), as UInt32."""
-    _check(n)
+def uscc_hash(uscc: pl.Expr | None = None) -> pl.Expr:
+    """A stable 64-bit hash of each USCC in ``uscc`` (default ``pl.col("uscc")``); null when it is not a code."""
     code = pl.col("uscc") if uscc is None else uscc
     u64 = pl.UInt64
 
     def half(start: int) -> pl.Expr:
         return code.str.slice(start, 9).str.to_integer(base=36, strict=False).cast(u64)
 
-    mixed = (half(0) * pl.lit(_K1, dtype=u64)).xor(half(9) * pl.lit(_K2, dtype=u64))
+    return (half(0) * pl.lit(_K1, dtype=u64)).xor(half(9) * pl.lit(_K2, dtype=u64))
+
+
+def partition_of(n: int, uscc: pl.Expr | None = None) -> pl.Expr:
+    """The partition (0 … n-1) of each USCC in ``uscc`` (default ``pl.col("uscc")``), as UInt32."""
+    _check(n)
+    u64 = pl.UInt64
     # A row whose code is missing or not a code at all still belongs to exactly one partition (the first),
     # where the registry check quarantines it: no row falls between partitions.
-    return ((mixed // pl.lit(_HIGH, dtype=u64)) % pl.lit(n, dtype=u64)).fill_null(0).cast(pl.UInt32)
+    return ((uscc_hash(uscc) // pl.lit(_HIGH, dtype=u64)) % pl.lit(n, dtype=u64)).fill_null(0).cast(pl.UInt32)
 
 
 def partition_of_uscc(uscc: str, n: int) -> int:
@@ -51,6 +64,22 @@ def partition_of_uscc(uscc: str, n: int) -> int:
         return 0
     mixed = ((int(uscc[:9], 36) * _K1) & _MASK) ^ ((int(uscc[9:18], 36) * _K2) & _MASK)
     return (mixed // _HIGH) % n
+
+
+def mark_partitions(tables: Mapping[str, pl.LazyFrame | pl.DataFrame], n: int) -> dict[str, pl.DataFrame]:
+    """Every registry table with its rows' partition of ``n`` in ``_part``: hashed once, then each partition is
+    an equality filter (``marked_partition``) instead of a hash of every row per partition."""
+    _check(n)
+    # An eager ``with_columns`` shares the table's columns: the mark is the only memory added (4 bytes a row).
+    return {
+        name: (frame if isinstance(frame, pl.DataFrame) else frame.collect()).with_columns(_part=partition_of(n))
+        for name, frame in tables.items()
+    }
+
+
+def marked_partition(tables: Mapping[str, pl.DataFrame], k: int) -> dict[str, pl.LazyFrame]:
+    """Partition ``k`` of tables from ``mark_partitions`` (lazy, without the mark)."""
+    return {name: frame.lazy().filter(pl.col("_part") == k).drop("_part") for name, frame in tables.items()}
 
 
 def partition_tables(tables: Mapping[str, pl.LazyFrame | pl.DataFrame], n: int, k: int) -> dict[str, pl.LazyFrame]:

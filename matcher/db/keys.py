@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, case, cast, exists, literal_column, or_
 
-from matcher.db.models import benefits, decisions, ledger_proposals, notices, rank_features, runs
+from matcher.db.models import benefits, decisions, ledger_proposals, notices, runs
 
 __all__ = [
     "TOPIC_KINDS",
@@ -20,7 +20,6 @@ __all__ = [
     "ledger_no_longer_grants",
     "left_out_later",
     "no_longer_matched",
-    "ranked_notice",
     "same_benefit",
     "same_decision",
     "same_notice",
@@ -65,15 +64,6 @@ def same_notice(source: Any) -> ColumnElement[bool]:
         notices.c.period_key == source.period_key,
         notices.c.kind == source.status,
         notices.c.topic == decision_topic(source),
-    )
-
-
-def ranked_notice() -> ColumnElement[bool]:
-    """A notice and the ranker's row for the same decision: same run, enterprise and policy."""
-    return and_(
-        notices.c.run_id == rank_features.c.run_id,
-        notices.c.uscc == rank_features.c.uscc,
-        notices.c.policy_id == rank_features.c.policy_id,
     )
 
 

@@ -49,6 +49,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 
@@ -72,17 +73,19 @@ def _move_postgresql(
     reason: str,
     ref: str,
     at: datetime,
+    within: ColumnElement[bool],
 ) -> int:
     rule = MOVES[entry]
     target = str(rule.target)
-    moved = update(benefits).values(status=target)
+    moved = update(benefits).values(status=target).where(within)
     paid: ColumnElement[int] = literal(0)
     if rule.pays:
         # The amount paid before, from the statement's snapshot; the update's re-check of ``status`` and
         # ``paid_fen`` on the row it locks leaves out a row moved or paid by another transaction meanwhile, so the
         # payment journaled is the one made. ``where`` is judged once, in ``old`` (on the snapshot): judging it
         # again in the update doubled the cost of choosing the benefits (a second join through payment_items).
-        old = select(benefits.c.id, benefits.c.paid_fen).where(where, benefits.c.status == source).subquery("old")
+        old = select(benefits.c.id, benefits.c.paid_fen).where(where, within, benefits.c.status == source)
+        old = old.subquery("old")
         moved = moved.where(benefits.c.id == old.c.id, benefits.c.status == source)
         moved = moved.where(benefits.c.paid_fen == old.c.paid_fen).values(paid_fen=benefits.c.amount_fen)
         returned = (benefits.c.amount_fen - old.c.paid_fen).label("outstanding")
@@ -122,17 +125,25 @@ def move_all(
     reason: str,
     ref: str,
     at: datetime,
+    ids: tuple[int, int] | None = None,
 ) -> int:
     """Apply ``entry`` to every benefit matching ``where`` (a condition on ``benefits``) that is in one of the
-    entry's source statuses; return how many moved. Benefits in any other status are left as they are."""
+    entry's source statuses; return how many moved. Benefits in any other status are left as they are.
+
+    ``ids``: the lowest and highest id of the benefits ``where`` can select, when the caller knows them (a chunk
+    of a batch): redundant, but PostgreSQL then reads that slice of the ledger through its primary key instead
+    of the whole table, for every chunk, on each side of the payment's self-join."""
     rule = MOVES[entry]
     if rule.owed != "keep" or rule.target is None or None in rule.sources:
         raise ValueError(f"'{entry}' changes the amount or creates a benefit: apply it one benefit at a time (move)")
     sources = sorted(str(s) for s in rule.sources)
     target = str(rule.target)
-    selected = (where, benefits.c.status.in_(sources))
+    within = true() if ids is None else benefits.c.id.between(*ids)
+    selected = (where, within, benefits.c.status.in_(sources))
     if connection.dialect.name == "postgresql":  # one statement per status left: the entry's status_before
-        return sum(_move_postgresql(connection, entry, where, source, actor, reason, ref, at) for source in sources)
+        return sum(
+            _move_postgresql(connection, entry, where, source, actor, reason, ref, at, within) for source in sources
+        )
     paid = (benefits.c.amount_fen - benefits.c.paid_fen) if rule.pays else literal(0)
     entries = select(
         benefits.c.uscc,

@@ -2,8 +2,8 @@
 
 The benefits are written by ``insert_missing`` (a key granted before is
 skipped); the journal entries then come from the ledger itself, in one
-``INSERT … SELECT`` per run: every benefit this run holds that has no journal
-entry yet gets its ``granted`` entry. A rerun after a kill at any point thus
+``INSERT … SELECT`` per run (or per partition of it): every benefit this run
+holds that has no journal entry yet gets its ``granted`` entry. A rerun after a kill at any point thus
 completes the journal without writing an entry twice, and a benefit that
 entered the ledger another way (a confirmation) is never claimed as the run's.
 
@@ -18,6 +18,7 @@ from datetime import datetime
 
 import polars as pl
 from sqlalchemy import Engine, Select, and_, exists, literal, null, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from matcher.db.bulk import CHUNK_ROWS, insert_missing
 from matcher.db.models import benefit_journal, benefits
@@ -80,6 +81,13 @@ def grant_decided(
             literal(at),
         ).where(benefits.c.run_id == run_id, ~has_entry)
 
+    # Partitions of one run granting at once (``--engine ray``) may both find a benefit of the other's without its
+    # entry yet: the one that commits second skips it (the unique key on the entry), instead of failing.
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+
+    def journal(select_: Select):
+        return dialect.insert(benefit_journal).from_select(_JOURNAL_COLUMNS, select_).on_conflict_do_nothing()
+
     with engine.begin() as connection:
         if top_ups is not None:  # few rows: one statement each, each naming what it tops up
             for uscc, policy_id, key, over, over_fen in top_ups.select(
@@ -91,9 +99,5 @@ def grant_decided(
                     f" under '{over}' (same exclusive group)"
                 )
                 one = (benefits.c.uscc == uscc) & (benefits.c.policy_id == policy_id) & (benefits.c.period_key == key)
-                connection.execute(benefit_journal.insert().from_select(_JOURNAL_COLUMNS, entries(reason).where(one)))
-        connection.execute(
-            benefit_journal.insert().from_select(
-                _JOURNAL_COLUMNS, entries(f"decided by the published rules as of {as_of}")
-            )
-        )
+                connection.execute(journal(entries(reason).where(one)))
+        connection.execute(journal(entries(f"decided by the published rules as of {as_of}")))

@@ -5,7 +5,8 @@
 - ``batches``: prepare (make payable, batch), approve (maker-checker), withdraw;
 - ``files``: the payment file and the return file, written and read;
 - ``export``: the payment file of an approved batch; ``reconcile``: the bank's answer into the ledger;
-- ``publicity``: the granted cash benefits being published.
+- ``publicity``: the granted cash benefits being published;
+- ``chunks``: a step's chunks, one transaction each (two at once on PostgreSQL), and frames read by ``COPY``.
 
 Every change of a benefit goes through ``matcher.ledger`` (set-based: ``move_all``).
 """

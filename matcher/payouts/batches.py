@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from matcher.db.bulk import CHUNK_ROWS, write_missing
@@ -33,6 +33,7 @@ from matcher.db.keys import TOPIC_KINDS
 from matcher.db.models import benefit_journal, benefits, notices, payment_batches, payment_items
 from matcher.ledger import BenefitStatus, JournalEntry, move_all
 from matcher.payouts.accounts import accounts_in_force
+from matcher.payouts.chunks import each_chunk, read_frame, tune
 from matcher.payouts.errors import BatchRefused
 from matcher.payouts.statistics import refresh_statistics
 from matcher.payouts.terms import PolicyKey, cash_policy, in_publicity
@@ -149,18 +150,34 @@ def _open_batch(engine: Engine, as_of: date, actor: str, person: str, now: datet
     return batch_id, False
 
 
-def _id_ranges(connection: Connection, chunk_rows: int) -> list[tuple[int, int]]:
-    low, high = connection.execute(select(func.min(benefits.c.id), func.max(benefits.c.id))).one()
-    if low is None:
-        return []
-    return [(start, min(start + chunk_rows - 1, high)) for start in range(low, high + 1, chunk_rows)]
+def _uscc_ranges(connection: Connection, chunk_rows: int) -> list[tuple[str | None, str | None]]:
+    """Half-open USCC ranges ``[low, high)`` (None: unbounded) of about ``chunk_rows`` granted benefits each.
+
+    By USCC, not by id: the notices that hold a benefit are found by its USCC, so a chunk reads the notices of
+    its own range (an index range scan) instead of all of them, three times, for every chunk."""
+    ranked = (
+        select(benefits.c.uscc, func.row_number().over(order_by=benefits.c.uscc).label("n"))
+        .where(benefits.c.status == BenefitStatus.GRANTED)
+        .subquery()
+    )
+    firsts = connection.execute(
+        select(ranked.c.uscc).where((ranked.c.n - 1) % chunk_rows == 0).order_by(ranked.c.uscc)
+    ).scalars()
+    starts = sorted(set(firsts))
+    return [(None if i == 0 else low, starts[i + 1] if i + 1 < len(starts) else None) for i, low in enumerate(starts)]
 
 
-def _nothing_holds(terms: Mapping[PolicyKey, int], as_of: date):
+def _in_range(column, low: str | None, high: str | None) -> ColumnElement[bool]:
+    return and_(true() if low is None else column >= low, true() if high is None else column < high)
+
+
+def _nothing_holds(terms: Mapping[PolicyKey, int], as_of: date, low: str | None, high: str | None):
     """The enterprise was told (a granted or awaiting-confirmation notice), every deadline to object or confirm
     is before ``as_of`` — an officer's correction (a ``corrected`` notice) opens a new one — and no publicity of
-    the benefit's list still runs on ``as_of``."""
+    the benefit's list still runs on ``as_of``. For the benefits of USCCs in ``[low, high)``: the notices' range
+    is spelled out too, as the planner does not carry a range across the join's equality."""
     same = and_(
+        _in_range(notices.c.uscc, low, high),
         notices.c.uscc == benefits.c.uscc,
         notices.c.policy_id == benefits.c.policy_id,
         notices.c.period_key == benefits.c.period_key,
@@ -172,7 +189,8 @@ def _nothing_holds(terms: Mapping[PolicyKey, int], as_of: date):
         in_publicity(terms, as_of, notices.c.created_at),
     )
     corrected_open = and_(same, notices.c.kind == "corrected", notices.c.respond_by >= as_of)
-    return and_(exists().where(told), ~exists().where(told, still_open), ~exists().where(corrected_open))
+    ours = _in_range(benefits.c.uscc, low, high)
+    return and_(ours, exists().where(told), ~exists().where(told, still_open), ~exists().where(corrected_open))
 
 
 def _candidates(connection: Connection, batch_id: int, terms: Mapping[PolicyKey, int]) -> pl.DataFrame:
@@ -194,8 +212,7 @@ def _candidates(connection: Connection, batch_id: int, terms: Mapping[PolicyKey,
     )
     schema = {"benefit_id": pl.Int64, "uscc": pl.String, "policy_id": pl.String, "policy_version": pl.Int64,
               "period_key": pl.String, "amount_fen": pl.Int64}  # fmt: skip
-    rows = connection.execute(query).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row").sort("benefit_id")
+    return read_frame(connection, query, schema).sort("benefit_id")
 
 
 def prepare(
@@ -221,22 +238,23 @@ def prepare(
     ref = batch_ref(batch_id)
     say("opened")
 
-    due = and_(cash_policy(terms), _nothing_holds(terms, as_of))
     with engine.begin() as connection:
+        tune(connection)
         refresh_statistics(connection, benefits, notices)  # a run may just have written them
-        ranges = _id_ranges(connection, chunk_rows)
-    for low, high in ranges:
-        with engine.begin() as connection:
-            move_all(
-                connection,
-                JournalEntry.MADE_PAYABLE,
-                and_(benefits.c.id.between(low, high), due),
-                actor=actor,
-                reason=f"objection window closed and publicity over as of {as_of}",
-                ref=ref,
-                at=now,
-            )
-        say("made payable")
+        ranges = _uscc_ranges(connection, chunk_rows)
+
+    def make_payable(connection: Connection, uscc_range: tuple[str | None, str | None]) -> None:
+        move_all(
+            connection,
+            JournalEntry.MADE_PAYABLE,
+            and_(cash_policy(terms), _nothing_holds(terms, as_of, *uscc_range)),
+            actor=actor,
+            reason=f"objection window closed and publicity over as of {as_of}",
+            ref=ref,
+            at=now,
+        )
+
+    each_chunk(engine, ranges, make_payable, lambda: say("made payable"))
 
     with engine.connect() as connection:
         candidates = _candidates(connection, batch_id, terms)
@@ -260,26 +278,31 @@ def prepare(
         account_source="account_source",
         open=pl.lit(1, pl.Int64),
     )
-    for start in range(0, items.height, chunk_rows):
+
+    def put_in_batch(connection: Connection, start: int) -> None:
         chunk = items.slice(start, chunk_rows)
         first, last = chunk["line"][0], chunk["line"][-1]
-        with engine.begin() as connection:
-            write_missing(connection, payment_items, chunk)
-            if start == 0:  # the later chunks' plans too: the planner scales the rows counted to the table's size
-                refresh_statistics(connection, payment_items, benefits)
-            lines = select(payment_items.c.benefit_id).where(
-                payment_items.c.batch_id == batch_id, payment_items.c.line.between(first, last)
-            )
-            move_all(
-                connection,
-                JournalEntry.BATCHED,
-                benefits.c.id.in_(lines),
-                actor=actor,
-                reason=f"put in payment batch {batch_id} (as of {as_of})",
-                ref=ref,
-                at=now,
-            )
-        say("batched")
+        write_missing(connection, payment_items, chunk)
+        if start == 0:  # the later chunks' plans too: the planner scales the rows counted to the table's size
+            refresh_statistics(connection, payment_items, benefits)
+        lines = select(payment_items.c.benefit_id).where(
+            payment_items.c.batch_id == batch_id, payment_items.c.line.between(first, last)
+        )
+        move_all(
+            connection,
+            JournalEntry.BATCHED,
+            benefits.c.id.in_(lines),
+            actor=actor,
+            reason=f"put in payment batch {batch_id} (as of {as_of})",
+            ref=ref,
+            at=now,
+            ids=(chunk["benefit_id"].min(), chunk["benefit_id"].max()),
+        )
+
+    starts = list(range(0, items.height, chunk_rows))
+    # The first chunk alone: it refreshes the statistics the others are planned with.
+    each_chunk(engine, starts[:1], put_in_batch, lambda: say("batched"))
+    each_chunk(engine, starts[1:], put_in_batch, lambda: say("batched"))
 
     with engine.begin() as connection:
         lock_batch(connection, batch_id)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select, update
 from features.files import write_file
 from matcher.db.models import payment_batches, payment_items
 from matcher.payouts.batches import Progress, get_batch, lock_batch, refuse_state
+from matcher.payouts.chunks import read_frame
 from matcher.payouts.errors import BatchRefused
 from matcher.payouts.files import payment_file
 
@@ -39,12 +40,8 @@ class Export:
 
 
 def read_items(connection, batch_id: int) -> pl.DataFrame:
-    rows = connection.execute(
-        select(*(payment_items.c[c] for c in _SCHEMA))
-        .where(payment_items.c.batch_id == batch_id)
-        .order_by(payment_items.c.line)
-    ).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=_SCHEMA, orient="row")
+    query = select(*(payment_items.c[c] for c in _SCHEMA)).where(payment_items.c.batch_id == batch_id)
+    return read_frame(connection, query.order_by(payment_items.c.line), _SCHEMA)
 
 
 def export(

@@ -2,7 +2,8 @@
 
 The file is checked whole before anything is written (``parse_return``, then against the batch: every
 payment answered once, no unknown reference, each amount the amount sent); a file that fails any check is
-refused whole. Then, chunk by chunk (each chunk one transaction, so a crash resumes where it stopped):
+refused whole. Then, chunk by chunk (each chunk one transaction, two at once on PostgreSQL, so a crash resumes where it
+stopped):
 the items take their outcome, the benefits move to ``paid`` or ``payment_failed`` (journal ref
 ``batch:<id>``), and the enterprise gets a ``paid`` or ``payment_failed`` notice (topic ``batch:<id>``).
 The same file imported again changes nothing ("already reconciled"); another file for a reconciled
@@ -16,13 +17,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, and_, case, func, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from matcher.db.bulk import CHUNK_ROWS, insert_missing
+from matcher.db.bulk import CHUNK_ROWS, insert_missing, write_missing
 from matcher.db.models import benefits, notices, payment_batches, payment_items, payment_returns
 from matcher.ledger import BenefitStatus, DeliveryStatus, JournalEntry, move_all
 from matcher.payouts.batches import Progress, batch_ref, lock_batch, refuse_state
+from matcher.payouts.chunks import each_chunk, read_frame
 from matcher.payouts.errors import BatchRefused, ReturnFileRefused
 from matcher.payouts.files import REASONS, ReturnFile, parse_return, yuan
 from matcher.payouts.statistics import refresh_statistics
@@ -40,14 +58,15 @@ class Reconciliation:
     already: bool  # the same file was reconciled before: nothing changed
 
 
-def _check_against_batch(engine: Engine, returned: ReturnFile, source: str) -> None:
+def _check_against_batch(engine: Engine, returned: ReturnFile, source: str) -> pl.DataFrame:
+    """Refuse a file that does not answer each payment of the batch once, with its amount; else the answers with
+    their item's line and benefit (``_SETTLING``'s columns), by line."""
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(payment_items.c.reference, payment_items.c.amount_fen).where(
-                payment_items.c.batch_id == returned.batch_id
-            )
-        ).all()
-    items = pl.DataFrame([tuple(r) for r in rows], schema={"reference": pl.String, "sent_fen": pl.Int64}, orient="row")
+        sent = select(
+            payment_items.c.reference, payment_items.c.amount_fen, payment_items.c.line, payment_items.c.benefit_id
+        ).where(payment_items.c.batch_id == returned.batch_id)
+        schema = {"reference": pl.String, "sent_fen": pl.Int64, "item_line": pl.Int64, "benefit_id": pl.Int64}
+        items = read_frame(connection, sent, schema)
     joined = returned.lines.join(items, on="reference", how="left")
     unknown = joined.filter(pl.col("sent_fen").is_null())
     if unknown.height:
@@ -81,20 +100,40 @@ def _check_against_batch(engine: Engine, returned: ReturnFile, source: str) -> N
             f"银行回执文件整体退回——{source}：付款批次 {returned.batch_id} 共 {items.height} 笔，回执仅"
             f" {returned.lines.height} 笔，请向银行索取完整回执",
         )
+    return joined.select(
+        line="item_line", benefit_id="benefit_id", status="status", reason_code="reason_code", reason="reason"
+    ).sort("line")
 
 
-# The bank's answers, joined to the items to choose what each chunk settles: the item's ``outcome`` is the same
-# once the chunk's update ran, but its statistics still say "open" for every item (ANALYZE'd before the update),
-# so a choice on it is planned for one row and probes an index per item; the answers' are fresh.
-_ANSWER = payment_returns.alias("answer")
+# The bank's answers to one chunk's payments (item line, benefit, status, reason), staged for its transaction from
+# the checked file (the same lines as ``payment_returns``): each statement of the chunk joins these 100,000 rows,
+# not the whole batch's answers, which PostgreSQL hashed once per statement and chunk (a million rows each time).
+_SETTLING = Table(
+    "payout_settling",
+    MetaData(),
+    Column("line", BigInteger),
+    Column("benefit_id", BigInteger),
+    Column("status", String),
+    Column("reason_code", String),
+    Column("reason", Text),
+)
+_SETTLING_DDL = {
+    "postgresql": "CREATE TEMP TABLE IF NOT EXISTS payout_settling (line bigint, benefit_id bigint, status text,"
+    " reason_code text, reason text) ON COMMIT DROP",
+    # SQLite joins by nested loops only: the key makes each item's answer a lookup, not a scan of the chunk's.
+    "sqlite": "CREATE TEMP TABLE IF NOT EXISTS payout_settling (line INTEGER PRIMARY KEY, benefit_id INTEGER,"
+    " status TEXT, reason_code TEXT, reason TEXT)",
+}
 
 
-def _answered(batch_id: int):
-    return and_(_ANSWER.c.batch_id == batch_id, _ANSWER.c.reference == payment_items.c.reference)
+def _stage(connection: Connection, answers: pl.DataFrame) -> None:
+    connection.exec_driver_sql(_SETTLING_DDL[connection.dialect.name])
+    connection.execute(delete(_SETTLING))  # SQLite keeps a temporary table for the connection's life
+    write_missing(connection, _SETTLING, answers)
 
 
-def _notices(dialect: str, batch_id: int, kind: str, status: str, low: int, high: int, now: datetime):
-    """The ``kind`` notice of every item of lines ``low``..``high`` the bank answered ``status``, not yet sent.
+def _notices(dialect: str, batch_id: int, kind: str, status: str, chunk, ids, now: datetime):
+    """The ``kind`` notice of every payment of the chunk the bank answered ``status``, not yet sent.
 
     "Not yet sent" is the notices' unique key (``ON CONFLICT DO NOTHING``), not an anti-join: the notices of the
     chunks settled before are in the table but not in its statistics, and PostgreSQL, counting on no notice of
@@ -114,13 +153,9 @@ def _notices(dialect: str, batch_id: int, kind: str, status: str, low: int, high
             literal(now),
             literal(batch_ref(batch_id)),
         )
-        .join(_ANSWER, _answered(batch_id))
+        .join(_SETTLING, _SETTLING.c.line == payment_items.c.line)
         .join(benefits, benefits.c.id == payment_items.c.benefit_id)
-        .where(
-            payment_items.c.batch_id == batch_id,
-            payment_items.c.line.between(low, high),
-            _ANSWER.c.status == status,
-        )
+        .where(chunk, _SETTLING.c.status == status, benefits.c.id.between(*ids))  # ids: see ``move_all``
     )
     columns = ["uscc", "policy_id", "policy_version", "period_key", "kind", "run_id", "amount_fen"]
     columns += ["delivery_status", "attempts", "created_at", "topic"]
@@ -179,7 +214,7 @@ def reconcile(
             " was interrupted; import that file again to finish",
             f"付款批次 {batch_id} 正在依据另一份回执对账（已中断），请重新导入该回执以完成对账",
         )
-    _check_against_batch(engine, returned, source)
+    settling = _check_against_batch(engine, returned, source)
     say("checked")
     with engine.begin() as connection:
         lock_batch(connection, batch_id)
@@ -190,36 +225,38 @@ def reconcile(
         engine, payment_returns, returned.lines.with_columns(batch_id=pl.lit(batch_id, pl.Int64)), chunk_rows=chunk_rows
     )
     with engine.begin() as connection:
-        refresh_statistics(connection, payment_returns, payment_items, benefits)
+        refresh_statistics(connection, payment_items, benefits)
     say("stored")
 
-    answer = _ANSWER
     ref = batch_ref(batch_id)
     codes = sorted(set(returned.lines["reason_code"].drop_nulls()))
-    for low in range(1, batch.item_count + 1, chunk_rows):
-        high = low + chunk_rows - 1
-        chunk = and_(payment_items.c.batch_id == batch_id, payment_items.c.line.between(low, high))
-        with engine.begin() as connection:
-            connection.execute(
-                update(payment_items)
-                .where(
-                    chunk,
-                    payment_items.c.outcome.is_(None),
-                    answer.c.batch_id == batch_id,
-                    answer.c.reference == payment_items.c.reference,
-                )
-                .values(outcome=answer.c.status, reason_code=answer.c.reason_code, reason=answer.c.reason, open=None)
-            )
+    lows = range(1, batch.item_count + 1, chunk_rows)
 
-            for entry, status, code, why in _settlements(batch_id, codes):
-                chosen = select(payment_items.c.benefit_id).join(answer, _answered(batch_id))
-                chosen = chosen.where(chunk, answer.c.status == status)
-                if code is not None:
-                    chosen = chosen.where(answer.c.reason_code == code)
-                move_all(connection, entry, benefits.c.id.in_(chosen), actor=actor, reason=why, ref=ref, at=now)
-            connection.execute(_notices(connection.dialect.name, batch_id, "paid", "paid", low, high, now))
-            connection.execute(_notices(connection.dialect.name, batch_id, "payment_failed", "failed", low, high, now))
-        say("settled")
+    def settle(connection: Connection, low: int) -> None:
+        high = low + chunk_rows - 1
+        answers = settling.filter(pl.col("line").is_between(low, high))
+        if not answers.height:
+            return
+        _stage(connection, answers)
+        ids = (answers["benefit_id"].min(), answers["benefit_id"].max())
+        chunk = and_(payment_items.c.batch_id == batch_id, payment_items.c.line.between(low, high))
+        connection.execute(
+            update(payment_items)
+            .where(chunk, payment_items.c.outcome.is_(None), _SETTLING.c.line == payment_items.c.line)
+            .values(
+                outcome=_SETTLING.c.status, reason_code=_SETTLING.c.reason_code, reason=_SETTLING.c.reason, open=None
+            )
+        )
+        for entry, status, code, why in _settlements(batch_id, codes):
+            chosen = select(_SETTLING.c.benefit_id).where(_SETTLING.c.status == status)
+            if code is not None:
+                chosen = chosen.where(_SETTLING.c.reason_code == code)
+            where = benefits.c.id.in_(chosen)
+            move_all(connection, entry, where, actor=actor, reason=why, ref=ref, at=now, ids=ids)
+        for kind, status in (("paid", "paid"), ("payment_failed", "failed")):
+            connection.execute(_notices(connection.dialect.name, batch_id, kind, status, chunk, ids, now))
+
+    each_chunk(engine, lows, settle, lambda: say("settled"))
 
     with engine.begin() as connection:
         lock_batch(connection, batch_id)

@@ -88,8 +88,10 @@ def run_features(engine, run_id: str | None = None) -> tuple[str | None, Any, pl
     notices with this code's feature set; (None, None, empty) when there is none."""
     from sqlalchemy import select
 
-    from matcher.db.models import rank_features, runs
-    from matcher.ranking.features import FEATURE_SET, decode_features
+    from matcher.db.models import rank_feature_parts as parts
+    from matcher.db.models import runs
+    from matcher.ranking.features import FEATURE_SET
+    from matcher.ranking.parts import read_pairs
 
     with engine.connect() as connection:
         if run_id is None:
@@ -97,8 +99,8 @@ def run_features(engine, run_id: str | None = None) -> tuple[str | None, Any, pl
                 select(runs.c.id, runs.c.as_of)
                 .where(
                     runs.c.status == "completed",
-                    select(rank_features.c.run_id)
-                    .where(rank_features.c.run_id == runs.c.id, rank_features.c.feature_set == FEATURE_SET)
+                    select(parts.c.run_id)
+                    .where(parts.c.run_id == runs.c.id, parts.c.feature_set == FEATURE_SET)
                     .exists(),
                 )
                 .order_by(runs.c.finished_at.desc(), runs.c.as_of.desc())
@@ -106,15 +108,9 @@ def run_features(engine, run_id: str | None = None) -> tuple[str | None, Any, pl
             ).first()
         else:
             found = connection.execute(select(runs.c.id, runs.c.as_of).where(runs.c.id == run_id)).first()
-        if found is None:
-            return None, None, pl.DataFrame(schema=dict.fromkeys(FEATURES, pl.Float64))
-        stored = connection.execute(
-            select(rank_features.c.features).where(
-                rank_features.c.run_id == found.id, rank_features.c.feature_set == FEATURE_SET
-            )
-        ).all()
-    frame = pl.DataFrame(stored, schema=["features"], orient="row").with_columns(decode_features()).drop("features")
-    return found.id, found.as_of, frame
+    if found is None:
+        return None, None, pl.DataFrame(schema=dict.fromkeys(FEATURES, pl.Float64))
+    return found.id, found.as_of, read_pairs(engine, found.id, FEATURES).drop("run_id")
 
 
 def champion_drift(engine, store, *, run_id: str | None = None, threshold: float = THRESHOLD) -> dict[str, Any] | None:

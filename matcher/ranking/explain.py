@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from features.standards.industry import SECTIONS
-from matcher.db.models import rank_features, runs
 from matcher.ranking.errors import UnrankedPair
-from matcher.ranking.features import CODES, FEATURE_SET, FEATURES
+from matcher.ranking.features import CODES, FEATURES
 from matcher.ranking.model import SMALL, BoosterScorer
+from matcher.ranking.parts import read_pair
 
 __all__ = ["PHRASES", "Explanation", "explain_pair", "explain_rows"]
 
@@ -149,45 +149,18 @@ def _explained(scorer: BoosterScorer, x: np.ndarray, pairs: list[tuple[str, str]
     return out
 
 
-def _decoded(features: str) -> np.ndarray:
-    """One stored ``features`` text as the matrix row ``decode_features`` and ``explain_rows`` make of it (empty or
-    unreadable: NaN), without building a frame for a single row (milliseconds for polars, microseconds here)."""
-
-    def number(text: str) -> float:
-        try:
-            return float(text) if text else math.nan
-        except ValueError:
-            return math.nan
-
-    values = [number(v) for v in features.split(",")][: len(FEATURES)]
-    return np.array([values + [math.nan] * (len(FEATURES) - len(values))], dtype=np.float64)
-
-
 def explain_pair(
     engine: Engine, scorer: BoosterScorer, uscc: str, policy_id: str, *, top: int = 3, run_id: str | None = None
 ) -> Explanation:
     """The latest ranked decision of (uscc, policy_id) — or the one of run ``run_id`` — explained by ``scorer``
     (the champion, usually)."""
-    query = (
-        select(rank_features.c.uscc, rank_features.c.policy_id, rank_features.c.features)
-        .join(runs, runs.c.id == rank_features.c.run_id)
-        .where(
-            rank_features.c.uscc == uscc,
-            rank_features.c.policy_id == policy_id,
-            rank_features.c.feature_set == FEATURE_SET,
-        )
-        .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
-        .limit(1)
-    )
-    if run_id is not None:
-        query = query.where(rank_features.c.run_id == run_id)
-    with engine.connect() as connection:
-        found = connection.execute(query).all()
-    if not found:
+    found = read_pair(engine, uscc, policy_id, run_id)
+    if found is None:
         run = f" in run {run_id}" if run_id is not None else ""
         raise UnrankedPair(
             f"no ranked decision for enterprise {uscc} and policy {policy_id!r}{run}: expected one from a run that "
             "ranked its notices (`huiqi run` or `huiqi simulate`); check the USCC and the policy id"
         )
-    found_uscc, found_policy, features = found[0]
-    return _explained(scorer, _decoded(features), [(found_uscc, found_policy)], top)[0]
+    # One row, no frame: a frame costs milliseconds, this microseconds (the service explains one pair a request).
+    x = np.array([[math.nan if found[f] is None else found[f] for f in FEATURES]], dtype=np.float64)
+    return _explained(scorer, x, [(uscc, policy_id)], top)[0]

@@ -96,7 +96,8 @@ FEATURES: tuple[str, ...] = (
     "past_same_category_acted",
     "past_same_policy",
 )
-# Stored with every row of rank_features; bump when FEATURES changes (older rows are then not trained on).
+# Stored with every piece of ranking features (matcher/ranking/parts.py); bump when FEATURES changes (older
+# pieces are then not trained on).
 FEATURE_SET = "v1"
 
 # Relevance grade of each response kind (the best response to a notice is its label).

@@ -20,53 +20,43 @@ from __future__ import annotations
 import polars as pl
 from sqlalchemy import Engine, select
 
-from matcher.db.keys import ranked_notice
-from matcher.db.models import notices, rank_features, responses, runs
-from matcher.ranking.features import ACTED, FEATURE_SET, GRADES, decode_features
+from matcher.db.models import notices, responses, runs
+from matcher.ranking.features import ACTED, FEATURES, GRADES
+from matcher.ranking.parts import read_pairs
 
 __all__ = ["load_feedback"]
+
+_PAIR = ["run_id", "uscc", "policy_id"]
 
 
 def load_feedback(engine: Engine) -> pl.DataFrame:
     """One row per answered candidate: run_id, as_of, uscc, policy_id, position, wave, score, holdout, label (the
-    grade), acted (0 or 1), features."""
-    query = (
-        select(
-            rank_features.c.run_id,
-            runs.c.as_of,
-            rank_features.c.uscc,
-            rank_features.c.policy_id,
-            rank_features.c.feature_set,
-            rank_features.c.features,
-            rank_features.c.position,
-            rank_features.c.wave,
-            rank_features.c.score,
-            rank_features.c.holdout,
-            notices.c.id.label("notice_id"),
-            notices.c.kind.label("status_name"),
-        )
-        .join(runs, runs.c.id == rank_features.c.run_id)
-        .join(notices, ranked_notice())
-    )
-    schema = {
-        "run_id": pl.String,
-        "as_of": pl.Date,
-        "uscc": pl.String,
-        "policy_id": pl.String,
-        "feature_set": pl.String,
-        "features": pl.String,
-        "position": pl.Int32,
-        "wave": pl.Int32,
-        "score": pl.Float64,
-        "holdout": pl.Boolean,
-        "notice_id": pl.Int64,
-        "status_name": pl.String,
-    }
+    grade), acted (0 or 1), notice_id, status_name, responses, features.
+
+    The answered notices come from the database; their runs' stored pairs (this code's feature set) are read
+    from their Parquet pieces and joined in memory, run by run."""
     with engine.connect() as connection:
-        candidates = pl.DataFrame(connection.execute(query).all(), schema=schema, orient="row")
         answered = pl.DataFrame(
             connection.execute(select(responses.c.notice_id, responses.c.kind)).all(),
             schema={"notice_id": pl.Int64, "kind": pl.String},
+            orient="row",
+        )
+        shown = pl.DataFrame(
+            connection.execute(
+                select(
+                    notices.c.id, notices.c.kind, notices.c.run_id, notices.c.uscc, notices.c.policy_id, runs.c.as_of
+                )
+                .join(runs, runs.c.id == notices.c.run_id)
+                .where(notices.c.id.in_(select(responses.c.notice_id)))
+            ).all(),
+            schema={
+                "notice_id": pl.Int64,
+                "status_name": pl.String,
+                "run_id": pl.String,
+                "uscc": pl.String,
+                "policy_id": pl.String,
+                "as_of": pl.Date,
+            },
             orient="row",
         )
     labels = answered.group_by("notice_id").agg(
@@ -74,10 +64,30 @@ def load_feedback(engine: Engine) -> pl.DataFrame:
         acted=pl.col("kind").is_in(ACTED).any().cast(pl.Int32),
         responses=pl.len(),
     )
+    tail = ["position", "wave", "score", "holdout"]
+    frames = [
+        read_pairs(engine, run_id, ["uscc", "policy_id", *tail, *FEATURES]).join(
+            shown.filter(pl.col("run_id") == run_id), on=_PAIR, how="inner"
+        )
+        for run_id in shown["run_id"].unique().sort()
+    ]
+    if not frames:
+        frames = [read_pairs(engine, [], ["uscc", "policy_id", *tail, *FEATURES]).join(shown, on=_PAIR)]
     return (
-        candidates.filter(pl.col("feature_set") == FEATURE_SET)
+        pl.concat(frames)
         .join(labels, on="notice_id", how="inner")
-        .with_columns(decode_features())
-        .drop("features", "feature_set")
-        .sort("as_of", "uscc", "policy_id")
+        .select(
+            "run_id",
+            "as_of",
+            "uscc",
+            "policy_id",
+            *tail,
+            "notice_id",
+            "status_name",
+            "label",
+            "acted",
+            "responses",
+            *FEATURES,
+        )
+        .sort("as_of", "uscc", "policy_id", maintain_order=True)
     )

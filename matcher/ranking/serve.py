@@ -9,7 +9,7 @@ The ranker only orders and times; it never changes a decision or an amount.
 - **Holdout.** With a model, a small random share of the run's enterprises
   (``holdout``) gets the fallback order instead (``matcher.ranking.holdout``):
   the uplift of ranked over held-out enterprises is measured on their real
-  responses. Their pairs are still scored (``rank_features.score``) but the
+  responses. Their pairs are still scored (the stored ``score``) but the
   decision's ``rank`` stays null: the model did not order them.
 - **Push cap.** At most ``cap`` new notices per enterprise are pushed with the
   run (wave 0); the next ``cap`` become due ``wave_days`` later (wave 1), and
@@ -17,8 +17,8 @@ The ranker only orders and times; it never changes a decision or an amount.
   ``wave × wave_days``, so the outbox (``huiqi deliver``) sends each wave when due.
   Notices that already went out in an earlier run are not sent again and do not count.
 
-Each decision's features, score, position and wave are stored in
-``rank_features``: what the model saw when it served is what it is trained on.
+Each decision's features, score, position, wave and holdout are stored as Parquet pieces of the run's part
+(``matcher.ranking.parts``): what the model saw when it served is what it is trained on.
 """
 
 from __future__ import annotations
@@ -33,18 +33,16 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine, select
 
-from matcher.db.bulk import insert_missing
-from matcher.db.models import notices, rank_features
+from matcher.db.models import notices
 from matcher.ranking.features import (
     CODES,
-    FEATURE_SET,
     FEATURES,
     candidate_features,
-    encode_features,
     history,
     profile_rows,
 )
-from matcher.ranking.holdout import holdout_draws
+from matcher.ranking.holdout import held_out
+from matcher.ranking.parts import write_pieces
 from policies.compiled import CompiledPolicy
 
 __all__ = ["FALLBACK_ORDER", "PushPlan", "Ranked", "Scorer", "fallback_key", "rank_decisions"]
@@ -116,14 +114,12 @@ def _already_notified(engine: Engine, run_id: str, decisions: pl.DataFrame) -> p
         return pl.DataFrame(connection.execute(query).all(), schema=schema, orient="row")
 
 
-def _enterprise_keys(profiles: pl.DataFrame, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(each decision's enterprise as its rank in USCC order, each decision's rank among the run's enterprises):
-    integers to sort and group by instead of USCC strings, in the same order."""
+def _enterprise_keys(profiles: pl.DataFrame, at: np.ndarray) -> np.ndarray:
+    """Each decision's enterprise as its rank in USCC order: integers to sort and group by instead of USCC
+    strings, in the same order."""
     by_uscc = np.empty(profiles.height, dtype=np.int64)
     by_uscc[profiles["uscc"].arg_sort().to_numpy()] = np.arange(profiles.height)
-    enterprise = by_uscc[at]
-    present = np.bincount(enterprise, minlength=profiles.height) > 0
-    return enterprise, (np.cumsum(present) - 1)[enterprise]
+    return by_uscc[at]
 
 
 def _positions(enterprise: np.ndarray) -> np.ndarray:
@@ -150,13 +146,17 @@ def rank_decisions(
     plan: PushPlan | None,
     *,
     chunk_rows: int = 20_000,
+    part: int = 0,
     timings: dict[str, float] | None = None,
 ) -> Ranked:
     """Score, order and time the run's decisions; store their features. ``plan=None``: no ranking at all.
 
     Vectorised end to end: features gathered from the profiles in memory, the model scored on one contiguous
     float64 matrix, one sort for the push order (enterprises as integers in USCC order, not strings), results
-    written back at the decisions' positions. ``timings``, when given, receives seconds per sub-stage."""
+    written back at the decisions' positions. ``part``: the run's partition of enterprises these decisions
+    belong to (0 when the run is not partitioned); its pairs are stored as that part's pieces, and a rerun skips
+    the pieces already stored. ``chunk_rows`` is no longer used (pieces have ``parts.PIECE_PAIRS`` pairs); kept
+    for callers. ``timings``, when given, receives seconds per sub-stage."""
     if plan is None or decisions.height == 0:
         return Ranked(decisions.with_columns(rank=pl.lit(None, pl.Float64)))
     clock = time.perf_counter()
@@ -180,9 +180,9 @@ def rank_decisions(
     else:
         score = np.full(decisions.height, np.nan)
     lap("scoring")
-    enterprise, among = _enterprise_keys(profiles, at)
+    enterprise = _enterprise_keys(profiles, at)
     holdout = (
-        holdout_draws(int(among.max()) + 1, run_id, plan.holdout)[among]
+        held_out(profiles["uscc"], run_id, plan.holdout)[at]  # per enterprise, then to its decisions
         if plan.scorer is not None
         else np.zeros(decisions.height, dtype=bool)
     )
@@ -226,32 +226,27 @@ def rank_decisions(
     wave = np.where(repeat_sorted, 0, (position - 1) // plan.cap).astype(np.int32)
     lap("ordering")
     served = pl.Series(score) if plan.scorer is not None else pl.Series(score).fill_nan(None)
+    # Stored in (uscc, policy_id) order, sorted as integers: the enterprise's rank, then the policy id's rank.
+    ids = decisions["policy_id"].unique().sort()
+    policy_rank = decisions["policy_id"].replace_strict(ids, pl.int_range(ids.len(), eager=True), return_dtype=pl.Int64)
+    by_key = (pl.Series(enterprise) * ids.len() + policy_rank).arg_sort().to_numpy()
     stored = pl.concat(
         [
-            decisions.select("uscc", "policy_id")[sorted_at],
-            feats.select(encode_features())[sorted_at],
+            decisions.select("uscc", "policy_id"),
+            feats.select(FEATURES),
             pl.DataFrame(
                 {
-                    "score": served.gather(sorted_at),
-                    "position": position,
-                    "wave": wave,
-                    "holdout": holdout[sorted_at],
+                    "score": served,
+                    "position": _scatter(position, sorted_at),
+                    "wave": _scatter(wave, sorted_at),
+                    "holdout": holdout,
                 }
             ),
         ],
         how="horizontal",
-    ).select(
-        pl.lit(run_id).alias("run_id"),
-        "uscc",
-        "policy_id",
-        pl.lit(FEATURE_SET).alias("feature_set"),
-        "features",
-        "score",
-        "position",
-        "wave",
-        "holdout",
-    )
-    insert_missing(engine, rank_features, stored, chunk_rows=chunk_rows)
+    )[by_key]
+    del feats  # the features now live in ``stored`` (a gathered copy): at a million pairs, most of a GiB
+    write_pieces(engine, run_id, stored, part=part)
     lap("storing")
     rank = np.where(holdout, np.nan, score) if plan.scorer is not None else score
     return Ranked(

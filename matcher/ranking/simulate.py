@@ -50,7 +50,8 @@ from sqlalchemy import Engine, select
 from features.profiles import build_profiles
 from features.registries.validate import RegistryCheck, check_registry
 from matcher.db.bulk import insert_missing
-from matcher.db.models import notices, rank_features, responses
+from matcher.db.models import notices, responses
+from matcher.ranking.parts import read_pairs
 from matcher.ranking.serve import PushPlan
 from matcher.run import run_matching
 from policies.compiled import CompiledPolicy
@@ -213,28 +214,17 @@ def respond(shown: pl.DataFrame, profiles: pl.DataFrame, *, seed: int, day: date
 
 
 def _shown(engine: Engine, run_id: str, policies: Sequence[CompiledPolicy]) -> pl.DataFrame:
-    query = (
-        select(
-            notices.c.id,
-            notices.c.uscc,
-            notices.c.policy_id,
-            notices.c.period_key,
-            notices.c.kind,
-            notices.c.amount_fen,
-            notices.c.next_attempt_at,
-            rank_features.c.position,
-            rank_features.c.wave,
-        )
-        .join(
-            rank_features,
-            (rank_features.c.run_id == notices.c.run_id)
-            & (rank_features.c.uscc == notices.c.uscc)
-            & (rank_features.c.policy_id == notices.c.policy_id),
-        )
-        .where(
-            notices.c.run_id == run_id,
-            ~select(responses.c.id).where(responses.c.notice_id == notices.c.id).exists(),
-        )
+    query = select(
+        notices.c.id,
+        notices.c.uscc,
+        notices.c.policy_id,
+        notices.c.period_key,
+        notices.c.kind,
+        notices.c.amount_fen,
+        notices.c.next_attempt_at,
+    ).where(
+        notices.c.run_id == run_id,
+        ~select(responses.c.id).where(responses.c.notice_id == notices.c.id).exists(),
     )
     schema = {
         "notice_id": pl.Int64,
@@ -244,15 +234,19 @@ def _shown(engine: Engine, run_id: str, policies: Sequence[CompiledPolicy]) -> p
         "kind": pl.String,
         "amount_fen": pl.Int64,
         "due": pl.Datetime("us", "UTC"),
-        "position": pl.Int32,
-        "wave": pl.Int32,
     }
     with engine.connect() as connection:
         rows = connection.execute(query).all()
+    # Each notice's position and wave in the run's push order, from the run's stored pairs (any feature set).
+    order = read_pairs(engine, run_id, ["uscc", "policy_id", "position", "wave"], feature_set=None).drop("run_id")
     categories = pl.DataFrame(
         {"policy_id": [p.id for p in policies], "category": [p.policy.category for p in policies]}
     )
-    return pl.DataFrame(rows, schema=schema, orient="row").join(categories, on="policy_id", how="left")
+    return (
+        pl.DataFrame(rows, schema=schema, orient="row")
+        .join(order, on=["uscc", "policy_id"], how="inner", maintain_order="left")
+        .join(categories, on="policy_id", how="left")
+    )
 
 
 def simulate(

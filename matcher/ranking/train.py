@@ -6,7 +6,9 @@
    for at least ``holdout_share`` of the groups, always at least one date and
    never all of them. The model never sees the held-out dates.
 3. LightGBM LambdaRank on the earlier dates, corrected for the position each
-   notice was pushed at (``model``, ``propensity``).
+   notice was pushed at (``model``, ``propensity``). Past ``max_queries``
+   training queries it learns from a sample of whole queries, stratified by
+   policy and region (``sampling``); the held-out dates are never sampled.
 4. On the held-out dates, for the model, every baseline (the fallback order,
    amount-sorted, rule-margin-sorted, random) and the current champion, on
    the same pairs: NDCG@5, NDCG@10 and MAP (``evaluate``), and the decision
@@ -41,6 +43,7 @@ from matcher.ranking.model import PARAMS, ROUNDS, fit_ranker, matrix
 from matcher.ranking.model_card import model_card
 from matcher.ranking.propensity import examination, weights
 from matcher.ranking.registry import ModelStore
+from matcher.ranking.sampling import MAX_QUERIES, sample_queries
 
 __all__ = ["TrainingReport", "split_by_time", "train"]
 
@@ -68,6 +71,10 @@ class TrainingReport:
     holdout_pairs: int = 0
     holdout_groups: int = 0
     seconds: float = 0.0
+    # the training queries the model learned from, of those available (fewer when sampled past ``max_queries``)
+    sampled: bool = False
+    train_queries: int = 0
+    train_queries_available: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,8 +125,11 @@ def train(
     cap: int = 3,
     draws: int = DRAWS,
     position_bias: bool = True,
+    max_queries: int | None = MAX_QUERIES,
 ) -> TrainingReport:
-    """``cap``: the push cap the decision metrics judge the first wave by (``HUIQI_PUSH_CAP``)."""
+    """``cap``: the push cap the decision metrics judge the first wave by (``HUIQI_PUSH_CAP``). ``max_queries``:
+    past this many training queries, train on a stratified sample of that many (``seed`` draws it); None trains
+    on all."""
     started = time.perf_counter()
     feedback = load_feedback(engine)
     if feedback.height == 0:
@@ -130,7 +140,9 @@ def train(
             f"the feedback has {feedback.height} answered notices but no enterprise opened or acted on one of "
             f"two or more notices, so there is nothing to rank; {HOW_TO_GET_FEEDBACK}"
         )
-    train_rows, holdout = split_by_time(usable, holdout_share)
+    available, holdout = split_by_time(usable, holdout_share)
+    sample = sample_queries(available, max_queries, seed=seed)
+    train_rows = sample.rows
     fitting = time.perf_counter()
     booster = fit_ranker(
         train_rows, rounds=rounds, seed=seed, shuffle_labels=shuffle_labels, position_bias=position_bias
@@ -148,7 +160,7 @@ def train(
         scores["champion"] = champion.score(matrix(holdout))
     metrics = {name: ranking_metrics(holdout, score) for name, score in scores.items()}
 
-    propensities = examination(train_rows)
+    propensities = examination(available)  # every training pair: a sample would only make them noisier
     found = decision_metrics(holdout, scores, cap=cap, weight=weights(holdout, propensities), draws=draws, seed=seed)
     incumbent = "champion" if champion is not None else "fallback"
     promoted, reason = _verdict(found, incumbent, f"champion {champion_before}" if champion else "fallback order")
@@ -182,7 +194,13 @@ def train(
         promoted=promoted,
         reason=reason,
         champion_before=champion_before,
-        params={"rounds": rounds, "seed": seed, "position_bias": position_bias, "shuffled_labels": shuffle_labels},
+        params={
+            "rounds": rounds,
+            "seed": seed,
+            "position_bias": position_bias,
+            "shuffled_labels": shuffle_labels,
+            **sample.params(),
+        },
     )
     run_id, version = store.log(
         booster,
@@ -196,11 +214,13 @@ def train(
             "push_cap": cap,
             "position_bias": position_bias,
             "decision_metrics": ",".join(DECISION_METRICS),
+            **sample.params(),
         },
         metrics=logged,
         sample=holdout.head(200),
         tags={
             "shuffled_labels": str(shuffle_labels).lower(),
+            "sampled": str(sample.sampled).lower(),
             "promoted": str(promoted).lower(),
             "champion_before": champion_before or "",
             "reason": reason[:5000],
@@ -224,4 +244,7 @@ def train(
         holdout_pairs=holdout.height,
         holdout_groups=holdout.select(pl.struct("as_of", "uscc").n_unique()).item(),
         seconds=round(time.perf_counter() - started, 2),
+        sampled=sample.sampled,
+        train_queries=sample.queries_used,
+        train_queries_available=sample.queries_available,
     )

@@ -23,10 +23,10 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine, select
 
-from matcher.db.keys import ranked_notice
-from matcher.db.models import notices, rank_features, responses, runs
+from matcher.db.models import notices, responses, runs
 from matcher.ranking.bootstrap import DRAWS, LEVEL, bootstrap_ratios
 from matcher.ranking.features import ACTED
+from matcher.ranking.parts import read_pairs
 
 __all__ = ["ARMS", "UpliftReport", "uplift"]
 
@@ -54,29 +54,24 @@ def _notices(engine: Engine, run_id: str | None) -> tuple[list[dict[str, Any]], 
         select(responses.c.notice_id).where(responses.c.notice_id == notices.c.id, responses.c.kind.in_(ACTED)).exists()
     )
     answered = select(responses.c.notice_id).where(responses.c.notice_id == notices.c.id).exists()
-    query = (
-        select(
-            rank_features.c.run_id,
-            rank_features.c.uscc,
-            rank_features.c.holdout,
-            rank_features.c.wave,
-            acted.label("acted"),
-            answered.label("answered"),
-        )
-        .join(notices, ranked_notice())
-        .where(rank_features.c.run_id.in_(select(ranked_runs.subquery().c.id)))
-    )
+    query = select(
+        notices.c.run_id, notices.c.uscc, notices.c.policy_id, acted.label("acted"), answered.label("answered")
+    ).where(notices.c.run_id.in_(select(ranked_runs.subquery().c.id)))
     schema = {
         "run_id": pl.String,
         "uscc": pl.String,
-        "holdout": pl.Boolean,
-        "wave": pl.Int32,
+        "policy_id": pl.String,
         "acted": pl.Boolean,
         "answered": pl.Boolean,
     }
     with engine.connect() as connection:
         found = [dict(r._mapping) for r in connection.execute(ranked_runs.order_by(runs.c.as_of)).all()]
-        rows = pl.DataFrame(connection.execute(query).all(), schema=schema, orient="row")
+        sent = pl.DataFrame(connection.execute(query).all(), schema=schema, orient="row")
+    # The runs' stored pairs (any feature set: only the arm and wave are read), joined to their notices in memory.
+    pairs = read_pairs(engine, [r["id"] for r in found], ["uscc", "policy_id", "holdout", "wave"], feature_set=None)
+    rows = pairs.join(sent, on=["run_id", "uscc", "policy_id"], how="inner").select(
+        "run_id", "uscc", "holdout", "wave", "acted", "answered"
+    )
     return found, rows
 
 

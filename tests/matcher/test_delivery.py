@@ -51,11 +51,21 @@ class Receiver:
         self.server.shutdown()
 
 
-@pytest.fixture
-def with_notices(engine, tmp_path):
-    registry = tmp_path / "registry"
+def _matched(engine, registry) -> None:
     generate(registry, enterprises=200, seed=4)
     run_matching(engine, registry, AS_OF, load_catalogue().in_force(AS_OF))
+
+
+@pytest.fixture
+def delivery_template(derived_templates):
+    """The database after a run over 200 synthetic enterprises, built once per test process. Safe to share:
+    `database_url` copies it for each test, so a test's deliveries and marks reach its own copy only."""
+    registry = derived_templates.folder / "delivery-registry"
+    return derived_templates.get("delivery", lambda engine: _matched(engine, registry))
+
+
+@pytest.fixture
+def with_notices(delivery_template, engine):
     with engine.connect() as connection:
         rows = connection.execute(
             select(notices.c.uscc, notices.c.policy_id, notices.c.period_key, notices.c.kind, notices.c.topic)

@@ -54,6 +54,8 @@ def browser():
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         yield browser
         browser.close()
+
+
 ENTERPRISES = 200
 
 

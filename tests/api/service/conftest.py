@@ -1,5 +1,5 @@
 """The service against the `engine` fixture's database (SQLite, or PostgreSQL with HUIQI_TEST_DATABASE_URL),
-with a small synthetic registry matched once per test."""
+with a small synthetic registry matched once per test process and copied for each test."""
 
 from __future__ import annotations
 
@@ -74,9 +74,23 @@ def client(app):
 
 
 @pytest.fixture
-def matched(engine, checked, repository):
-    """The database after one run as of AS_OF with the repository catalogue."""
-    return run_matching(engine, checked, AS_OF, repository.in_force(AS_OF))
+def matched_template(derived_templates, checked, repository):
+    """A database after one run as of AS_OF with this test's registry and catalogue, built once per test process.
+
+    Safe to share: `database_url` copies it for each test (a file copy, or a PostgreSQL template), so a test's
+    writes reach its own copy only; the run is the one each test would make (same registry, catalogue and date).
+    Keyed by the objects themselves, so a module that brings its own catalogue gets a run of its own."""
+    return derived_templates.get(
+        ("matched", id(checked), id(repository)),
+        lambda engine: run_matching(engine, checked, AS_OF, repository.in_force(AS_OF)),
+        keep=(checked, repository),
+    )
+
+
+@pytest.fixture
+def matched(matched_template, engine):
+    """The database after one run as of AS_OF with the repository catalogue (the engine's copy of the template)."""
+    return matched_template[1]
 
 
 def notice_of(engine, kind: str):

@@ -6,14 +6,16 @@ import shutil
 import time
 from datetime import UTC, datetime
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 
 from api.service import create_app
 from api.service.tokens import issue_token
 from api.settings import Settings
-from matcher.db.models import audit_log, decisions, rank_features, runs, training_jobs
+from matcher.db.models import audit_log, decisions, runs, training_jobs
+from matcher.ranking.parts import forget_pairs, read_pairs
 from matcher.ranking.simulate import simulate
 from tests.api.service.conftest import notice_of
 from tests.matcher.ranking.conftest import DATES, fresh_database
@@ -208,14 +210,8 @@ def test_explanation_with_a_champion_gives_its_top_reasons_in_zh_and_en(ranked, 
     assert client.get(path, headers=headers).json()["explanation"]["ranking_reasons"] == reasons
 
     # A decision written without ranking features (e.g. before the ranker existed) says so instead.
-    with engine.begin() as connection:
-        connection.execute(
-            delete(rank_features).where(
-                rank_features.c.uscc == notice.uscc,
-                rank_features.c.policy_id == notice.policy_id,
-                rank_features.c.run_id == notice.run_id,
-            )
-        )
+    pair = pl.DataFrame({"uscc": [notice.uscc], "policy_id": [notice.policy_id]})
+    assert forget_pairs(engine, notice.run_id, pair) == 1
     explanation = client.get(path, headers=headers).json()["explanation"]
     assert explanation["ranking_reasons"] is None and "ranking features" in explanation["ranking_note"]["en"]
 
@@ -229,15 +225,11 @@ def test_run_started_over_http_uses_the_champion_and_push_cap_as_huiqi_run_does(
     version = client.get("/models/champion", headers=officer).json()["version"]
     with engine.connect() as connection:
         model = connection.execute(select(runs.c.model_version).where(runs.c.id == status["run_id"])).scalar_one()
-        ranked_rows = connection.execute(
-            select(rank_features.c.score, rank_features.c.position, rank_features.c.wave).where(
-                rank_features.c.run_id == status["run_id"]
-            )
-        ).all()
+    ranked_rows = list(read_pairs(engine, status["run_id"], ["score", "position", "wave"]).iter_rows(named=True))
     assert model == f"huiqi-ranker/{version}"
-    assert ranked_rows and all(r.score is not None for r in ranked_rows)  # scored by the champion
-    later = [r for r in ranked_rows if r.wave > 0]
-    assert later and all(r.wave == r.position - 1 for r in later)  # one new notice per wave: push_cap=1
+    assert ranked_rows and all(r["score"] is not None for r in ranked_rows)  # scored by the champion
+    later = [r for r in ranked_rows if r["wave"] > 0]
+    assert later and all(r["wave"] == r["position"] - 1 for r in later)  # one new notice per wave: push_cap=1
 
 
 def test_drift_and_uplift_when_a_champion_ordered_a_run_report_movers_and_both_arms(ranked, champion):

@@ -6,11 +6,6 @@ from __future__ import annotations
 import logging
 import re
 
-import numpy as np
-import polars as pl
-from hypothesis import given
-from hypothesis import settings as examples
-from hypothesis import strategies as st
 from sqlalchemy import select
 
 from api.service import metrics
@@ -18,8 +13,6 @@ from api.service.logs import HEADER, RequestIds, access_log
 from api.service.ranker import NO_CHAMPION, UNAVAILABLE, Ranker
 from api.service.routes import enterprises
 from matcher.db.models import decisions
-from matcher.ranking.explain import _decoded
-from matcher.ranking.features import FEATURES, decode_features
 
 
 def _counted(client, headers: dict, method: str) -> float:
@@ -147,25 +140,3 @@ def test_explanation_without_a_champion_once_checked_takes_no_thread(client, eng
     assert again.status_code == 200 and again.json() == first.json()
     assert again.json()["explanation"]["ranking_reasons"] is None
     assert again.json()["explanation"]["ranking_note"] == NO_CHAMPION
-
-
-@examples(max_examples=200, deadline=None)
-@given(
-    st.lists(
-        st.one_of(
-            st.just(""),
-            st.floats(allow_nan=False, width=32).map(lambda v: str(round(v, 6))),
-            st.integers(-(10**6), 10**6).map(str),
-            st.sampled_from(["NaN", "inf", "-inf", "x", "1e-07"]),
-        ),
-        min_size=len(FEATURES),
-        max_size=len(FEATURES),
-    )
-)
-def test_explanation_of_one_pair_reads_its_stored_features_as_the_frame_path_does(parts):
-    # The explanation endpoint decodes its one pair's features without polars (matcher/ranking/explain.py); the
-    # champion must see the same numbers as when it explains many rows through ``decode_features``.
-    text = ",".join(parts)
-    frame = pl.DataFrame({"features": [text]}).with_columns(decode_features())
-    expected = frame.select(pl.col(FEATURES).cast(pl.Float64).fill_null(np.nan)).to_numpy()
-    np.testing.assert_array_equal(_decoded(text), expected)

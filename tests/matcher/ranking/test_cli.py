@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from matcher.ranking.errors import RankingError
+from matcher.ranking.parts import read_pairs
 from tests.api.test_cli import huiqi
 
 
@@ -56,10 +57,7 @@ def test_cli_train_prints_ranker_and_baselines_side_by_side_then_show_and_explai
     uplift = runner.invoke(app, ["model", "uplift"], env=env)  # the fixture's runs had no model: nothing to compare
     assert uplift.exit_code == 0 and "no run was ordered by a model yet" in uplift.stderr
 
-    with simulated.engine.connect() as connection:
-        uscc, policy = connection.exec_driver_sql(
-            "SELECT uscc, policy_id FROM rank_features ORDER BY uscc, policy_id LIMIT 1"
-        ).one()
+    uscc, policy = read_pairs(simulated.engine, columns=["uscc", "policy_id"]).sort("uscc", "policy_id").row(0)[1:]
     explained = runner.invoke(app, ["model", "explain", "--uscc", uscc, "--policy", policy, "--lang", "en"], env=env)
     assert explained.exit_code == 0, explained.output
     assert "moves it up" in explained.stderr or "moves it down" in explained.stderr

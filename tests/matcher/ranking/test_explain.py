@@ -1,21 +1,16 @@
 """Ranking explanations: LightGBM's own contributions, in plain zh and en."""
 
 import numpy as np
-import polars as pl
-from sqlalchemy import select
 
-from matcher.db.models import rank_features
 from matcher.ranking.explain import PHRASES, explain_pair, explain_rows
-from matcher.ranking.features import FEATURES, decode_features
+from matcher.ranking.features import FEATURES
 from matcher.ranking.model import matrix
+from matcher.ranking.parts import read_pairs
 
 
 def test_explain_when_asked_for_a_pair_names_its_top_features_in_zh_and_en(simulated, trained):
     champion = trained.store.champion()
-    with simulated.engine.connect() as connection:
-        uscc, policy_id = connection.execute(
-            select(rank_features.c.uscc, rank_features.c.policy_id).order_by(rank_features.c.uscc).limit(1)
-        ).one()
+    uscc, policy_id = read_pairs(simulated.engine, columns=["uscc", "policy_id"]).sort("uscc").row(0)[1:]
     explanation = explain_pair(simulated.engine, champion, uscc, policy_id, top=3)
     assert len(explanation.items) == 3  # 27 features: the champion leans on at least three for any pair
     assert set(PHRASES) == set(FEATURES)  # every feature has words
@@ -28,10 +23,6 @@ def test_explain_when_asked_for_a_pair_names_its_top_features_in_zh_and_en(simul
 
 def test_explain_contributions_add_up_to_the_score_the_run_used(simulated, trained):
     champion = trained.store.champion()
-    with simulated.engine.connect() as connection:
-        rows = connection.execute(
-            select(rank_features.c.uscc, rank_features.c.policy_id, rank_features.c.features).limit(50)
-        ).all()
-    frame = pl.DataFrame(rows, schema=["uscc", "policy_id", "features"], orient="row").with_columns(decode_features())
+    frame = read_pairs(simulated.engine).head(50)
     explained = explain_rows(champion, frame)
     np.testing.assert_allclose([e.score for e in explained], champion.score(matrix(frame)), rtol=1e-6, atol=1e-6)

@@ -6,8 +6,9 @@ import polars as pl
 import pytest
 from sqlalchemy import func, select
 
-from matcher.db.models import decisions, notices, rank_features, responses
+from matcher.db.models import decisions, notices, responses
 from matcher.ranking.holdout import holdout_members
+from matcher.ranking.parts import read_pairs
 from matcher.ranking.serve import PushPlan
 from matcher.ranking.simulate import simulate
 from matcher.ranking.uplift import uplift
@@ -53,23 +54,20 @@ def test_run_when_a_holdout_is_kept_changes_no_decision_or_amount_and_orders_it_
             lambda d: load_catalogue().in_force(d),
             plan=PushPlan(champion, holdout=0.3),
         )
-        rows = _frame(
+        stored = read_pairs(engine, columns=["uscc", "policy_id", "position", "holdout"])
+        ranked = _frame(
             engine,
             select(
-                rank_features.c.uscc,
-                rank_features.c.policy_id,
-                rank_features.c.position,
-                rank_features.c.holdout,
+                decisions.c.run_id,
+                decisions.c.uscc,
+                decisions.c.policy_id,
                 decisions.c.status,
                 decisions.c.amount_full_fen,
                 decisions.c.rank,
-            ).join(
-                decisions,
-                (decisions.c.run_id == rank_features.c.run_id)
-                & (decisions.c.uscc == rank_features.c.uscc)
-                & (decisions.c.policy_id == rank_features.c.policy_id),
             ),
         )
+        rows = stored.join(ranked, on=["run_id", "uscc", "policy_id"], how="inner").drop("run_id")
+        assert rows.height == stored.height  # every stored pair is a decision of its run
         per_enterprise = rows.group_by("uscc").agg(pl.col("holdout").first(), pl.col("holdout").n_unique().alias("n"))
         assert (per_enterprise["n"] == 1).all()  # recorded on every decision, the same for the whole enterprise
         n = per_enterprise.height

@@ -11,8 +11,10 @@ from sqlalchemy import delete, select
 
 from features.profiles import build_profiles
 from features.registries.validate import check_registry
-from matcher.db.models import benefits, decisions, notices, rank_features, runs
+from matcher.db.models import benefits, decisions, notices, rank_feature_parts, runs
 from matcher.decide import decide
+from matcher.ranking.features import FEATURES, decode_features
+from matcher.ranking.parts import read_pairs
 from matcher.ranking.serve import PushPlan, rank_decisions
 from matcher.run import run_matching
 from policies.load import load_catalogue
@@ -52,9 +54,9 @@ def _run(registry, tmp_path, plan: PushPlan | None) -> dict[str, pl.DataFrame]:
                     notices.c.uscc, notices.c.policy_id, notices.c.kind, notices.c.amount_fen, notices.c.next_attempt_at
                 ),
             ).sort("uscc", "policy_id"),
-            "order": _frame(
-                engine, select(rank_features.c.uscc, rank_features.c.policy_id, rank_features.c.position)
-            ).sort("uscc", "policy_id"),
+            "order": read_pairs(engine, columns=["uscc", "policy_id", "position"])
+            .drop("run_id")
+            .sort("uscc", "policy_id"),
             "model_version": _frame(engine, select(runs.c.model_version)),
         }
 
@@ -102,19 +104,36 @@ def test_run_when_the_push_cap_is_two_sends_two_notices_now_and_the_rest_a_week_
     assert (first["kind"] == "granted").mean() > (later["kind"] == "granted").mean()
 
 
-def _before():
-    """The ranking stage as it was before issue 17, kept beside its benchmark (bench/_ranking_before.py)."""
+def _before(engine):
+    """The ranking stage as it was before issue 17, kept beside its benchmark (bench/_ranking_before.py), storing
+    one row per pair in a table of the old layout made for it."""
     path = Path(__file__).resolve().parents[3] / "bench" / "_ranking_before.py"
     spec = importlib.util.spec_from_file_location("_ranking_before", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.rank_decisions_before
+    legacy = module.rank_features
+    legacy.create(engine, checkfirst=True)
+    return module.rank_decisions_before, legacy
+
+
+def _stored_before(engine, legacy, run_id: str) -> pl.DataFrame:
+    """The old path's rows, features decoded from their text, as the new path's pairs read back."""
+    with engine.begin() as connection:
+        found = _frame(engine, select(legacy).where(legacy.c.run_id == run_id))
+        connection.execute(delete(legacy).where(legacy.c.run_id == run_id))
+    return (
+        found.with_columns(decode_features())
+        .select("run_id", "uscc", "policy_id", *FEATURES, "score", "position", "wave", "holdout")
+        .cast({"position": pl.Int32, "wave": pl.Int32, "score": pl.Float64})
+        .sort("uscc", "policy_id")
+    )
 
 
 def _stored(engine, run_id: str) -> pl.DataFrame:
+    """The new path's pairs, features rounded as the old path's text kept them (6 decimals)."""
+    found = read_pairs(engine, run_id).with_columns(pl.col(FEATURES).round(6))
     with engine.begin() as connection:
-        found = _frame(engine, select(rank_features).where(rank_features.c.run_id == run_id))
-        connection.execute(delete(rank_features).where(rank_features.c.run_id == run_id))
+        connection.execute(delete(rank_feature_parts).where(rank_feature_parts.c.run_id == run_id))
     return found.sort("uscc", "policy_id")
 
 
@@ -133,14 +152,15 @@ def test_rank_decisions_when_vectorised_orders_times_and_stores_as_the_old_path(
     run_id = "f" * 32
     timings: dict[str, float] = {}
 
-    old, old_waves = _before()(simulated.engine, run_id, decided, profiles, policies, as_of, plan, timings=timings)
-    old_stored = _stored(simulated.engine, run_id)
+    before, legacy = _before(simulated.engine)
+    old, old_waves = before(simulated.engine, run_id, decided, profiles, policies, as_of, plan, timings=timings)
+    old_stored = _stored_before(simulated.engine, legacy, run_id)
     new = rank_decisions(simulated.engine, run_id, decided, profiles, policies, as_of, plan, timings=timings)
     new_stored = _stored(simulated.engine, run_id)
 
     assert new_stored.height == decided.height and new_stored["wave"].max() >= 1
     assert new_stored.filter((pl.col("wave") == 0) & (pl.col("position") > 2)).height  # notices sent already
-    assert_frame_equal(new_stored, old_stored)  # features text, score, position, wave, holdout: all the same
+    assert_frame_equal(new_stored, old_stored)  # features, score, position, wave, holdout: all the same
     assert_frame_equal(new.decisions.sort("uscc", "policy_id"), old.sort("uscc", "policy_id"), check_dtypes=False)
     assert_frame_equal(
         new.waves.sort("uscc", "policy_id"), old_waves.drop("position").sort("uscc", "policy_id"), check_dtypes=False

@@ -1,0 +1,112 @@
+"""`--engine ray`: the run's passes as tasks on a local 2-CPU Ray cluster write exactly what the local engine
+writes, and a run whose worker fails part-way is resumed by running it again (issue 17)."""
+
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+
+from features.registries.validate import check_registry
+from features.synthetic import generate
+from matcher.engines import Ray, open_engine
+from matcher.ranking.serve import PushPlan
+from matcher.run import run_matching
+from policies.load import load_catalogue
+from tests.api.test_cli import huiqi
+from tests.matcher.test_run_partitions import emptied, table_counts, written
+
+ray = pytest.importorskip("ray", reason="Ray is the optional scale extra; make setup installs it with dev")
+
+AS_OF = date(2025, 6, 30)
+NOW = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """One local cluster of 2 CPUs for the session: starting Ray takes seconds."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory):
+    out = tmp_path_factory.mktemp("registry")
+    generate(out, enterprises=600, seed=12)
+    return check_registry(out)
+
+
+class FailingOnce:
+    """A stand-in champion that fails the first time it scores a partition, while ``flag`` exists: a worker
+    dying part-way through writing."""
+
+    version = "test-ranker/1"
+
+    def __init__(self, flag) -> None:
+        self.flag = flag
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        if self.flag.exists():
+            self.flag.unlink()
+            raise RuntimeError("worker lost")
+        return np.nan_to_num(features).sum(axis=1)
+
+
+def test_run_on_ray_writes_what_the_local_engine_writes(engine, checked, cluster, tmp_path):
+    if engine.url.database in (None, "", ":memory:"):
+        pytest.skip("an in-memory database cannot be reached from Ray's workers")
+    policies = load_catalogue().in_force(AS_OF)
+    before = table_counts(engine)
+    local = run_matching(engine, checked, AS_OF, policies, partitions=3, push=PushPlan(), now=lambda: NOW)
+    expected = written(engine)
+    emptied(engine, before)
+    steps: list[str] = []
+    remote = run_matching(
+        engine,
+        checked,
+        AS_OF,
+        policies,
+        partitions=3,
+        push=PushPlan(),
+        now=lambda: NOW,
+        passes=open_engine("ray"),
+        progress=steps.append,
+    )
+    assert (remote.run_id, remote.counts, remote.budgets) == (local.run_id, local.counts, local.budgets)
+    assert written(engine) == expected
+    assert "writes: 3 of 3 partitions done on ray" in steps
+
+
+def test_run_on_ray_when_a_worker_fails_is_resumed_by_running_it_again(engine, checked, cluster, tmp_path):
+    policies = load_catalogue().in_force(AS_OF)
+    before = table_counts(engine)
+    flag = tmp_path / "fail"
+    plan = PushPlan(scorer=FailingOnce(flag))
+    uninterrupted = run_matching(engine, checked, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW)
+    expected = written(engine)
+    emptied(engine, before)
+    flag.touch()
+    with pytest.raises(ray.exceptions.RayTaskError, match="worker lost"):
+        run_matching(engine, checked, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW, passes=Ray())
+    assert not flag.exists()  # it did fail part-way
+    again = run_matching(engine, checked, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW, passes=Ray())
+    assert again.outcome == "completed" and again.counts == uninterrupted.counts
+    assert written(engine) == expected
+
+
+def test_engine_unknown_or_address_without_ray_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="expected one of local, ray, found 'spark'"):
+        open_engine("spark")
+    with pytest.raises(ValueError, match="--address: only with --engine ray"):
+        open_engine("local", "ray://head:10001")
+
+
+def test_cli_run_with_an_address_but_the_local_engine_says_so_before_any_work(tmp_path):
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    env = {"HUIQI_DATA_DIR": str(tmp_path / "data")}
+    done = huiqi("run", "--registry", str(registry), "--as-of", "2025-06-30", "--address", "ray://head:10001", env=env)
+    assert done.returncode == 2 and "--address: only with --engine ray" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "data" / "huiqi.db").exists()
+    other = huiqi("run", "--registry", str(registry), "--as-of", "2025-06-30", "--engine", "spark", env=env)
+    assert other.returncode == 2 and "spark" in other.stderr and "local" in other.stderr and "ray" in other.stderr
