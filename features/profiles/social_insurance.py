@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 
-from features.profiles.money import yuan_sum
+from features.profiles.money import with_fen, yuan_sum
 from features.profiles.periods import last_complete_month, month_index, months_between, years_before
 
 __all__ = ["LAST_YEAR_SUMS", "MAX_PAID_MONTHS", "hire_conditions", "hire_facts", "hired_persons", "monthly_facts"]
@@ -39,7 +39,7 @@ def monthly_facts(monthly: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
         return pl.when(months_last_year > 0).then(e).otherwise(None)
 
     return (
-        monthly.filter(month_index(pl.col("month")) <= newest)
+        with_fen(monthly.filter(month_index(pl.col("month")) <= newest), "ui_paid")
         .group_by("uscc")
         .agg(
             pl.when(paid_in_full & (back < MAX_PAID_MONTHS))
@@ -50,7 +50,7 @@ def monthly_facts(monthly: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
             .cast(pl.Int32)
             .alias("ui_paid_months"),
             ((pl.col("ui_paid") < pl.col("ui_due")) & (back < 12)).any().alias("ui_arrears_12m"),
-            last_year_only(yuan_sum(pl.col("ui_paid").filter(in_last_year))).alias("ui_paid_last_year"),
+            last_year_only(yuan_sum("ui_paid", in_last_year)).alias("ui_paid_last_year"),
             pl.col("insured_headcount").filter(back == 0).first().alias("insured_headcount"),
             pl.col("insured_headcount").filter(in_last_year).mean().alias("insured_headcount_avg_last_year"),
             last_year_only(pl.col("new_ui_claimants").filter(in_last_year).sum())

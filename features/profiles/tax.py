@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 
-from features.profiles.money import yuan_sum
+from features.profiles.money import with_fen, yuan_sum
 
 __all__ = ["credit_rating_facts", "filing_facts"]
 
@@ -29,7 +29,8 @@ def filing_facts(filings: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
         return pl.col(col).filter(is_last).first()
 
     return (
-        known.group_by("uscc")
+        with_fen(known, "rd_expense", "revenue")
+        .group_by("uscc")
         .agg(
             last("revenue").alias("revenue_last_year"),
             last("taxable_income").alias("taxable_income_last_year"),
@@ -37,7 +38,7 @@ def filing_facts(filings: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
             last("employees").alias("employees_last_year"),
             last("rd_expense").alias("rd_expense_last_year"),
             last("vat_small_scale").alias("vat_small_scale"),
-            _share(yuan_sum(pl.col("rd_expense")), yuan_sum(pl.col("revenue"))).alias("rd_ratio_3y"),
+            _share(yuan_sum("rd_expense"), yuan_sum("revenue")).alias("rd_ratio_3y"),
         )
         .with_columns(rd_ratio_last_year=_share(pl.col("rd_expense_last_year"), pl.col("revenue_last_year")))
     )
