@@ -19,6 +19,7 @@ count) and send them again (``requeue_dead``) once the receiver is mended.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ _later = notices.alias("later")
 _notice_run = runs.alias("notice_run")
 
 
+@functools.cache  # one expression, built once: rebuilding it was most of a claim's time (it is reused as is)
 def moot() -> ColumnElement[bool]:
     """A notice that must never be posted any more: a later notice for its benefit replaced it (a later run's
     decision), or the enterprise already confirmed (a confirmation notice) or declined it, or the ledger
