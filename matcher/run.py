@@ -117,6 +117,12 @@ def run_matching(
     check_as_of(as_of)
     if not 1 <= partitions <= MAX_PARTITIONS:
         raise ValueError(f"partitions: expected 1 to {MAX_PARTITIONS}, found {partitions}")
+    if passes.remote and engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        # Each worker would open an empty database of its own and the run's rows would be lost.
+        raise ValueError(
+            f"--engine {passes.name}: the database is in memory, which the workers cannot reach; use a SQLite file"
+            " or PostgreSQL (HUIQI_DATABASE_URL)"
+        )
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 

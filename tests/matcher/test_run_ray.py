@@ -8,6 +8,7 @@ import pytest
 
 from features.registries.validate import check_registry
 from features.synthetic import generate
+from matcher.db import make_engine, upgrade
 from matcher.engines import Ray, open_engine
 from matcher.ranking.serve import PushPlan
 from matcher.run import run_matching
@@ -53,8 +54,6 @@ class FailingOnce:
 
 
 def test_run_on_ray_writes_what_the_local_engine_writes(engine, checked, cluster, tmp_path):
-    if engine.url.database in (None, "", ":memory:"):
-        pytest.skip("an in-memory database cannot be reached from Ray's workers")
     policies = load_catalogue().in_force(AS_OF)
     before = table_counts(engine)
     local = run_matching(engine, checked, AS_OF, policies, partitions=3, push=PushPlan(), now=lambda: NOW)
@@ -110,3 +109,10 @@ def test_cli_run_with_an_address_but_the_local_engine_says_so_before_any_work(tm
     assert "Traceback" not in done.stderr and not (tmp_path / "data" / "huiqi.db").exists()
     other = huiqi("run", "--registry", str(registry), "--as-of", "2025-06-30", "--engine", "spark", env=env)
     assert other.returncode == 2 and "spark" in other.stderr and "local" in other.stderr and "ray" in other.stderr
+
+
+def test_run_on_ray_with_an_in_memory_database_is_refused_before_it_starts(checked, cluster):
+    memory = make_engine("sqlite://")
+    upgrade(memory)
+    with pytest.raises(ValueError, match="the database is in memory, which the workers cannot reach"):
+        run_matching(memory, checked, AS_OF, load_catalogue().in_force(AS_OF), partitions=2, passes=open_engine("ray"))
