@@ -40,6 +40,25 @@ def main(stage: str, registry: str, n: int, as_of: str) -> None:
         figures["assemble_seconds"] = time.perf_counter() - checked
         write_profiles(built, Path(registry) / "profiles.parquet", ProfileInfo(date.fromisoformat(as_of), "bench"))
         figures["rows"] = built.height
+    elif stage.startswith("parts"):  # e.g. parts8: split into 8 partitions, then check and profile one at a time
+        import tempfile
+
+        from features.profiles import build_profiles
+        from features.registries.split import check_part, split_registry
+
+        n_parts = int(stage.removeprefix("parts"))
+        with tempfile.TemporaryDirectory(prefix="huiqi-split-") as folder:
+            split = split_registry(Path(registry), n_parts, Path(folder))
+            figures["split_seconds"] = time.perf_counter() - started
+            rows = 0
+            for k in range(n_parts):
+                part = check_part(split, k)
+                tables = {t: part.clean(t).lazy() for t in part.tables}
+                del part
+                built = build_profiles(tables, date.fromisoformat(as_of)).collect(engine="streaming")
+                rows += built.height
+                del tables, built
+        figures["rows"] = rows
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     print(json.dumps({"stage": stage, "seconds": seconds, "peak_bytes": peak, **figures}))

@@ -6,17 +6,14 @@ run's rows are the same on either (tests/matcher/test_run_ray.py compares them).
 
 Ray Core tasks, not Ray Data: a pass over a partition is one task that returns a few small Python objects to the
 driver (person pairs, budget demand, counts) and writes its rows to the database itself; there are no row
-batches flowing between operators for Ray Data to stream.
+batches flowing between operators for Ray Data to stream. A worker reads its partition's registry rows from the
+files the run split the registry into (``features.registries.split``), and checks them itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
-
-import polars as pl
-
-from features.registries.partitions import marked_partition
 
 __all__ = ["ENGINES", "Local", "PassEngine", "Ray", "RayUnavailable", "open_engine"]
 
@@ -31,10 +28,6 @@ class PassEngine(Protocol):
     name: str
     remote: bool  # passes run in other processes: frames wait in a folder, the database is opened by URL
 
-    def tables(self, tables: Mapping[str, pl.DataFrame], n: int, k: int) -> Any:
-        """Partition ``k``'s registry rows, as its pass 1 receives them (tables marked by ``mark_partitions``)."""
-        ...
-
     def map(self, fn: Callable[..., Any], calls: Sequence[tuple], done: Callable[[int], None]) -> list[Any]: ...
 
 
@@ -42,9 +35,6 @@ class Local:
     """One partition after another, in the run's own process."""
 
     name, remote = "local", False
-
-    def tables(self, tables: Mapping[str, pl.DataFrame], n: int, k: int) -> Any:
-        return tables if n == 1 else marked_partition(tables, k)  # lazy: read by the pass that needs them
 
     def map(self, fn: Callable[..., Any], calls: Sequence[tuple], done: Callable[[int], None]) -> list[Any]:
         out = []
@@ -83,11 +73,6 @@ class Ray:
                     f"--engine ray: could not reach the Ray cluster at {address or 'a new local cluster'} ({exc});"
                     " check the address (ray://HOST:10001) and that the cluster is up"
                 ) from exc
-
-    def tables(self, tables: Mapping[str, pl.DataFrame], n: int, k: int) -> Any:
-        # The partition's rows go to the object store once; the task that reads them gets them, nobody else.
-        part = tables if n == 1 else marked_partition(tables, k)
-        return self.ray.put({t: frame.lazy().collect() for t, frame in part.items()})
 
     def map(self, fn: Callable[..., Any], calls: Sequence[tuple], done: Callable[[int], None]) -> list[Any]:
         task = self.ray.remote(max_retries=0)(fn)  # a failed pass fails the run; rerunning it resumes

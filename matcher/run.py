@@ -27,7 +27,9 @@ import polars as pl
 from sqlalchemy import Engine, insert, or_, select, text, update
 
 from features.profiles.social_insurance import hired_persons
-from features.registries.partitions import MAX_PARTITIONS, mark_partitions, partition_of
+from features.registries.partitions import MAX_PARTITIONS, partition_of
+from features.registries.read import fingerprint, scan_registry
+from features.registries.split import RegistrySplit, split_registry
 from features.registries.validate import RegistryCheck, check_registry
 from matcher.db.bulk import CHUNK_ROWS
 from matcher.db.models import benefit_journal, benefits, decisions, notices, rank_feature_parts, runs
@@ -53,7 +55,7 @@ class RunSummary:
     counts: dict[str, int] = field(default_factory=dict)
     budgets: dict[str, dict] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    quarantined: int = 0
+    quarantined: int | None = 0  # registry rows set aside; None when a completed run in partitions is found
     amount_errors: dict[str, dict] = field(default_factory=dict)  # per policy: amounts that cannot be paid
 
 
@@ -134,16 +136,30 @@ def run_matching(
     def done(name: str) -> None:  # a stage's seconds, summed over the partitions
         timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - clock, 3)
 
+    # A run in partitions (or on other processes) checks the registry one partition at a time, from files it
+    # splits the registry into first: the whole check would hold every table at once.
+    whole = partitions == 1 and not passes.remote
+    if not whole and isinstance(registry, RegistryCheck):
+        raise ValueError("a run in partitions checks the registry per partition: pass its directory, not a check")
     stage("checking registries")
-    checked = registry if isinstance(registry, RegistryCheck) else check_registry(registry)
+    checked: RegistryCheck | None = None
+    quarantined: int | None = None  # rows set aside; a run in partitions knows it after its first pass
+    if isinstance(registry, RegistryCheck):
+        checked = registry
+    elif whole:
+        checked = check_registry(registry)
+    if checked is not None:
+        digest = checked.fingerprint
+        quarantined = sum(t.rows_quarantined for t in checked.tables.values())
+    else:
+        digest = fingerprint(scan.path for scan in scan_registry(Path(registry)).values())
     done("checking registries")
-    quarantined = sum(t.rows_quarantined for t in checked.tables.values())
     catalogue_fp = catalogue_fingerprint(policies)
     # Facts accepted since the last run make a new run: they are part of what it decides from.
     attested = accepted_facts(engine)
     lists_meta, lists = latest_lists(engine)  # departments' complete lists, laid over every profile
     attested_fp = attested_fingerprint(attested) + lists_fingerprint(lists_meta)
-    inputs = f"{as_of}|{checked.fingerprint}|{catalogue_fp}" + (f"|{attested_fp}" if attested_fp else "")
+    inputs = f"{as_of}|{digest}|{catalogue_fp}" + (f"|{attested_fp}" if attested_fp else "")
     run_id = hashlib.sha256(inputs.encode()).hexdigest()[:32]
 
     with engine.begin() as connection:
@@ -165,7 +181,7 @@ def run_matching(
                 insert(runs).values(
                     id=run_id,
                     as_of=as_of,
-                    registry_fingerprint=checked.fingerprint,
+                    registry_fingerprint=digest,
                     catalogue_fingerprint=catalogue_fp,
                     policy_versions={p.id: p.version for p in policies},
                     status="running",
@@ -174,26 +190,24 @@ def run_matching(
             )
 
     stage("reading what other runs granted")
-    tables = {t: checked.clean(t) for t in checked.tables}
     families = person_families(policies)
-    hires = checked.clean("si_hires") if families else None
-    # The registry's rows (about 1 GiB a million enterprises) are read through ``tables`` only while profiles
-    # are built: let the check go, unless the caller holds it.
-    del checked
     per_certificate = {p.id for p in policies if p.policy.benefit.certificate}
     keys = {period_key(p.policy.benefit.period, as_of) for p in policies if p.id not in per_certificate}
     prior = _prior(engine, run_id, keys, per_certificate).with_columns(_part=partition_of(partitions))
     persons = counted = None
-    if hires is not None:  # each person once: the persons behind the counts, and those other runs counted
-        facts = sorted({fact for _, fact in families.values()})
-        persons = hired_persons(hires.lazy(), as_of, facts).collect()
+    if families:  # each person once: those other runs counted; whole, the persons behind the counts now
         counted = counted_persons(engine, run_id, (family for family, _ in families.values()))
-    del hires
+    source: dict[str, pl.DataFrame] | RegistrySplit | None = None
+    if checked is not None:
+        source = {t: checked.clean(t) for t in checked.tables}
+        if families:
+            facts = sorted({fact for _, fact in families.values()})
+            persons = hired_persons(source["si_hires"].lazy(), as_of, facts).collect()
+        # The registry's rows (about 1 GiB a million enterprises) are read through ``source`` only while
+        # profiles are built: let the check go, unless the caller holds it.
+        del checked
     done("reading what other runs granted")
 
-    whole = partitions == 1 and not passes.remote
-    if partitions > 1:
-        tables = mark_partitions(tables, partitions)
     folder = None if whole else tempfile.TemporaryDirectory(prefix="huiqi-run-", dir=spill)
     part = Part(
         run_id,
@@ -231,19 +245,26 @@ def run_matching(
                 timings[name] = round(timings.get(name, 0.0) + seconds, 3)
 
     try:
+        if source is None:  # in partitions: each partition's rows in files of their own, checked by its pass 1
+            assert folder is not None
+            stage("splitting the registry")
+            source = split_registry(
+                Path(str(registry)), partitions, Path(folder.name) / "registry", digest=digest, progress=progress
+            )
+            done("splitting the registry")
+
         # Pass 1: profiles; with per-person benefits, who is eligible for one (persons are shared out over all).
         clock_1 = time.perf_counter()
-        share = persons is not None and not whole
-        first = passes.map(
-            profile_part,
-            [(part, k, passes.tables(tables, partitions, k), prior_of(k), share) for k in ks],
-            on("profiles"),
-        )
-        del tables
-        laps("building profiles", [t for _, t in first], clock_1)
+        share = bool(families) and not whole
+        first = passes.map(profile_part, [(part, k, source, prior_of(k), share) for k in ks], on("profiles"))
+        del source
+        laps("building profiles", [p.timings for p in first], clock_1)
+        if quarantined is None:
+            quarantined = sum(p.quarantined or 0 for p in first)
         shared = None
         if share:
-            shared = assign_persons(pl.concat([pairs for pairs, _ in first]), persons, counted, families)
+            persons = pl.concat([p.persons for p in first if p.persons is not None])
+            shared = assign_persons(pl.concat([p.pairs for p in first]), persons, counted, families)
             shared = shared.with_columns(_part=partition_of(partitions))
             persons = None
         del first

@@ -28,16 +28,29 @@ from sqlalchemy import Engine
 from features.profiles import build_profiles
 from features.profiles.attested import apply_attested
 from features.profiles.department_lists import apply_lists
+from features.profiles.social_insurance import hired_persons
+from features.registries.split import RegistrySplit, check_part
 from matcher.db.bulk import insert_missing
 from matcher.db.models import decisions, notices
 from matcher.decide import AMOUNT_ERROR_REASONS, Decided, Demand, decide, person_pairs, rescale
 from matcher.ledger import DecisionStatus, grant_decided
 from matcher.ledger.persons import count_persons
 from matcher.notices import build_notices
+from matcher.persons import person_families
 from matcher.ranking.serve import PushPlan, rank_decisions
 from policies.compiled import CompiledPolicy
 
-__all__ = ["DECISION_COLUMNS", "Held", "Part", "PartDecided", "Summed", "decide_part", "profile_part", "write_part"]
+__all__ = [
+    "DECISION_COLUMNS",
+    "Held",
+    "Part",
+    "PartDecided",
+    "Profiled",
+    "Summed",
+    "decide_part",
+    "profile_part",
+    "write_part",
+]
 
 DECISION_COLUMNS = (
     "uscc",
@@ -139,14 +152,44 @@ class _Laps:
             self.part.progress(name, self.k)
 
 
+@dataclass
+class Profiled:
+    """What pass 1 tells the driver about a partition."""
+
+    pairs: pl.DataFrame  # (uscc, policy_id) eligible for a per-person benefit, when persons are shared out
+    persons: pl.DataFrame | None  # the persons behind its hire counts, when it checked its own registry rows
+    quarantined: int | None  # its registry rows set aside, likewise
+    timings: dict[str, float]
+
+
 def profile_part(
-    part: Part, k: int, tables: Mapping[str, pl.LazyFrame | pl.DataFrame], prior: pl.DataFrame, persons: bool
-) -> tuple[pl.DataFrame, dict[str, float]]:
+    part: Part,
+    k: int,
+    source: Mapping[str, pl.LazyFrame | pl.DataFrame] | RegistrySplit,
+    prior: pl.DataFrame,
+    persons: bool,
+) -> Profiled:
     """Pass 1: partition ``k``'s profiles (held for the next passes) and, when ``persons``, the (uscc, policy_id)
-    eligible for a per-person benefit, with which the persons are shared out over all partitions."""
+    eligible for a per-person benefit and the persons behind its hire counts, with which the persons are shared
+    out over all partitions. ``source``: the checked registry's tables (a run taken whole), or the registry split
+    into partitions, whose partition ``k`` this pass checks."""
     lap = _Laps(part, k)
+    hired = quarantined = None
+    if isinstance(source, RegistrySplit):
+        lap("checking registries")
+        checked = check_part(source, k)
+        quarantined = sum(t.rows_quarantined for t in checked.tables.values())
+        tables: Mapping[str, pl.LazyFrame | pl.DataFrame] = {t: checked.clean(t) for t in checked.tables}
+        del checked
+        families = person_families(part.policies)
+        if persons and families:
+            facts = sorted({fact for _, fact in families.values()})
+            hired = hired_persons(tables["si_hires"].lazy(), part.as_of, facts).collect()
+    else:
+        tables = source
     lap("building profiles")
     profiles = build_profiles({t: frame.lazy() for t, frame in tables.items()}, part.as_of).collect(engine="streaming")
+    del tables
     if part.lists is not None:
         profiles = apply_lists(profiles, part.lists)
     if part.attested is not None:
@@ -154,7 +197,7 @@ def profile_part(
     pairs = person_pairs(profiles, part.policies, part.as_of, prior=prior) if persons else pl.DataFrame()
     part.held.put("profiles", k, profiles)
     lap(None)
-    return pairs, lap.timings
+    return Profiled(pairs, hired, quarantined, lap.timings)
 
 
 @dataclass

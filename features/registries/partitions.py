@@ -16,8 +16,6 @@ import polars as pl
 
 __all__ = [
     "MAX_PARTITIONS",
-    "mark_partitions",
-    "marked_partition",
     "partition_of",
     "partition_of_uscc",
     "partition_tables",
@@ -64,22 +62,6 @@ def partition_of_uscc(uscc: str, n: int) -> int:
         return 0
     mixed = ((int(uscc[:9], 36) * _K1) & _MASK) ^ ((int(uscc[9:18], 36) * _K2) & _MASK)
     return (mixed // _HIGH) % n
-
-
-def mark_partitions(tables: Mapping[str, pl.LazyFrame | pl.DataFrame], n: int) -> dict[str, pl.DataFrame]:
-    """Every registry table with its rows' partition of ``n`` in ``_part``: hashed once, then each partition is
-    an equality filter (``marked_partition``) instead of a hash of every row per partition."""
-    _check(n)
-    # An eager ``with_columns`` shares the table's columns: the mark is the only memory added (4 bytes a row).
-    return {
-        name: (frame if isinstance(frame, pl.DataFrame) else frame.collect()).with_columns(_part=partition_of(n))
-        for name, frame in tables.items()
-    }
-
-
-def marked_partition(tables: Mapping[str, pl.DataFrame], k: int) -> dict[str, pl.LazyFrame]:
-    """Partition ``k`` of tables from ``mark_partitions`` (lazy, without the mark)."""
-    return {name: frame.lazy().filter(pl.col("_part") == k).drop("_part") for name, frame in tables.items()}
 
 
 def partition_tables(tables: Mapping[str, pl.LazyFrame | pl.DataFrame], n: int, k: int) -> dict[str, pl.LazyFrame]:

@@ -26,7 +26,15 @@ from features.standards.divisions import division_problem_expr
 from features.standards.industry import industry_code_expr, industry_problem_expr
 from features.standards.uscc import uscc_problem_expr
 
-__all__ = ["ENTERPRISES", "RegistryCheck", "TableCheck", "check_registry", "check_table", "write_quarantine"]
+__all__ = [
+    "ENTERPRISES",
+    "RegistryCheck",
+    "TableCheck",
+    "check_registry",
+    "check_table",
+    "duplicate_rows",
+    "write_quarantine",
+]
 
 # The register of enterprises. Its USCCs are checked against GB 32100; the other tables' USCCs are
 # checked by reference: they must name an enterprise among its clean rows.
@@ -139,12 +147,22 @@ def check_registry(
     return RegistryCheck(directory, {name: results[name] for name in scans}, digest)
 
 
-def check_table(scan: TableScan, *, enterprises: TableCheck | None, checked_on: date | None = None) -> TableCheck:
-    """Validate one table; ``enterprises`` is the checked business table (None for the business table itself)."""
+def check_table(
+    scan: TableScan,
+    *,
+    enterprises: TableCheck | None,
+    checked_on: date | None = None,
+    duplicates: pl.DataFrame | None = None,
+) -> TableCheck:
+    """Validate one table; ``enterprises`` is the checked business table (None for the business table itself).
+
+    ``duplicates``: the verdicts of ``duplicate_rows`` over the whole table, when ``scan`` reads only part of it
+    (a partition of a registry whose key does not hold the USCC: its repeats may lie in other partitions)."""
     table = scan.table
     frame = load(scan)
     checks = _row_checks(scan, frame, checked_on or today_in_china())
-    duplicate = _duplicate_check(frame, scan)
+    verdicts = duplicate_rows(frame, scan) if duplicates is None else duplicates
+    duplicate = None if verdicts is None or verdicts.is_empty() else _duplicate_check(verdicts, scan)
     if duplicate is not None:
         checks.append(duplicate)
     if enterprises is not None:
@@ -352,8 +370,9 @@ def _future(col: Column, checked_on: date) -> Check:
 # ---------------------------------------------------------------------------------------------- checks across rows
 
 
-def _duplicate_check(frame: pl.DataFrame, scan: TableScan) -> Check | None:
-    """Rows sharing a key: exact copies keep their first row; conflicting versions are all set aside.
+def duplicate_rows(frame: pl.DataFrame, scan: TableScan) -> pl.DataFrame | None:
+    """The rows of ``frame`` sharing a key, with why (``ROW``, ``value``, ``reason``, ``reason_zh``): exact copies
+    keep their first row; conflicting versions are all set aside. None when no key repeats.
 
     Sorting a 64-bit hash of the key finds the few repeated hashes cheaply; only the rows carrying one
     are then compared exactly (a hash collision costs a comparison, never a wrong verdict).
@@ -384,7 +403,7 @@ def _duplicate_check(frame: pl.DataFrame, scan: TableScan) -> Check | None:
     more = others.list.len().cast(pl.Int64) - _SHOWN_ROWS
     shown = pl.when(more > 0).then(pl.format("{} and {} more", listed, more)).otherwise(listed)
     shown_zh = pl.when(more > 0).then(pl.format("{} 等（另有 {} 行）", listed, more)).otherwise(listed)
-    rows = (
+    return (
         groups.with_columns(pl.col("rows").alias(ROW))
         .explode(ROW)
         .filter((pl.col("versions") > 1) | (pl.col(ROW) != first))
@@ -414,10 +433,13 @@ def _duplicate_check(frame: pl.DataFrame, scan: TableScan) -> Check | None:
             .alias("reason_zh"),
         )
     )
+
+
+def _duplicate_check(rows: pl.DataFrame, scan: TableScan) -> Check:
     at_row = pl.col(ROW)
     return Check(
         "duplicate",
-        ", ".join(key),
+        ", ".join(scan.table.key),
         at_row.is_in(rows[ROW].implode()),
         at_row.replace_strict(rows[ROW], rows["reason"], default=None),
         at_row.replace_strict(rows[ROW], rows["reason_zh"], default=None),

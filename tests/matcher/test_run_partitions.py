@@ -60,8 +60,18 @@ def checked(tmp_path_factory):
     hires = pl.read_parquet(out / "si_hires.parquet")
     again = hires.filter((pl.col("uscc") == a) & (pl.col("person_id") == counted["person_id"][0])).head(1)
     pl.concat([hires, again.with_columns(uscc=pl.lit(b))]).write_parquet(out / "si_hires.parquet")
+    # Rows set aside: one patent number delivered for enterprises of two partitions (both rows go, whichever
+    # partition checks them), and a hire of an enterprise nobody registered.
+    patents = pl.read_parquet(out / "patents.parquet").with_columns(part=partition_of(3)).sort("part")
+    number = patents.filter(pl.col("part") == 0)["patent_no"][0]
+    patents = patents.with_columns(
+        patent_no=pl.when(pl.int_range(pl.len()) == pl.len() - 1).then(pl.lit(number)).otherwise("patent_no")
+    )
+    patents.drop("part").write_parquet(out / "patents.parquet")
+    stranger = again.with_columns(uscc=pl.lit("91440300MA5G00000X"))
+    pl.read_parquet(out / "si_hires.parquet").vstack(stranger).write_parquet(out / "si_hires.parquet")
     manifest = json.loads((out / "manifest.json").read_text())
-    manifest["rows"]["si_hires"] += 1
+    manifest["rows"]["si_hires"] += 2
     (out / "manifest.json").write_text(json.dumps(manifest))
     return check_registry(out)
 
@@ -109,9 +119,11 @@ def emptied(engine, before: dict[str, int]) -> None:
 
 def runs(engine, checked, partitions: int, budget_yuan: float) -> list:
     plan = PushPlan(scorer=SumScorer(), cap=2, holdout=0.3)
+    # A run in partitions checks the registry per partition, from its files.
+    registry = checked if partitions == 1 else checked.directory
     return [
         run_matching(
-            engine, checked, day, policies(day, budget_yuan), push=plan, partitions=partitions, now=lambda: NOW
+            engine, registry, day, policies(day, budget_yuan), push=plan, partitions=partitions, now=lambda: NOW
         )
         for day in DATES
     ]
@@ -123,6 +135,7 @@ def test_run_in_partitions_writes_what_the_whole_run_writes(engine, checked):
     whole = runs(engine, checked, 1, budget_yuan=5_000)
     assert whole[0].budgets[HIRING]["scale"] < 1  # the budget binds: amounts scaled over the whole demand
     assert whole[1].counts["already_granted"] > 0  # the later run reads what the first granted
+    assert whole[0].quarantined == 3
     expected = written(engine)
     assert expected["benefit_persons"] and expected["rank_feature_parts"]
 
@@ -130,12 +143,15 @@ def test_run_in_partitions_writes_what_the_whole_run_writes(engine, checked):
     parted = runs(engine, checked, 3, budget_yuan=5_000)
     for a, b in zip(whole, parted, strict=True):
         assert (b.run_id, b.counts, b.budgets, b.amount_errors) == (a.run_id, a.counts, a.budgets, a.amount_errors)
+        assert b.quarantined == a.quarantined  # each partition checked its own rows: the same rows set aside
     assert written(engine) == expected
 
 
 def test_run_with_a_partition_count_out_of_range_is_refused_before_it_starts(engine, checked):
     with pytest.raises(ValueError, match="partitions: expected 1 to 4096, found 0"):
         run_matching(engine, checked, DATES[0], policies(DATES[0], None), partitions=0)
+    with pytest.raises(ValueError, match="checks the registry per partition: pass its directory"):
+        run_matching(engine, checked, DATES[0], policies(DATES[0], None), partitions=2)
 
 
 def test_cli_run_in_partitions_is_the_same_run_as_the_whole(tmp_path):

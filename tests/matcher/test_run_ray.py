@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pytest
 
-from features.registries.validate import check_registry
 from features.synthetic import generate
 from matcher.db import make_engine, upgrade
 from matcher.engines import Ray, open_engine
@@ -31,10 +30,10 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def checked(tmp_path_factory):
+def registry(tmp_path_factory):
     out = tmp_path_factory.mktemp("registry")
     generate(out, enterprises=600, seed=12)
-    return check_registry(out)
+    return out
 
 
 class FailingOnce:
@@ -53,16 +52,16 @@ class FailingOnce:
         return np.nan_to_num(features).sum(axis=1)
 
 
-def test_run_on_ray_writes_what_the_local_engine_writes(engine, checked, cluster, tmp_path):
+def test_run_on_ray_writes_what_the_local_engine_writes(engine, registry, cluster, tmp_path):
     policies = load_catalogue().in_force(AS_OF)
     before = table_counts(engine)
-    local = run_matching(engine, checked, AS_OF, policies, partitions=3, push=PushPlan(), now=lambda: NOW)
+    local = run_matching(engine, registry, AS_OF, policies, partitions=3, push=PushPlan(), now=lambda: NOW)
     expected = written(engine)
     emptied(engine, before)
     steps: list[str] = []
     remote = run_matching(
         engine,
-        checked,
+        registry,
         AS_OF,
         policies,
         partitions=3,
@@ -76,19 +75,19 @@ def test_run_on_ray_writes_what_the_local_engine_writes(engine, checked, cluster
     assert "writes: 3 of 3 partitions done on ray" in steps
 
 
-def test_run_on_ray_when_a_worker_fails_is_resumed_by_running_it_again(engine, checked, cluster, tmp_path):
+def test_run_on_ray_when_a_worker_fails_is_resumed_by_running_it_again(engine, registry, cluster, tmp_path):
     policies = load_catalogue().in_force(AS_OF)
     before = table_counts(engine)
     flag = tmp_path / "fail"
     plan = PushPlan(scorer=FailingOnce(flag))
-    uninterrupted = run_matching(engine, checked, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW)
+    uninterrupted = run_matching(engine, registry, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW)
     expected = written(engine)
     emptied(engine, before)
     flag.touch()
     with pytest.raises(ray.exceptions.RayTaskError, match="worker lost"):
-        run_matching(engine, checked, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW, passes=Ray())
+        run_matching(engine, registry, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW, passes=Ray())
     assert not flag.exists()  # it did fail part-way
-    again = run_matching(engine, checked, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW, passes=Ray())
+    again = run_matching(engine, registry, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW, passes=Ray())
     assert again.outcome == "completed" and again.counts == uninterrupted.counts
     assert written(engine) == expected
 
@@ -111,8 +110,8 @@ def test_cli_run_with_an_address_but_the_local_engine_says_so_before_any_work(tm
     assert other.returncode == 2 and "spark" in other.stderr and "local" in other.stderr and "ray" in other.stderr
 
 
-def test_run_on_ray_with_an_in_memory_database_is_refused_before_it_starts(checked, cluster):
+def test_run_on_ray_with_an_in_memory_database_is_refused_before_it_starts(registry, cluster):
     memory = make_engine("sqlite://")
     upgrade(memory)
     with pytest.raises(ValueError, match="the database is in memory, which the workers cannot reach"):
-        run_matching(memory, checked, AS_OF, load_catalogue().in_force(AS_OF), partitions=2, passes=open_engine("ray"))
+        run_matching(memory, registry, AS_OF, load_catalogue().in_force(AS_OF), partitions=2, passes=open_engine("ray"))
