@@ -271,7 +271,16 @@ def write_part(part: Part, k: int, scale: dict[str, float]) -> tuple[str | None,
     lap("writing the benefit ledger")
     granted = rows.filter(pl.col("status") == DecisionStatus.GRANTED)
     top_ups = held.take("top_ups", k)
-    grant_decided(engine, granted, run_id, part.as_of.isoformat(), stamp, chunk_rows=part.chunk_rows, top_ups=top_ups)
+    grant_decided(
+        engine,
+        granted,
+        run_id,
+        part.as_of.isoformat(),
+        stamp,
+        chunk_rows=part.chunk_rows,
+        top_ups=top_ups,
+        partial=part.partitions > 1,
+    )
     count_persons(engine, held.take("persons", k), run_id, stamp, chunk_rows=part.chunk_rows)
 
     lap("writing notices")

@@ -17,10 +17,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import polars as pl
-from sqlalchemy import Engine, Select, and_, exists, literal, null, select
+from sqlalchemy import Column, Engine, MetaData, Select, String, Table, and_, exists, literal, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from matcher.db.bulk import CHUNK_ROWS, insert_missing
+from matcher.db.bulk import CHUNK_ROWS, insert_missing, write_missing
 from matcher.db.models import benefit_journal, benefits
 from matcher.ledger.statuses import BenefitStatus, JournalEntry
 
@@ -28,6 +28,14 @@ __all__ = ["grant_decided"]
 
 _JOURNAL_COLUMNS = ["uscc", "policy_id", "period_key", "entry", "status_before", "status_after"]
 _JOURNAL_COLUMNS += ["amount_before_fen", "amount_after_fen", "paid_fen", "actor", "reason", "ref", "at"]
+# One partition's granted keys, for the time of its journal insert (a temporary table: the connection's own).
+_KEY = ("uscc", "policy_id", "period_key")
+_KEYS = Table(
+    "_granted_keys",
+    MetaData(),
+    *(Column(name, String) for name in _KEY),
+    prefixes=["TEMPORARY"],
+)
 
 
 def grant_decided(
@@ -39,10 +47,14 @@ def grant_decided(
     *,
     chunk_rows: int = CHUNK_ROWS,
     top_ups: pl.DataFrame | None = None,
+    partial: bool = False,
 ) -> None:
     """Enter ``granted`` (uscc, policy_id, policy_version, period_key, amount_fen) in the ledger for run ``run_id``.
 
     ``top_ups`` (uscc, policy_id, period_key, over_policy_id, over_fen): which of them top up an earlier award.
+    ``partial``: ``granted`` is one partition of the run's grants; the journal entries are then looked for among
+    its own benefits only, not among every benefit the run holds so far (which made a run in P partitions
+    compare about P/2 times the run's benefits).
     """
     rows = granted.select(
         "uscc",
@@ -89,6 +101,11 @@ def grant_decided(
         return dialect.insert(benefit_journal).from_select(_JOURNAL_COLUMNS, select_).on_conflict_do_nothing()
 
     with engine.begin() as connection:
+        scope = None
+        if partial:
+            _KEYS.create(connection)
+            write_missing(connection, _KEYS, granted.select(_KEY))
+            scope = exists().where(*(_KEYS.c[name] == benefits.c[name] for name in _KEY))
         if top_ups is not None:  # few rows: one statement each, each naming what it tops up
             for uscc, policy_id, key, over, over_fen in top_ups.select(
                 "uscc", "policy_id", "period_key", "over_policy_id", "over_fen"
@@ -100,4 +117,7 @@ def grant_decided(
                 )
                 one = (benefits.c.uscc == uscc) & (benefits.c.policy_id == policy_id) & (benefits.c.period_key == key)
                 connection.execute(journal(entries(reason).where(one)))
-        connection.execute(journal(entries(f"decided by the published rules as of {as_of}")))
+        every = entries(f"decided by the published rules as of {as_of}")
+        connection.execute(journal(every if scope is None else every.where(scope)))
+        if partial:
+            _KEYS.drop(connection)
