@@ -295,3 +295,29 @@ def test_generate_rejects_impossible_arguments(tmp_path: Path, kwargs: dict, mes
     arguments = {"enterprises": 10, "seed": 0} | kwargs
     with pytest.raises(ValueError, match=message):
         generate(tmp_path, **arguments)
+
+
+def test_generate_when_past_one_batch_joins_the_batches_into_one_registry(tmp_path: Path) -> None:
+    # Three batches (100, 100, 50 enterprises): one file per table, codes never repeated across batches, and the
+    # bad rows of every batch exactly what the validator quarantines, as for a registry drawn at once.
+    validate = pytest.importorskip("features.registries.validate")
+    seen: list[str] = []
+    generate(tmp_path / "dirty", enterprises=250, seed=4, dirty=0.05, batch=100, progress=seen.append)
+    assert seen[0] == "business registration (batch 1 of 3)" and seen[-1] == "manifest"
+    assert not (tmp_path / "dirty" / ".pieces").exists()
+    manifest = json.loads((tmp_path / "dirty" / "manifest.json").read_text())
+    result = validate.check_registry(tmp_path / "dirty")
+    assert result.tables["business"].clean["uscc"].n_unique() == 250  # bad rows come on top of the firms
+    for name, check in result.tables.items():
+        assert check.rows_read == manifest["rows"][name], name
+        per_rule = check.quarantine.group_by("rule").agg(pl.col("row").n_unique())
+        assert dict(per_rule.iter_rows()) == manifest["dirty_rows"][name], name
+    assert sum(manifest["lists"].values()) > 0
+
+    generate(tmp_path / "parquet", enterprises=250, seed=4, batch=100)
+    generate(tmp_path / "csv", enterprises=250, seed=4, batch=100, fmt="csv")
+    for name in TABLES:
+        assert _read(tmp_path / "csv", name, "csv").equals(_read(tmp_path / "parquet", name)), name
+    business = _read(tmp_path / "parquet", "business")
+    assert business.height == 250 and business["uscc"].n_unique() == 250
+    assert validate.check_registry(tmp_path / "parquet").tables["si_monthly"].rows_quarantined == 0
