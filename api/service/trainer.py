@@ -93,6 +93,8 @@ class Trainer:
     def _train(self, job_id: int, params: dict[str, Any]) -> None:
         self._set(job_id, status="running", started_at=datetime.now(UTC))
         try:
+            if params.get("max_queries") == 0:  # 0: every query, as `huiqi ranker train --max-queries 0`
+                params = {**params, "max_queries": None}
             report = self.train_model(self.engine, self.store, **({"cap": self.push_cap} | params))
         except RankingError as exc:  # no feedback yet, an unusable store: the ranker's own message says what to do
             self._fail(job_id, str(exc))

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.service.schemas.common import Instant
+from matcher.ranking.sampling import MAX_QUERIES
 
 __all__ = [
     "DriftOut",
@@ -114,6 +115,13 @@ class TrainingJobIn(BaseModel):
         default=0.2, ge=0.05, le=0.9, description="share of enterprise-date groups held out (the latest as-of dates)"
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="training and random-baseline seed")
+    max_queries: int = Field(
+        default=MAX_QUERIES,
+        ge=0,
+        le=100_000_000,
+        description="train on a stratified sample of at most this many queries (an enterprise on an as-of date;"
+        " 0: all), as `huiqi ranker train --max-queries`. See docs/ranking.md.",
+    )
 
 
 class TrainingResult(BaseModel):
@@ -130,6 +138,9 @@ class TrainingResult(BaseModel):
     holdout_pairs: int
     holdout_groups: int
     seconds: float
+    sampled: bool = Field(default=False, description="whether training learned from a sample of the queries")
+    train_queries: int = Field(default=0, description="the training queries (enterprise, as-of date) learned from")
+    train_queries_available: int = Field(default=0, description="the training queries there were")
 
 
 class TrainingJobOut(BaseModel):
@@ -139,7 +150,7 @@ class TrainingJobOut(BaseModel):
                 {
                     "id": 4,
                     "status": "completed",
-                    "params": {"holdout_share": 0.2, "seed": 0},
+                    "params": {"holdout_share": 0.2, "seed": 0, "max_queries": MAX_QUERIES},
                     "requested_by": "analyst:wang#3",
                     "requested_at": "2025-07-01T09:10:00Z",
                     "started_at": "2025-07-01T09:10:01Z",
@@ -163,7 +174,7 @@ class TrainingJobOut(BaseModel):
                 {
                     "id": 5,
                     "status": "failed",
-                    "params": {"holdout_share": 0.2, "seed": 0},
+                    "params": {"holdout_share": 0.2, "seed": 0, "max_queries": MAX_QUERIES},
                     "requested_by": "analyst:wang#3",
                     "requested_at": "2025-07-02T09:10:00Z",
                     "started_at": "2025-07-02T09:10:01Z",

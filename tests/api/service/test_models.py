@@ -61,7 +61,7 @@ def test_training_job_when_there_is_no_feedback_fails_with_the_rankers_message(c
     analyst = tokens.headers("analyst")
     started = client.post("/training-jobs", headers=analyst)
     assert started.status_code == 202 and started.json()["status"] == "queued"
-    assert started.json()["params"] == {"holdout_share": 0.2, "seed": 0}
+    assert started.json()["params"] == {"holdout_share": 0.2, "seed": 0, "max_queries": 200_000}
     job = follow(client, f"/training-jobs/{started.json()['id']}", analyst)
     assert job["status"] == "failed" and job["result"] is None
     assert job["error"].startswith("no feedback to train on") and "huiqi simulate" in job["error"]
