@@ -84,11 +84,16 @@ def _interval(e: dict[str, float]) -> str:
 
 
 def card_markdown(card: dict[str, Any], version: str | None = None) -> str:
-    window, queries, found = card["data_window"], card["queries"], card["metrics"]
+    window, queries, found, params = card["data_window"], card["queries"], card["metrics"], card["params"]
+    sample = (
+        f" — a stratified sample of the {params['train_queries_available']:,} there were, seed {params['sample_seed']}"
+        if params.get("sampled")
+        else ""
+    )
     lines = [
         f"# huiqi-ranker{' version ' + version if version else ''}",
         "",
-        f"- Trained on as-of dates {', '.join(window['train_dates'])} ({queries['train_queries']:,} queries, "
+        f"- Trained on as-of dates {', '.join(window['train_dates'])} ({queries['train_queries']:,} queries{sample}, "
         f"{queries['train_pairs']:,} pairs); held out {', '.join(window['holdout_dates'])} "
         f"({queries['holdout_queries']:,} queries, {queries['holdout_pairs']:,} pairs).",
         f"- Decision metrics on the {found['queries']:,} held-out queries with more than {found['cap']} candidates "

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from matcher.ranking.evaluate import GROUP
+from matcher.ranking.model_card import card_markdown
 from matcher.ranking.sampling import STRATUM, region, sample_queries, strata_shares
 from matcher.ranking.train import train
 
@@ -154,11 +155,13 @@ def test_train_when_past_the_cap_learns_from_a_sample_and_says_so_in_mlflow(simu
     card = store.card(version["version"])
     assert card["params"]["sampled"] is True and card["params"]["train_queries_available"] == available
     assert card["queries"]["train_queries"] == 300  # the card counts what the model learned from
+    assert f"(300 queries — a stratified sample of the {available:,} there were, seed 5," in card_markdown(card)
     # without a cap: every training query, and the held-out dates were never sampled
     full = train(simulated.engine, store, max_queries=None)
     assert not full.sampled and full.train_queries == full.train_queries_available == available > 300
     assert full.holdout_pairs == card["queries"]["holdout_pairs"] and full.train_pairs > card["queries"]["train_pairs"]
     assert store.versions()[-1]["params"]["sampled"] == "False"
+    assert "stratified sample" not in card_markdown(store.card(store.versions()[-1]["version"]))
 
 
 def test_cli_train_when_the_cap_is_negative_says_what_it_expects(tmp_path):
