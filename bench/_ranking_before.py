@@ -204,7 +204,9 @@ def rank_decisions_before(
     else:
         rows = rows.with_columns(score=pl.lit(None, pl.Float64), holdout=pl.lit(False))
         order = fallback_key()
-    repeats = _already_notified(engine, run_id, decisions).with_columns(repeat=pl.lit(True))
+    repeats = _already_notified(engine, run_id, decisions["period_key"].unique().to_list()).with_columns(
+        repeat=pl.lit(True)
+    )
     rows = (
         rows.join(repeats, on=["uscc", "policy_id", "period_key", "decision"], how="left")
         .with_columns(repeat=pl.col("repeat").fill_null(False))

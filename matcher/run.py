@@ -39,7 +39,7 @@ from matcher.ledger.persons import counted_persons
 from matcher.ledger.review import review_ledger
 from matcher.periods import check_as_of, period_key
 from matcher.persons import assign_persons, person_families
-from matcher.ranking.serve import PushPlan
+from matcher.ranking.serve import Earlier, PushPlan
 from matcher.run_passes import Held, Part, Summed, decide_part, profile_part, write_part
 from matcher.supplied import accepted_facts, attested_fingerprint, latest_lists, lists_fingerprint
 from policies.compiled import CompiledPolicy
@@ -293,8 +293,14 @@ def run_matching(
         budgets, scale = budget_scales(policies, summed.demand)
 
         # Pass 3: amounts scaled to the budgets; notices ranked; decisions, ledger and notices written.
+        earlier: list[Earlier | None] = [None] * partitions  # a run taken whole: ranking reads them itself
+        if not whole and push is not None:  # read once, not once per partition
+            stage("reading earlier notices")
+            earlier = list(Earlier.read(engine, run_id, as_of, policies, sorted(summed.period_keys)).split(partitions))
+            done("reading earlier notices")
         clock_3 = time.perf_counter()
-        third = passes.map(write_part, [(part, k, scale) for k in ks], on("writes"))
+        third = passes.map(write_part, [(part, k, scale, earlier[k]) for k in ks], on("writes"))
+        del earlier
         laps("ranking and writing", [t for _, t in third], clock_3)
         model_version = next((version for version, _ in third if version), None)  # a part may have no decision
     finally:

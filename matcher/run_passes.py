@@ -37,7 +37,7 @@ from matcher.ledger import DecisionStatus, grant_decided
 from matcher.ledger.persons import count_persons
 from matcher.notices import build_notices
 from matcher.persons import person_families
-from matcher.ranking.serve import PushPlan, rank_decisions
+from matcher.ranking.serve import Earlier, PushPlan, rank_decisions
 from policies.compiled import CompiledPolicy
 
 __all__ = [
@@ -209,6 +209,7 @@ class PartDecided:
     amount_errors: dict[str, dict]
     standing: pl.DataFrame
     timings: dict[str, float]
+    period_keys: list[str] = field(default_factory=list)  # of its decisions: the notices ranking looks back at
 
 
 def decide_part(
@@ -235,13 +236,16 @@ def decide_part(
     part.held.put("top_ups", k, decided.top_ups)
     part.held.put("persons", k, decided.persons)
     lap(None)
-    return PartDecided(decided.demand, decided.counts, decided.amount_errors, decided.standing, lap.timings)
+    keys = decided.decisions["period_key"].unique().to_list()
+    return PartDecided(decided.demand, decided.counts, decided.amount_errors, decided.standing, lap.timings, keys)
 
 
-def write_part(part: Part, k: int, scale: dict[str, float]) -> tuple[str | None, dict[str, float]]:
+def write_part(
+    part: Part, k: int, scale: dict[str, float], earlier: Earlier | None = None
+) -> tuple[str | None, dict[str, float]]:
     """Pass 3: partition ``k``'s amounts scaled to the budgets, its notices ranked, and its decisions, ledger
     entries and notices written (each write skips rows already there: a rerun after a kill resumes). Returns the
-    ranker's model version."""
+    ranker's model version. ``earlier``: what earlier runs left for its enterprises (default: read here)."""
     lap, engine, held, run_id = _Laps(part, k), part.engine(), part.held, part.run_id
     stamp = part.now()
     lap("ranking")  # orders and times the notices; never changes a decision
@@ -255,6 +259,7 @@ def write_part(part: Part, k: int, scale: dict[str, float]) -> tuple[str | None,
         part.push,
         chunk_rows=part.chunk_rows,
         part=k,  # its features are stored as the run's part k
+        earlier=earlier,
     )
 
     lap("writing decisions")
@@ -303,9 +308,11 @@ class Summed:
         self.counts: dict[str, int] = {}
         self.errors: list[dict[str, dict]] = []
         self.standings: list[pl.DataFrame] = []
+        self.period_keys: set[str] = set()
 
     def add(self, decided: PartDecided) -> None:
         self.demand += decided.demand
+        self.period_keys.update(decided.period_keys)
         for key, value in decided.counts.items():
             self.counts[key] = self.counts.get(key, 0) + value
         self.errors.append(decided.amount_errors)

@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine, select
 
+from features.registries.partitions import partition_of
 from matcher.db.models import notices
 from matcher.ranking.features import (
     CODES,
@@ -45,7 +46,7 @@ from matcher.ranking.holdout import held_out
 from matcher.ranking.parts import write_pieces
 from policies.compiled import CompiledPolicy
 
-__all__ = ["FALLBACK_ORDER", "PushPlan", "Ranked", "Scorer", "fallback_key", "rank_decisions"]
+__all__ = ["FALLBACK_ORDER", "Earlier", "PushPlan", "Ranked", "Scorer", "fallback_key", "rank_decisions"]
 
 FALLBACK_ORDER = CODES["status"]  # granted first … near miss last
 
@@ -104,8 +105,34 @@ def fallback_key() -> list[pl.Expr]:
     ]
 
 
-def _already_notified(engine: Engine, run_id: str, decisions: pl.DataFrame) -> pl.DataFrame:
-    keys = sorted(decisions["period_key"].unique().to_list())
+@dataclass
+class Earlier:
+    """What earlier runs left that ranking reads: their notices with the answers they got (``history``), and the
+    notices other runs already sent for this run's periods. A run in partitions reads them once, then hands each
+    partition its enterprises' rows, instead of every partition reading all of them again."""
+
+    past: pl.DataFrame
+    notified: pl.DataFrame
+
+    @classmethod
+    def read(
+        cls, engine: Engine, run_id: str, as_of: date, policies: Sequence[CompiledPolicy], period_keys: Sequence[str]
+    ) -> Earlier:
+        return cls(history(engine, as_of, run_id, policies), _already_notified(engine, run_id, period_keys))
+
+    def split(self, n: int) -> list[Earlier]:
+        """Per partition of ``n`` (``features.registries.partitions``), its enterprises' rows."""
+
+        def parts(frame: pl.DataFrame) -> list[pl.DataFrame]:
+            marked = frame.with_columns(_part=partition_of(n)).partition_by("_part", as_dict=True)
+            by_part = {int(k[0]): part.drop("_part") for k, part in marked.items()}
+            return [by_part.get(k, frame.clear()) for k in range(n)]
+
+        return [Earlier(past, notified) for past, notified in zip(parts(self.past), parts(self.notified), strict=True)]
+
+
+def _already_notified(engine: Engine, run_id: str, period_keys: Sequence[str]) -> pl.DataFrame:
+    keys = sorted(set(period_keys))
     query = select(notices.c.uscc, notices.c.policy_id, notices.c.period_key, notices.c.kind).where(
         notices.c.run_id != run_id, notices.c.period_key.in_(keys)
     )
@@ -148,6 +175,7 @@ def rank_decisions(
     chunk_rows: int = 20_000,
     part: int = 0,
     timings: dict[str, float] | None = None,
+    earlier: Earlier | None = None,
 ) -> Ranked:
     """Score, order and time the run's decisions; store their features. ``plan=None``: no ranking at all.
 
@@ -156,7 +184,8 @@ def rank_decisions(
     written back at the decisions' positions. ``part``: the run's partition of enterprises these decisions
     belong to (0 when the run is not partitioned); its pairs are stored as that part's pieces, and a rerun skips
     the pieces already stored. ``chunk_rows`` is no longer used (pieces have ``parts.PIECE_PAIRS`` pairs); kept
-    for callers. ``timings``, when given, receives seconds per sub-stage."""
+    for callers. ``timings``, when given, receives seconds per sub-stage. ``earlier``: what earlier runs left,
+    when the caller read it already (default: read here)."""
     if plan is None or decisions.height == 0:
         return Ranked(decisions.with_columns(rank=pl.lit(None, pl.Float64)))
     clock = time.perf_counter()
@@ -168,8 +197,9 @@ def rank_decisions(
             timings[name] = timings.get(name, 0.0) + now - clock
         clock = now
 
-    past = history(engine, as_of, run_id, policies)
-    notified = _already_notified(engine, run_id, decisions)
+    if earlier is None:
+        earlier = Earlier.read(engine, run_id, as_of, policies, decisions["period_key"].unique().to_list())
+    past, notified = earlier.past, earlier.notified
     lap("history")
     at = profile_rows(decisions, profiles)
     feats = candidate_features(decisions, profiles, policies, as_of, past, at=at)
