@@ -8,13 +8,16 @@ each whose deadline has passed; an account per enterprise, one in a hundred with
 a process of its own so that its peak memory is its own: ``prepare`` (make payable, batch) + ``approve`` +
 ``export`` (the payment file), and ``reconcile`` of the bank's return file with a few failures. Target
 (issue 12): at most 30 s for each and 4 GiB, on 2 cores. Under each database's line, the seconds each
-stage of the step took (from its ``progress`` calls: made payable, batched, settled, ...).
+stage of the step took (from its ``progress`` calls: made payable, batched, settled, ...), and the CPU seconds
+of the step's process and of the PostgreSQL backends it used (``ServerClock``; when the server is on this
+machine): on a shared machine, CPU says what the code costs where wall time mostly says what else runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -186,13 +189,59 @@ def reconcile(url: str, path: str) -> dict:
 STAGES = {"seed": seed, "prepare": prepare_and_export, "answer": answer, "reconcile": reconcile}
 
 
+class ServerClock:
+    """CPU seconds of the PostgreSQL backends this process connected to, read from ``/proc`` (so only when the
+    server runs on this machine): on a shared machine the step's CPU, unlike its wall time, barely depends on
+    what else runs. Sampled every 0.1 s until ``stop``, as a backend's time is gone once it exits."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        self.seconds: dict[int, float] = {}
+        self._done = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        event.listen(Engine, "connect", self._connected)
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _connected(self, dbapi_connection, _record) -> None:
+        pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)  # psycopg: PostgreSQL only
+        if pid is not None and Path(f"/proc/{pid}/stat").exists():
+            self.seconds.setdefault(pid, 0.0)
+
+    def _read(self) -> None:
+        for pid in list(self.seconds):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited: its last reading stands
+            self.seconds[pid] = (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.1):
+            self._read()
+
+    def stop(self) -> float | None:
+        self._done.set()
+        self._thread.join()
+        self._read()
+        return sum(self.seconds.values()) if self.seconds else None
+
+
 def stage(name: str, *args: str) -> None:
     """One stage in this process; prints its figures and the process's peak memory as one JSON line."""
     fn = STAGES[name]
+    server = ServerClock()
     started = time.perf_counter()
     converted = [int(a) if a.isdigit() else a for a in args]
     figures = fn(*converted)
     figures.setdefault("seconds", time.perf_counter() - started)
+    figures["server_cpu"] = server.stop()
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    figures["client_cpu"] = used.ru_utime + used.ru_stime
     figures["peak_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     print(json.dumps(figures))
 
@@ -207,6 +256,11 @@ def _process(*args: str) -> dict:
     if done.returncode:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _cpu(step: dict) -> str:
+    server = "–" if step["server_cpu"] is None else f"{step['server_cpu']:.1f} s"
+    return f"{step['client_cpu']:.1f} s / {server}"
 
 
 def main() -> None:
@@ -241,8 +295,12 @@ def main() -> None:
                 cleanup()
             console.print(
                 f"{db}: prepare + export {prepared['seconds']:.1f} s ({prepared['peak_bytes'] / 2**30:.2f} GiB),"
-                f" reconcile {reconciled['seconds']:.1f} s ({reconciled['peak_bytes'] / 2**30:.2f} GiB)"
+                f" reconcile {reconciled['seconds']:.1f} s ({reconciled['peak_bytes'] / 2**30:.2f} GiB);"
+                f" load {' '.join(f'{v:.1f}' for v in os.getloadavg())}"
             )
+            for label, step in (("prepare + export", prepared), ("reconcile", reconciled)):
+                server = "" if step["server_cpu"] is None else f", server backends {step['server_cpu']:.1f} s"
+                console.print(f"  {label} CPU: client {step['client_cpu']:.1f} s{server}")
             for step in (prepared, reconciled):
                 console.print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in step["stages"].items()))
     finally:
@@ -259,7 +317,9 @@ def main() -> None:
     table.add_row("  peak memory", *(f"{r['prepare']['peak_bytes'] / 2**30:.2f} GiB" for r in results.values()))
     table.add_row("  payments in the file", *(f"{r['prepare']['items']:,}" for r in results.values()))
     table.add_row("  file size", *(f"{r['prepare']['bytes'] / 2**20:.0f} MiB" for r in results.values()))
+    table.add_row("  CPU: client / server backends", *(_cpu(r["prepare"]) for r in results.values()))
     table.add_row("[bold]reconcile", *(f"[bold]{r['reconcile']['seconds']:.1f} s" for r in results.values()))
+    table.add_row("  CPU: client / server backends", *(_cpu(r["reconcile"]) for r in results.values()))
     table.add_row("  peak memory", *(f"{r['reconcile']['peak_bytes'] / 2**30:.2f} GiB" for r in results.values()))
     table.add_row(
         "  paid / failed", *(f"{r['reconcile']['paid']:,} / {r['reconcile']['failed']}" for r in results.values())

@@ -248,9 +248,7 @@ def run_matching(
         if source is None:  # in partitions: each partition's rows in files of their own, checked by its pass 1
             assert folder is not None
             stage("splitting the registry")
-            source = split_registry(
-                Path(str(registry)), partitions, Path(folder.name) / "registry", digest=digest, progress=progress
-            )
+            source = split_registry(Path(str(registry)), partitions, Path(folder.name) / "registry", digest=digest)
             done("splitting the registry")
 
         # Pass 1: profiles; with per-person benefits, who is eligible for one (persons are shared out over all).

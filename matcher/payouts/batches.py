@@ -195,7 +195,9 @@ def _nothing_holds(terms: Mapping[PolicyKey, int], as_of: date, low: str | None,
 
 def _candidates(connection: Connection, batch_id: int, terms: Mapping[PolicyKey, int]) -> pl.DataFrame:
     """Payable cash benefits with an amount outstanding, and those already in this batch (a resumed prepare)."""
-    in_this_batch = exists().where(payment_items.c.batch_id == batch_id, payment_items.c.benefit_id == benefits.c.id)
+    # An IN subquery, not a correlated EXISTS: there is no index on the items' benefit (migration 0023), and
+    # SQLite, which joins by nested loops only, materialises the subquery once instead of scanning per benefit.
+    in_this_batch = benefits.c.id.in_(select(payment_items.c.benefit_id).where(payment_items.c.batch_id == batch_id))
     query = select(
         benefits.c.id.label("benefit_id"),
         benefits.c.uscc,
@@ -288,7 +290,8 @@ def prepare(
         lines = select(payment_items.c.benefit_id).where(
             payment_items.c.batch_id == batch_id, payment_items.c.line.between(first, last)
         )
-        move_all(
+        ids = (chunk["benefit_id"].min(), chunk["benefit_id"].max())
+        moved = move_all(
             connection,
             JournalEntry.BATCHED,
             benefits.c.id.in_(lines),
@@ -296,8 +299,21 @@ def prepare(
             reason=f"put in payment batch {batch_id} (as of {as_of})",
             ref=ref,
             at=now,
-            ids=(chunk["benefit_id"].min(), chunk["benefit_id"].max()),
+            ids=ids,
         )
+        # An item whose benefit did not move (held by an objection meanwhile) is no payment of the batch: gone in
+        # the transaction that wrote it, so that no item of the batch ever lacks its benefit (and no statement
+        # over the whole batch has to look for such items at the end). Short of a chunk: a resumed one.
+        if moved < chunk.height:
+            # Not limited to ``ids``: a resumed chunk's lines may hold items an earlier run numbered otherwise.
+            in_batch = and_(benefits.c.id == payment_items.c.benefit_id, benefits.c.status == BenefitStatus.IN_BATCH)
+            connection.execute(
+                payment_items.delete().where(
+                    payment_items.c.batch_id == batch_id,
+                    payment_items.c.line.between(first, last),
+                    ~exists().where(in_batch),
+                )
+            )
 
     starts = list(range(0, items.height, chunk_rows))
     # The first chunk alone: it refreshes the statistics the others are planned with.
@@ -306,9 +322,6 @@ def prepare(
 
     with engine.begin() as connection:
         lock_batch(connection, batch_id)
-        # An item whose benefit did not move (held by an objection meanwhile) is not a payment of this batch.
-        moved = and_(benefits.c.id == payment_items.c.benefit_id, benefits.c.status == BenefitStatus.IN_BATCH)
-        connection.execute(payment_items.delete().where(payment_items.c.batch_id == batch_id, ~exists().where(moved)))
         count, total = connection.execute(
             select(func.count(), func.coalesce(func.sum(payment_items.c.amount_fen), 0)).where(
                 payment_items.c.batch_id == batch_id

@@ -270,6 +270,41 @@ def test_prepare_when_a_benefit_is_held_or_in_publicity_leaves_it_out(engine, ma
     assert rows[held.id] == BenefitStatus.HELD  # an open objection holds it whatever the date
 
 
+def test_prepare_when_a_benefit_is_held_while_it_runs_leaves_it_out_of_the_batch(engine, matched, terms, accounts):
+    """An objection lands after the candidates were read, before the benefit's chunk is batched: its item goes
+    with the chunk's transaction, so the payment file never pays a held benefit."""
+    with_account = set(accounts["uscc"])
+    held: list = []
+
+    def hold_a_later_one(stage: str) -> None:
+        if stage != "batched" or held:
+            return
+        with engine.begin() as connection:
+            payable = connection.execute(
+                select(benefits).where(benefits.c.status == BenefitStatus.PAYABLE).order_by(benefits.c.id.desc())
+            ).all()
+            later = next(r for r in payable if r.uscc in with_account)  # an item of the last chunk
+            move(
+                connection, BenefitKey.of(later), JournalEntry.HELD, actor="enterprise:x", reason="objected", ref="o:2"
+            )
+        held.append(later)
+
+    batch = _prepare(engine, terms, accounts, chunk_rows=10, progress=hold_a_later_one)
+    assert held and batch.items > 10  # more than one chunk, and a benefit held between them
+    with engine.connect() as connection:
+        items = connection.execute(
+            select(payment_items.c.benefit_id, payment_items.c.amount_fen).where(
+                payment_items.c.batch_id == batch.batch_id
+            )
+        ).all()
+        status = connection.execute(select(benefits.c.status).where(benefits.c.id == held[0].id)).scalar_one()
+        in_batch = connection.execute(
+            select(func.count()).where(benefits.c.status == BenefitStatus.IN_BATCH)
+        ).scalar_one()
+    assert held[0].id not in {i.benefit_id for i in items} and status == BenefitStatus.HELD
+    assert batch.items == len(items) == in_batch and batch.total_fen == sum(i.amount_fen for i in items)
+
+
 def test_export_when_repeated_writes_the_same_bytes_and_refuses_an_unapproved_batch(
     engine, matched, terms, accounts, tmp_path
 ):
