@@ -45,6 +45,16 @@ def _lit(value: object) -> pl.Expr:
 # are given the shape of their condition (`_shaped`).
 
 
+# The dtype of each kind's unknown value, as the bulk evaluation types its columns.
+_NULL_TYPES: dict[str, type[pl.DataType]] = {
+    "bool": pl.Boolean,
+    "int": pl.Float64,
+    "number": pl.Float64,
+    "date": pl.Date,
+    "str": pl.String,
+}
+
+
 def _null_if_any_null(args: list[pl.Expr], expr: pl.Expr) -> pl.Expr:
     """``expr``, or null where any argument is null (x - x is 0, or null when x is)."""
     return reduce(operator.add, (a - a for a in args), expr)
@@ -69,7 +79,8 @@ class _Compiler:
 
     def __call__(self, node: ast.Node) -> pl.Expr:
         if not isinstance(node, ast.Literal | ast.ListLit) and ast.is_constant(node):
-            return _lit(evaluate(node, {}, self.as_of))
+            value = evaluate(node, {}, self.as_of)
+            return self._null(node) if value is None else _lit(value)
         match node:
             case ast.Literal(value=value):
                 return _lit(value)
@@ -120,6 +131,10 @@ class _Compiler:
         combined: pl.Expr = {"+": operator.add, "-": operator.sub, "*": operator.mul}[node.op](left, right)
         return combined
 
+    def _null(self, node: ast.Node) -> pl.Expr:
+        """Unknown, typed as ``node`` is: an untyped null cannot meet a column in 'and', 'or' or 'not'."""
+        return pl.lit(None, dtype=_NULL_TYPES.get(self.kind(node), pl.Null))
+
     def kind(self, node: ast.Node) -> str:
         return check(node, self.fact_types).kind
 
@@ -144,7 +159,7 @@ class _Compiler:
             cond, then, other = args
             if ast.is_constant(node.args[0]):  # the branch is known now
                 chosen = evaluate(node.args[0], {}, self.as_of)
-                return pl.lit(None) if chosen is None else (then if chosen else other)
+                return self._null(node) if chosen is None else (then if chosen else other)
             kind = self.kind(node)
             return pl.when(cond).then(_shaped(then, kind, cond)).otherwise(_shaped(other, kind, cond))
         if name == "year":

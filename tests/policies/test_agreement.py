@@ -173,3 +173,18 @@ def test_bulk_when_a_constant_meets_an_all_unknown_column_still_gives_one_value_
     for rows in (unknown, all_true):
         for text in texts:
             _agree(text, rows)
+
+
+def test_bulk_when_a_constant_part_is_unknown_follows_kleene_logic_beside_a_column():
+    # An unknown constant ('1 / 0 > 2') was an untyped null, which polars refuses beside a column in 'and',
+    # 'or' and 'not': the rule failed to evaluate instead of being unknown where the tracer says so.
+    rows = [{n: None for n in FACTS} | {"b1": v} for v in (True, False, None)]
+    for text, expected in [
+        ("b1 and (1 / 0 > 2)", [None, False, None]),
+        ("b1 or (1 / 0 > 2)", [True, None, None]),
+        ("not b1 or (b1 and not (1 / 0 > 2))", [None, True, None]),
+        ("if(1 / 0 > 2, 1, 2) > 0 or b1", [True, None, None]),
+        ("if(1 / 0 > 2, 1, 2) + i1 > 0", [None, None, None]),
+    ]:
+        _agree(text, rows)
+        assert [evaluate(parse(text), r, AS_OF) for r in rows] == expected, text
