@@ -27,6 +27,13 @@ project's training code into an MLflow store in the bench's data directory,
 and makes that version the champion — by hand when the promotion gate did not
 (the bench measures serving, not the model's quality). Each measured decision
 belongs to a ranked run; the bench checks that its explanation has reasons.
+The same explanations are then measured from a service with an empty model
+store beside it (ranker: "no ranker"): what the reasons cost.
+
+CPU is the service's processes' CPU time (user + system, from /proc) over the
+load divided by the requests: the database server's share is not in it.
+--workdir keeps the prepared data between calls of the same size, PostgreSQL's
+in schema bench_service_<size>[_champion] (drop it when done).
 """
 
 from __future__ import annotations
@@ -48,13 +55,22 @@ import httpx
 from _databases import DEFAULT_PG, postgresql_schema  # bench/ is on the path: these scripts run from there
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
 AS_OF = "2025-06-30"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SAMPLE = 2_000  # enterprises with a token; requests pick among them at random
+
+
+def _kept_schema(url: str, schema: str) -> str:
+    """PostgreSQL's counterpart of --workdir: schema ``schema``, created when missing and kept after the run."""
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+    admin.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 def _free_port() -> int:
@@ -118,8 +134,8 @@ def _prepare(root: Path, enterprises: int, url: str, champion: bool = False) -> 
     return targets
 
 
-def _serve(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Popen:
-    env = os.environ | {"HUIQI_DATABASE_URL": url, "HUIQI_DATA_DIR": str(data_dir)}
+def _serve(url: str, port: int, workers: int, data_dir: Path, extra: dict[str, str]) -> subprocess.Popen:
+    env = os.environ | {"HUIQI_DATABASE_URL": url, "HUIQI_DATA_DIR": str(data_dir)} | extra
     command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
     # HUIQI_BENCH_SERVER_LOG=FILE keeps the server's errors (a non-2xx answer is explained there).
@@ -137,7 +153,22 @@ def _serve(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Pope
     raise SystemExit("the service did not answer within 600 s")
 
 
-def _load(load: str, base: str, targets: Path, endpoint: str, clients: int, seconds: float) -> dict:
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants (the uvicorn workers), as
+    /proc says; 0 where there is no /proc."""
+    total, todo = 0.0, [pid]
+    while todo:
+        at = Path(f"/proc/{todo.pop()}")
+        try:
+            fields = (at / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            todo += [int(c) for task in (at / "task").iterdir() for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not Linux
+    return total
+
+
+def _load(load: str, base: str, targets: Path, endpoint: str, clients: int, seconds: float, server: int) -> dict:
     if load == "wrk":
         script = _wrk_script(targets, endpoint)
         subprocess.run(["wrk", "-t1", f"-c{clients}", "-d2s", "-s", script, base], check=True, capture_output=True)
@@ -148,9 +179,12 @@ def _load(load: str, base: str, targets: Path, endpoint: str, clients: int, seco
         command = [*client, str(seconds), "0"]
     token = (targets.parent / "monitor.token").read_text(encoding="utf-8")
     before = _scrape(base, token, ROUTES[endpoint])  # after wrk's warm-up: the metrics see only the measured load
+    cpu = _cpu_seconds(server)
     done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+    cpu = _cpu_seconds(server) - cpu  # includes the two /metrics scrapes' share: negligible against the load
     after = _scrape(base, token, ROUTES[endpoint])
-    return json.loads(done.stdout.strip().splitlines()[-1]) | {"load": load, "metrics": _difference(before, after)}
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return out | {"load": load, "metrics": _difference(before, after), "cpu_ms": cpu / max(out["requests"], 1) * 1000}
 
 
 ROUTES = {"list": "/enterprises/{uscc}/decisions", "explanation": "/enterprises/{uscc}/decisions/{decision_id}"}
@@ -264,16 +298,31 @@ def _measure(console: Console, args, loads: list[str], database: str, root: Path
         targets_file.write_text(json.dumps(_prepare(root, args.enterprises, url, args.champion)), encoding="utf-8")
     if args.champion:
         console.print(f"{database}: " + (root / "champion.txt").read_text(encoding="utf-8"))
+    results = _served(args, loads, database, root, url, targets_file, args.endpoints, args.champion, console)
+    if args.champion and "explanation" in args.endpoints:  # beside it: the same explanations with no ranker served
+        results += _served(args, loads, database, root, url, targets_file, ["explanation"], False)
+    return results
+
+
+def _served(
+    args, loads, database: str, root: Path, url: str, targets: Path, endpoints, champion: bool, console=None
+) -> list[dict]:
+    """The load on each endpoint from each load generator, against a service started for it: with the champion
+    the data directory's model store holds (``champion``), or with an empty model store (no ranker)."""
     port = _free_port()
-    server = _serve(url, port, args.workers, root)
+    empty = {} if champion else {"HUIQI_MLFLOW_URI": f"sqlite:///{(root / 'no-model' / 'mlflow.db').resolve()}"}
+    (root / "no-model").mkdir(exist_ok=True)
+    server = _serve(url, port, args.workers, root, empty)
     try:
         base = f"http://127.0.0.1:{port}"
-        if "explanation" in args.endpoints:
-            _check_reasons(console, base, targets_file, args.champion)
+        if console is not None and "explanation" in endpoints:
+            _check_reasons(console, base, targets, champion)
+        served = "champion" if args.champion and champion else "no ranker"
         return [
-            _load(load, base, targets_file, endpoint, args.clients, args.seconds) | {"database": database}
+            _load(load, base, targets, endpoint, args.clients, args.seconds, server.pid)
+            | {"database": database, "served": served}
             for load in loads
-            for endpoint in args.endpoints
+            for endpoint in endpoints
         ]
     finally:
         server.terminate()
@@ -303,7 +352,10 @@ def main() -> None:
         help="serve a champion ranker (trained in the setup): explanations carry its ranking reasons",
     )
     parser.add_argument(
-        "--workdir", type=Path, help="keep the prepared SQLite database here and reuse it on the next call (same size)"
+        "--workdir",
+        type=Path,
+        help="keep the prepared data here (and PostgreSQL's in schema bench_service_<size>[_champion]) and reuse it"
+        " on the next call of the same size; drop that schema when done",
     )
     args = parser.parse_args()
     console = Console(width=150)
@@ -311,17 +363,21 @@ def main() -> None:
     if len(loads) < len(args.load):
         console.print("wrk is not installed (apt-get install wrk): only the aiohttp client drives the load")
     results = []
+    load_before = f"{os.getloadavg()[0]:.1f}"
     for database in args.databases:
         with tempfile.TemporaryDirectory(prefix="huiqi-bench-service-") as tmp:
             prepared = f"{args.enterprises}-champion" if args.champion else str(args.enterprises)
-            root = (args.workdir if args.workdir and database == "sqlite" else Path(tmp)) / prepared
+            root = (args.workdir or Path(tmp)) / (prepared if database == "sqlite" else f"{prepared}-{database}")
             root.mkdir(parents=True, exist_ok=True)
             cleanup = None
             if database == "sqlite":
                 url = f"sqlite:///{root / 'huiqi.db'}"
             else:
                 try:
-                    url, cleanup = postgresql_schema(args.postgresql_url)
+                    if args.workdir:
+                        url = _kept_schema(args.postgresql_url, f"bench_service_{prepared.replace('-', '_')}")
+                    else:
+                        url, cleanup = postgresql_schema(args.postgresql_url)
                 except OperationalError as exc:
                     console.print(f"PostgreSQL does not answer at {args.postgresql_url}: skipped ({exc.orig})")
                     continue
@@ -331,16 +387,15 @@ def main() -> None:
                 if cleanup:
                     cleanup()
 
-    served = ", champion ranker served" if args.champion else ", no ranker"
-    table = Table(
-        title=f"{args.enterprises:,} enterprises, {args.clients} clients, {args.workers} worker(s), 2 cores{served}"
-    )
-    for col in ("endpoint", "database", "load from", "requests/s", "p50", "p90", "p99", "requests", "non-2xx"):
-        table.add_column(col, justify="left" if col in ("endpoint", "database", "load from") else "right")
+    table = Table(title=f"{args.enterprises:,} enterprises, {args.clients} clients, {args.workers} worker(s), 2 cores")
+    columns = ("endpoint", "ranker", "database", "load from", "requests/s", "p50", "p90", "p99", "requests")
+    for col in (*columns, "non-2xx", "CPU"):
+        table.add_column(col, justify="left" if col in ("endpoint", "ranker", "database", "load from") else "right")
     names = {"list": "GET /enterprises/{uscc}/decisions", "explanation": "GET /enterprises/{uscc}/decisions/{id}"}
     for r in results:
         table.add_row(
             names[r["endpoint"]],
+            r["served"],
             r["database"],
             r["load"],
             f"{r['requests'] / r['seconds']:,.0f}",
@@ -349,15 +404,21 @@ def main() -> None:
             f"{r['p99_ms']:.1f} ms",
             f"{r['requests']:,}",
             f"{r['failures']:,}",
+            f"{r['cpu_ms']:.1f} ms",
         )
     console.print(table)
+    console.print(
+        f"CPU: the service's processes' CPU time per request (not the database server's); load average before the"
+        f" runs {load_before}, after {os.getloadavg()[0]:.1f}."
+    )
     side = Table(title="what the load generator measured | what /metrics counted over the same load")
-    for col in ("endpoint", "database", "load from", "requests", "p50", "p90", "p99"):
-        side.add_column(col, justify="left" if col in ("endpoint", "database", "load from") else "right")
+    for col in ("endpoint", "ranker", "database", "load from", "requests", "p50", "p90", "p99"):
+        side.add_column(col, justify="left" if col in ("endpoint", "ranker", "database", "load from") else "right")
     for r in results:
         m = r["metrics"]
         side.add_row(
             names[r["endpoint"]],
+            r["served"],
             r["database"],
             r["load"],
             f"{r['requests']:,} | {m['requests']:,.0f}",
@@ -378,7 +439,7 @@ def main() -> None:
             f" p99 {listing['p99_ms']:.1f} ms"
             f" at {args.clients} clients — {'meets' if ok else 'MISSES'} the 1,000 requests/s, p99 < 50 ms target"
         )
-    for explained in (r for r in results if args.champion and r["endpoint"] == "explanation"):
+    for explained in (r for r in results if r["served"] == "champion" and r["endpoint"] == "explanation"):
         ok = explained["p99_ms"] <= 50 and explained["failures"] == 0
         console.print(
             f"explanation with the champion's reasons, {explained['database']}, load from {explained['load']}:"

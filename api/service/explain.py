@@ -24,8 +24,9 @@ from policies.trace import ConditionTrace, FactUse, trace
 
 if TYPE_CHECKING:
     from api.service.ranker import Ranker
+    from matcher.ranking.parts import Rows
 
-__all__ = ["RESULTS", "evidence", "explain", "ranking_reasons", "used_lineage"]
+__all__ = ["RESULTS", "evidence", "explain", "ranking_reasons", "ranking_reasons_at_once", "used_lineage"]
 
 RESULTS = {True: "met", False: "not_met", None: "unknown"}
 
@@ -38,6 +39,18 @@ def ranking_reasons(decision: Any, ranker: Ranker | None = None) -> dict[str, An
         return {"ranking_reasons": None, "ranking_note": None}
     reasons, note = ranker.reasons(decision["uscc"], decision["policy_id"], decision.get("run_id"))
     return {"ranking_reasons": reasons, "ranking_note": note}
+
+
+def ranking_reasons_at_once(decision: Any, ranker: Ranker | None, rows: Rows) -> dict[str, Any] | None:
+    """``ranking_reasons`` on the calling thread, its lookups run by ``rows`` (an ``async`` route: the event loop's
+    connection, ``LoopReader.rows``), or None when the champion must first be read from the model store: then
+    ``ranking_reasons``, in a thread. With the model in memory, a pair's reasons cost an indexed query and a
+    fraction of a millisecond (the features' group of pairs decoded once per process, one row's contributions):
+    less than the hop to a thread and its pooled connection would."""
+    if ranker is None or decision is None:
+        return {"ranking_reasons": None, "ranking_note": None}
+    found = ranker.reasons_at_once(decision["uscc"], decision["policy_id"], decision.get("run_id"), rows)
+    return None if found is None else {"ranking_reasons": found[0], "ranking_note": found[1]}
 
 
 def evidence(facts_json: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from features.standards.industry import SECTIONS
 from matcher.ranking.errors import UnrankedPair
 from matcher.ranking.features import CODES, FEATURES
 from matcher.ranking.model import SMALL, BoosterScorer
-from matcher.ranking.parts import read_pair
+from matcher.ranking.parts import Rows, read_pair
 
 __all__ = ["PHRASES", "Explanation", "explain_pair", "explain_rows"]
 
@@ -150,11 +150,18 @@ def _explained(scorer: BoosterScorer, x: np.ndarray, pairs: list[tuple[str, str]
 
 
 def explain_pair(
-    engine: Engine, scorer: BoosterScorer, uscc: str, policy_id: str, *, top: int = 3, run_id: str | None = None
+    engine: Engine,
+    scorer: BoosterScorer,
+    uscc: str,
+    policy_id: str,
+    *,
+    top: int = 3,
+    run_id: str | None = None,
+    rows: Rows | None = None,
 ) -> Explanation:
     """The latest ranked decision of (uscc, policy_id) — or the one of run ``run_id`` — explained by ``scorer``
-    (the champion, usually)."""
-    found = read_pair(engine, uscc, policy_id, run_id)
+    (the champion, usually). ``rows``: what runs the lookup's statements (``parts.read_pair``)."""
+    found = read_pair(engine, uscc, policy_id, run_id, rows=rows)
     if found is None:
         run = f" in run {run_id}" if run_id is not None else ""
         raise UnrankedPair(

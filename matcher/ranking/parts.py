@@ -10,24 +10,27 @@ pairs are written per *part* (the run's partition of enterprises; 0 when unparti
   (codes, counts), chosen per piece; readers always get float64 back. Nulls stay nulls and NaN stays NaN (the
   score is null under the fallback order, a model's NaN stays NaN);
 - row groups of ``ROW_GROUP`` pairs with statistics, and each piece's USCC range in its row: one pair is
-  found by the index, then by the row groups' statistics, without decoding the whole piece.
+  found by the index, then in the one row group (or two) holding its enterprise, without decoding the piece.
 
 Readers: a run's pairs (or several runs', some columns only) as one frame, and one pair of a run or of the
-latest run (the explanation endpoint; the pieces' bytes are kept in a small bytes-bounded per-process cache).
+latest run (the explanation endpoint). For the latter each process keeps, bounded in bytes and least recently
+used out, the pieces it read (compressed, with their USCCs) and the row groups it decoded: a lookup then costs
+one indexed query and microseconds, where decoding a row group from Parquet for each request cost ~1.5 ms.
 """
 
 from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 from cachetools import LRUCache
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, Select, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from matcher.db.models import rank_feature_parts as parts
@@ -46,11 +49,13 @@ __all__ = [
 
 PIECE_PAIRS = 50_000  # pairs per piece: ~1 MB compressed; measured in bench/ranking_stage.py
 ROW_GROUP = 2_000  # pairs per row group: one pair's lookup decodes about this many rows
-CACHE_BYTES = 128 * 1024 * 1024  # compressed pieces kept per process for one-pair lookups
+CACHE_BYTES = 128 * 1024 * 1024  # pieces kept per process for one-pair lookups: ~2 MiB each with their USCCs
+GROUP_BYTES = 64 * 1024 * 1024  # and their row groups decoded: ~0.2 MiB each (2,000 pairs; 100k enterprises: 150)
 
 KEY = ("uscc", "policy_id")
 TAIL = {"score": pl.Float64, "position": pl.Int32, "wave": pl.Int32, "holdout": pl.Boolean}
 COLUMNS: tuple[str, ...] = (*KEY, *FEATURES, *TAIL)
+_FEATURES = frozenset(FEATURES)
 _NARROW = ((pl.Int8, 2**7), (pl.Int16, 2**15), (pl.Int32, 2**31))  # type, and -bound ≤ value < bound
 
 
@@ -220,59 +225,149 @@ def read_pairs(
     return pl.concat(frames, how="vertical_relaxed")
 
 
-class _Pieces:
-    """Compressed pieces by (run_id, part, piece, pairs), least recently used out past ``limit`` bytes. ``pairs``
-    is in the key so a piece rewritten by ``forget_pairs`` is never served from an older copy."""
+Rows = Callable[[Select, dict[str, Any]], Sequence[Sequence[Any]]]  # a statement's rows for its bind parameters
 
-    def __init__(self, limit: int) -> None:
-        self._cache: LRUCache = LRUCache(maxsize=limit, getsizeof=len)
+# One pair's lookup, built once (a statement costs more to build than to run): the pieces whose USCC range holds
+# it, in the run asked for or in any (latest as-of date, then latest finished, first); a piece's bytes.
+_COVERING = (parts.c.first_uscc <= bindparam("uscc"), parts.c.last_uscc >= bindparam("uscc"))
+_CANDIDATES = select(parts.c.run_id, parts.c.part, parts.c.piece, parts.c.pairs).where(
+    *_COVERING, parts.c.feature_set == bindparam("feature_set")
+)
+_OF_RUN = _CANDIDATES.where(parts.c.run_id == bindparam("run_id")).order_by(parts.c.part, parts.c.piece)
+_OF_LATEST = _CANDIDATES.join(runs, runs.c.id == parts.c.run_id).order_by(
+    runs.c.as_of.desc(), runs.c.finished_at.desc(), parts.c.part, parts.c.piece
+)
+_BYTES = select(parts.c.pairs, parts.c.parquet).where(
+    parts.c.run_id == bindparam("run_id"), parts.c.part == bindparam("part"), parts.c.piece == bindparam("piece")
+)
+
+
+def _engine_rows(engine: Engine) -> Rows:
+    def rows(statement: Select, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        with engine.connect() as connection:
+            return connection.execute(statement, params).all()
+
+    return rows
+
+
+@dataclass(frozen=True)
+class _Piece:
+    data: bytes  # as stored: compressed
+    uscc: np.ndarray  # each pair's USCC as UTF-8 bytes, sorted (as the strings: by code point): searched by bisection
+
+    @classmethod
+    def decoded(cls, data: bytes) -> _Piece:
+        uscc = pl.scan_parquet(data).select("uscc").collect()["uscc"].cast(pl.Binary).to_list()
+        return cls(data, np.array(uscc, dtype=bytes))
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data) + self.uscc.nbytes
+
+
+@dataclass(frozen=True)
+class _Group:
+    """ROW_GROUP pairs of a piece (fewer at its end), decoded and kept small: policy ids as codes, the other columns
+    in their stored (narrow) types."""
+
+    policy: np.ndarray  # code of each pair's policy id in ``codes``
+    codes: dict[str, int]
+    values: pl.DataFrame  # the features and the tail, in (uscc, policy_id) order
+
+    @classmethod
+    def decoded(cls, data: bytes, at: int) -> _Group:
+        found = pl.scan_parquet(data).slice(at * ROW_GROUP, ROW_GROUP).collect()  # only the row groups it spans
+        names, policy = np.unique(found["policy_id"].to_numpy(), return_inverse=True)
+        return cls(policy.astype(np.int32), {n: i for i, n in enumerate(names)}, found.drop(KEY))
+
+    @property
+    def nbytes(self) -> int:
+        return self.values.estimated_size() + self.policy.nbytes + 100 * len(self.codes)
+
+    def find(self, low: int, high: int, policy_id: str) -> dict[str, Any] | None:
+        """The row of ``policy_id`` among rows ``low`` … ``high`` - 1 (one enterprise's), features as float."""
+        code = self.codes.get(policy_id)
+        at = np.flatnonzero(self.policy[low:high] == code) if code is not None else ()
+        if not len(at):
+            return None
+        row = self.values.row(low + int(at[0]), named=True)
+        return {n: float(v) if n in _FEATURES and v is not None else v for n, v in row.items()}
+
+
+class _Cache:
+    """Pieces (compressed, with their pairs' USCCs) and decoded groups of ROW_GROUP pairs, least recently used out
+    past a number of bytes each. Keys hold (run_id, part, piece, pairs): ``pairs`` changes when ``forget_pairs``
+    rewrites a piece, so a rewritten piece is never served from an older copy. Once its piece is in memory, a
+    piece without the enterprise costs a bisection (hash partitions of a run overlap in USCC range) and a pair's
+    group of pairs is decoded (about a millisecond) once: a lookup then costs an indexed query and microseconds."""
+
+    def __init__(self, piece_bytes: int, group_bytes: int) -> None:
+        self._pieces: LRUCache = LRUCache(maxsize=piece_bytes, getsizeof=lambda p: p.nbytes)
+        self._groups: LRUCache = LRUCache(maxsize=group_bytes, getsizeof=lambda g: g.nbytes)
         self._lock = threading.Lock()
 
-    def get(self, engine: Engine, key: tuple[str, int, int, int]) -> bytes:
+    def _get(self, cache: LRUCache, key: tuple) -> Any:
         with self._lock:
-            data = self._cache.get(key)
-        if data is None:
-            with engine.connect() as connection:
-                data = connection.execute(
-                    select(parts.c.parquet).where(
-                        parts.c.run_id == key[0], parts.c.part == key[1], parts.c.piece == key[2]
-                    )
-                ).scalar_one()
-            if len(data) <= self._cache.maxsize:
-                with self._lock:
-                    self._cache[key] = data
-        return data
+            return cache.get(key)
+
+    def _kept(self, cache: LRUCache, key: tuple, value: Any) -> None:
+        if value.nbytes <= cache.maxsize:
+            with self._lock:
+                cache[key] = value
+
+    def _piece(self, rows: Rows, key: tuple[str, int, int, int]) -> _Piece | None:
+        piece = self._get(self._pieces, key)
+        if piece is None:
+            found = rows(_BYTES, {"run_id": key[0], "part": key[1], "piece": key[2]})
+            if not found:
+                return None  # deleted since it was listed: every pair of it forgotten
+            pairs, data = found[0]
+            piece = _Piece.decoded(bytes(data))
+            self._kept(self._pieces, (*key[:3], pairs), piece)  # as read now, should it have changed since listed
+        return piece
+
+    def find(self, rows: Rows, key: tuple[str, int, int, int], uscc: str, policy_id: str) -> dict[str, Any] | None:
+        piece = self._piece(rows, key)
+        if piece is None:
+            return None
+        code = uscc.encode()
+        low, high = int(np.searchsorted(piece.uscc, code, "left")), int(np.searchsorted(piece.uscc, code, "right"))
+        if low == high:
+            return None  # none of the enterprise's pairs is in this piece: nothing to decode
+        for at in range(low // ROW_GROUP, -(-high // ROW_GROUP)):  # the one or two groups holding its pairs
+            group = self._get(self._groups, (*key, at))
+            if group is None:
+                group = _Group.decoded(piece.data, at)
+                self._kept(self._groups, (*key, at), group)
+            start = at * ROW_GROUP
+            found = group.find(max(low - start, 0), min(high - start, ROW_GROUP), policy_id)
+            if found is not None:
+                return {"uscc": uscc, "policy_id": policy_id} | found
+        return None
 
     def clear(self) -> None:
         with self._lock:
-            self._cache.clear()
+            self._pieces.clear()
+            self._groups.clear()
 
 
-_PIECES = _Pieces(CACHE_BYTES)
+_CACHE = _Cache(CACHE_BYTES, GROUP_BYTES)
 
 
-def read_pair(engine: Engine, uscc: str, policy_id: str, run_id: str | None = None) -> dict[str, Any] | None:
+def read_pair(
+    engine: Engine, uscc: str, policy_id: str, run_id: str | None = None, *, rows: Rows | None = None
+) -> dict[str, Any] | None:
     """The stored row of (uscc, policy_id) in run ``run_id``, or in the latest run that ranked it (latest as-of
-    date, then latest finished): run_id and every column of ``COLUMNS``; None when no run ranked it."""
-    query = (
-        select(parts.c.run_id, parts.c.part, parts.c.piece, parts.c.pairs)
-        .join(runs, runs.c.id == parts.c.run_id)
-        .where(
-            parts.c.first_uscc <= uscc,
-            parts.c.last_uscc >= uscc,
-            parts.c.feature_set == FEATURE_SET,
-        )
-        .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc(), parts.c.part, parts.c.piece)
-    )
-    if run_id is not None:
-        query = query.where(parts.c.run_id == run_id)
-    with engine.connect() as connection:
-        candidates = connection.execute(query).all()
-    where = (pl.col("uscc") == uscc) & (pl.col("policy_id") == policy_id)
+    date, then latest finished): run_id and every column of ``COLUMNS``; None when no run ranked it. ``rows``
+    runs the lookup's statements (e.g. the service's event-loop connection, ``LoopReader.rows``); by default a
+    connection of ``engine``."""
+    rows = rows or _engine_rows(engine)
+    params = {"uscc": uscc, "feature_set": FEATURE_SET}
+    candidates = rows(_OF_LATEST, params) if run_id is None else rows(_OF_RUN, params | {"run_id": run_id})
     for key in candidates:  # hash partitions overlap in USCC range: a few pieces may cover it; one holds it
-        found = _decode(_PIECES.get(engine, tuple(key)), where=where)
-        if found.height:
-            return {"run_id": key.run_id, **found.row(0, named=True)}
+        found = _CACHE.find(rows, tuple(key), uscc, policy_id)
+        if found is not None:
+            return {"run_id": key[0], **found}
     return None
 
 

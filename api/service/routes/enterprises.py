@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from api.service import actions, attested_lists
 from api.service import supplied_facts as supplied
 from api.service.auth import ActingEnterprise, ReadingEnterprise, UsccPath
-from api.service.explain import RESULTS, evidence, explain, ranking_reasons
+from api.service.explain import RESULTS, evidence, explain, ranking_reasons, ranking_reasons_at_once
 from api.service.problems import Conflict, NotFound
 from api.service.routes.common import Limit, Offset, problems
 from api.service.schemas.common import Text
@@ -142,19 +142,16 @@ async def read_decision(
     uscc: UsccPath, decision_id: DecisionId, principal: ReadingEnterprise, request: Request
 ) -> dict[str, Any]:
     """One decision with its explanation: each condition, the facts read, their registries and dates."""
-    # As the list: async, its lookups on the event loop's connection. Only the ranking reasons go to a thread, and
-    # only when a champion may give them: they read the model registry and the run's ranking features. Without one
-    # the hop would only fetch a note, and under load it costs more than the rest: the request resumes only after
-    # the loop has served every other request in flight.
+    # As the list: async, its lookups on the event loop's connection, the ranking reasons' too. Only reading the
+    # champion from the model registry (every `ttl` seconds) goes to a thread: under load a hop costs more than the
+    # rest, as the request resumes only after the loop has served every other request in flight.
     state: ServiceState = request.app.state.service
     rows = state.reads.rows(_DECISION_DETAIL, {"uscc": uscc, "id": decision_id})
     if not rows:
         raise NotFound(f"enterprise {uscc} has no decision {decision_id}", detail_zh="未找到该决定")
     row = dict(zip(_DECISION_DETAIL_KEYS, rows[0], strict=True))
-    note = state.ranker.note_without_model()
-    if note is not None:
-        ranked = {"ranking_reasons": None, "ranking_note": note}
-    else:
+    ranked = ranking_reasons_at_once(row, state.ranker, state.reads.rows)
+    if ranked is None:
         ranked = await run_in_threadpool(ranking_reasons, row, state.ranker)
     found = state.reads.rows(supplied.RUN_LINEAGE, {"uscc": uscc, "run_id": row["run_id"]})
     attested = supplied.lineage_from(dict(zip(supplied.RUN_LINEAGE_KEYS, r, strict=True)) for r in found)

@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
 from api.service import create_app
+from api.service.routes import enterprises
 from api.service.tokens import issue_token
 from api.settings import Settings
-from matcher.db.models import audit_log, decisions, runs, training_jobs
+from matcher.db.models import audit_log, decisions, notices, runs, training_jobs
+from matcher.ranking.explain import explain_pair
 from matcher.ranking.parts import forget_pairs, read_pairs
 from matcher.ranking.simulate import simulate
 from tests.api.service.conftest import notice_of
@@ -214,6 +216,56 @@ def test_explanation_with_a_champion_gives_its_top_reasons_in_zh_and_en(ranked, 
     assert forget_pairs(engine, notice.run_id, pair) == 1
     explanation = client.get(path, headers=headers).json()["explanation"]
     assert explanation["ranking_reasons"] is None and "ranking features" in explanation["ranking_note"]["en"]
+
+
+def test_explanation_when_the_champion_is_in_memory_takes_no_thread_and_follows_a_new_champion(
+    ranked, champion, monkeypatch
+):
+    client, engine, analyst = ranked
+    service = client.app.state.service
+    with engine.connect() as connection:  # the last such notice: the first one's pair is forgotten by a test above
+        kind = notices.c.kind == "awaiting_confirmation"
+        notice = connection.execute(select(notices).where(kind).order_by(notices.c.id.desc())).first()
+    headers = {"Authorization": f"Bearer {issue_token(engine, role='enterprise', uscc=notice.uscc, name='e')[0]}"}
+    with engine.connect() as connection:
+        decision = connection.execute(
+            select(decisions.c.id).where(
+                decisions.c.uscc == notice.uscc,
+                decisions.c.policy_id == notice.policy_id,
+                decisions.c.run_id == notice.run_id,
+            )
+        ).scalar_one()
+    path = f"/enterprises/{notice.uscc}/decisions/{decision}"
+
+    def reasons_by(version: str) -> list[dict]:
+        model = service.ranker.store.load(version)
+        found = explain_pair(engine, model, notice.uscc, notice.policy_id, run_id=notice.run_id)
+        return [{k: item[k] for k in ("feature", "value", "contribution", "zh", "en")} for item in found.items]
+
+    def no_thread(*_args, **_kwargs):
+        raise AssertionError("the explanation hopped to a thread with the champion in memory")
+
+    first = client.get(path, headers=headers).json()["explanation"]["ranking_reasons"]  # may read the store
+    assert first == reasons_by(service.ranker.store.champion_version())
+    monkeypatch.setattr(enterprises, "run_in_threadpool", no_thread)
+    assert client.get(path, headers=headers).json()["explanation"]["ranking_reasons"] == first
+    monkeypatch.undo()
+
+    # Another version made champion: the reasons are the new model's at once (a promotion here is seen at once).
+    other = [v["version"] for v in service.ranker.store.versions() if not v["champion"]]
+    if not other:
+        started = client.post("/training-jobs", json={"holdout_share": 0.3, "seed": 1}, headers=analyst)
+        assert follow(client, f"/training-jobs/{started.json()['id']}", analyst)["status"] == "completed"
+        other = [v["version"] for v in service.ranker.store.versions() if not v["champion"]]
+    before = service.ranker.store.champion_version()
+    service.ranker.store.promote(other[0])
+    service.ranker.forget()
+    try:
+        now = client.get(path, headers=headers).json()["explanation"]["ranking_reasons"]
+        assert now == reasons_by(other[0]) and now != first
+    finally:
+        service.ranker.store.promote(before)
+        service.ranker.forget()
 
 
 def test_run_started_over_http_uses_the_champion_and_push_cap_as_huiqi_run_does(ranked, champion):

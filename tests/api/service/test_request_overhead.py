@@ -123,6 +123,25 @@ def test_note_without_model_when_the_check_is_fresh_is_the_note_reasons_would_gi
     assert stale.note_without_model() is None  # due for a re-read: not answered from memory
 
 
+def test_reasons_at_once_answer_from_memory_only_while_the_check_is_fresh_or_under_way(engine):
+    def rows(*_args):
+        raise AssertionError("no pair to look up without a model")
+
+    store = _Store()
+    ranker = Ranker(engine, store, ttl=60)  # type: ignore[arg-type]
+    assert ranker.reasons_at_once("u", "p", None, rows) is None  # never checked: the caller reads it (in a thread)
+    ranker.reasons("u", "p")
+    assert ranker.reasons_at_once("u", "p", None, rows) == (None, NO_CHAMPION) and store.asked == 1
+    ranker.forget()  # a promotion here: the next answer must read the store again
+    assert ranker.reasons_at_once("u", "p", None, rows) is None
+    stale = Ranker(engine, store, ttl=0)  # type: ignore[arg-type]
+    stale.reasons("u", "p")
+    assert stale.reasons_at_once("u", "p", None, rows) is None  # due for a re-read
+    with stale._lock:  # a thread is re-reading the store: what was read last answers meanwhile, without waiting
+        assert stale.reasons_at_once("u", "p", None, rows) == (None, NO_CHAMPION)
+    assert store.asked == 2
+
+
 def test_explanation_without_a_champion_once_checked_takes_no_thread(client, engine, tokens, monkeypatch):
     with engine.connect() as connection:
         decision_id = connection.execute(

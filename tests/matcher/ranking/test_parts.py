@@ -142,8 +142,51 @@ def test_read_pair_finds_pairs_at_piece_and_row_group_boundaries(engine):
         for name, value in expected.items():
             same = found[name] == value or (isinstance(value, float) and math.isnan(value) and math.isnan(found[name]))
             assert same, (i, name, found[name], value)
+        assert all(found[f] is None or type(found[f]) is float for f in FEATURES)  # float64 back, however stored
     assert read_pair(engine, stored["uscc"][0], "no-such-policy") is None
     assert read_pair(engine, "91" + "9" * 16, "policy-0") is None
+
+
+def test_read_pair_when_a_uscc_only_shares_a_prefix_with_a_stored_one_finds_nothing(engine):
+    write_pieces(engine, "a" * 32, _pairs(3_000))
+    _run(engine, "a" * 32, date(2025, 6, 30), datetime(2025, 7, 1, tzinfo=UTC))
+    uscc = read_pairs(engine, "a" * 32, ["uscc"])["uscc"][1_000]
+    assert read_pair(engine, uscc, "policy-0") is not None  # its group is decoded and cached now
+    for other in (uscc[:-1], uscc + "0", uscc[:-1] + chr(ord(uscc[-1]) + 1), uscc.lower() + "é"):
+        found = read_pair(engine, other, "policy-0")
+        assert found is None or found["uscc"] == other, (other, found)  # never another enterprise's row
+
+
+def test_read_pair_once_its_group_is_decoded_costs_one_query_and_stays_within_the_cache_bound(engine, monkeypatch):
+    write_pieces(engine, "a" * 32, _pairs(9_000), piece_pairs=4_000)
+    _run(engine, "a" * 32, date(2025, 6, 30), datetime(2025, 7, 1, tzinfo=UTC))
+    stored = read_pairs(engine, "a" * 32).drop("run_id")
+    first = stored.row(0, named=True)
+    monkeypatch.setattr(parts, "_CACHE", parts._Cache(2**30, 2**30))
+    read_pair(engine, first["uscc"], first["policy_id"])
+    group = parts._CACHE._groups.currsize  # one decoded group of pairs
+    cache = parts._Cache(piece_bytes=2**30, group_bytes=group * 5 // 2)  # two at a time
+    monkeypatch.setattr(parts, "_CACHE", cache)
+    statements, decoded = [], []
+    decode = parts._Group.decoded
+    monkeypatch.setattr(parts._Group, "decoded", lambda data, at: decoded.append(at) or decode(data, at))
+
+    def rows(statement, params):
+        statements.append(statement)
+        with engine.connect() as connection:
+            return connection.execute(statement, params).all()
+
+    expected = stored.row(4_500, named=True)
+    assert read_pair(engine, expected["uscc"], expected["policy_id"], "a" * 32, rows=rows)["score"] == expected["score"]
+    statements.clear()
+    assert read_pair(engine, expected["uscc"], expected["policy_id"], "a" * 32, rows=rows)["score"] == expected["score"]
+    assert len(statements) == 1 and len(decoded) == 1  # the lookup of the pieces that may hold it; the pair from memory
+    for i in [*range(0, stored.height, 500)] * 2:  # every group of pairs, twice
+        expected = stored.row(i, named=True)
+        found = read_pair(engine, expected["uscc"], expected["policy_id"], "a" * 32, rows=rows)
+        assert found["uscc"] == expected["uscc"] and found["position"] == expected["position"]
+        assert 0 < cache._groups.currsize <= cache._groups.maxsize
+    assert len(decoded) > 1 + 5  # 5 groups in all, 2 kept at a time: some decoded again after they were let go
 
 
 def test_read_pair_takes_the_latest_run_that_ranked_the_pair_or_the_run_asked_for(engine):
@@ -156,6 +199,22 @@ def test_read_pair_takes_the_latest_run_that_ranked_the_pair_or_the_run_asked_fo
     assert read_pair(engine, uscc, "policy-0")["run_id"] == "b" * 32
     assert read_pair(engine, uscc, "policy-0", "a" * 32)["run_id"] == "a" * 32
     assert read_pair(engine, uscc, "policy-2")["run_id"] == "a" * 32  # the later run did not rank it
+
+
+def test_read_pair_when_partitions_overlap_in_uscc_range_decodes_only_the_pairs_of_the_part_holding_it(
+    engine, monkeypatch
+):
+    for part in range(4):  # hash partitions: each part's enterprises span the whole USCC range
+        write_pieces(engine, "a" * 32, _pairs(3_000, seed=part), part=part)
+    _run(engine, "a" * 32, date(2025, 6, 30), datetime(2025, 7, 1, tzinfo=UTC))
+    monkeypatch.setattr(parts, "_CACHE", parts._Cache(2**30, 2**30))
+    decoded = []
+    decode = parts._Group.decoded
+    monkeypatch.setattr(parts._Group, "decoded", lambda data, at: decoded.append(at) or decode(data, at))
+    expected = _pairs(3_000, seed=2).sort("uscc", "policy_id").row(1_500, named=True)
+    found = read_pair(engine, expected["uscc"], expected["policy_id"])
+    assert found["uscc"] == expected["uscc"] and found["score"] == expected["score"]
+    assert len(decoded) == 1  # four pieces cover its USCC; three are passed over without decoding
 
 
 def test_forget_pairs_rewrites_the_pieces_that_held_them(engine):
