@@ -17,7 +17,9 @@ or ranks, never over enterprises):
 5. the evidence of each decision: the facts the policy read, the facts to ask
    for, the conditions missed with their gap.
 
-Stage 1 is ``matcher.decide_candidates`` (one query), stage 5 ``matcher.evidence``. The rows stay grouped by
+Stage 1 is ``matcher.decide_candidates`` (one query), stage 5 ``matcher.evidence`` (the facts encoded beside
+stage 1, in the background while stages 2–4 run; ``_cand`` takes each decision back to them). Statuses are numbers
+(``_status``) until they are written. The rows stay grouped by
 policy (``_policy``, in the order of ids) from the candidates to the evidence, so a step that concerns a few
 policies (persons, supersedes, conflicts, top-ups) reads and rewrites their slices only (``_within``).
 """
@@ -26,13 +28,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import pairwise
 
 import polars as pl
 
 from matcher.amounts import MAX_AMOUNT_YUAN
-from matcher.decide_candidates import candidates, certificate_keys
+from matcher.decide_candidates import DELIVERY_MODES, candidates, certificate_keys
 from matcher.evidence import evidence
 from matcher.ledger.statuses import DELIVERY_BY_MODE, PAYABLE_DECISIONS, DecisionStatus
 from matcher.periods import UNKNOWN_CERTIFICATE, period_key
@@ -55,6 +59,10 @@ __all__ = [
 # Statuses of a decision that reaches the enterprise; anything else is "not matched" and is only counted.
 DECIDED = tuple(DecisionStatus)
 _PAYABLE = [str(s) for s in PAYABLE_DECISIONS]
+# The status of each ``_status``: a delivery mode's (numbered as ``_mode``), then needs data, near miss.
+_STATUSES = (*(DELIVERY_BY_MODE[m] for m in DELIVERY_MODES), DecisionStatus.NEEDS_DATA, DecisionStatus.NEAR_MISS)
+_STATUS_TEXT = pl.lit(pl.Series([str(s) for s in _STATUSES], dtype=pl.String))
+_PAYABLE_CODES = pl.Series([c for c, s in enumerate(_STATUSES) if s in PAYABLE_DECISIONS], dtype=pl.UInt8).implode()
 # Why an amount cannot be paid, in the order a policy's reasons are listed.
 AMOUNT_ERROR_REASONS = (
     "unknown although every fact it reads is known (a division by zero?)",
@@ -286,6 +294,14 @@ def _within(
     return pl.concat(pieces) if pieces else frame.head(0)
 
 
+def _rows_of(frame: pl.DataFrame, chosen: Collection[int]) -> pl.DataFrame:
+    """The rows of the ``chosen`` policies in ``frame`` (grouped by ``_policy``), as slices: nothing else is read."""
+    frame = _grouped(frame)
+    spans = _spans(frame)
+    picked = [frame.slice(*spans[i]) for i in sorted(chosen) if i in spans]
+    return pl.concat(picked) if picked else frame.head(0)
+
+
 def _grouped(frame: pl.DataFrame) -> pl.DataFrame:
     """Joins and filters keep the left order, so rows stay grouped by policy; should one not, regroup (stable)."""
     return frame if frame["_policy"].is_sorted() else frame.sort("_policy", maintain_order=True)
@@ -293,12 +309,12 @@ def _grouped(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _spans(frame: pl.DataFrame) -> dict[int, tuple[int, int]]:
     """Policy index → (offset, length) of its rows in ``frame``, grouped by ``_policy`` in ascending order."""
-    sizes = frame.group_by("_policy").len().sort("_policy")
-    spans, offset = {}, 0
-    for i, n in sizes.iter_rows():
-        spans[i] = (offset, n)
-        offset += n
-    return spans
+    column = frame["_policy"]
+    if column.is_empty():
+        return {}
+    ids = pl.Series(range(int(column.max()) + 1), dtype=column.dtype)  # by bisection: the rows are not read
+    starts = [*column.search_sorted(ids, side="left").to_list(), len(column)]
+    return {i: (a, b - a) for i, (a, b) in enumerate(pairwise(starts)) if b > a}
 
 
 class _Laps:
@@ -314,8 +330,12 @@ class _Laps:
         self.last = now
 
 
-def _sums(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    return {str(k): int(v or 0) for k, v in frame.group_by("policy_id").agg(pl.col(column).sum()).iter_rows()}
+def _sums(frame: pl.DataFrame, column: str, index: dict[str, int] | None = None) -> dict[str, int]:
+    """Per policy id, the sum of ``column``; by ``_policy`` (its place in ``index``) when given."""
+    if index is None:
+        return {str(k): int(v or 0) for k, v in frame.group_by("policy_id").agg(pl.col(column).sum()).iter_rows()}
+    ids = list(index)
+    return {ids[k]: int(v or 0) for k, v in frame.group_by("_policy").agg(pl.col(column).sum()).iter_rows()}
 
 
 def budget_scales(policies: Sequence[CompiledPolicy], demand: Demand) -> tuple[dict[str, dict], dict[str, float]]:
@@ -347,9 +367,14 @@ def rescale(decisions: pl.DataFrame, scale: dict[str, float]) -> pl.DataFrame:
     """``amount_fen`` of each decision: its full amount, scaled (rounded down to the fen) when it is payable and
     its policy is over budget. Recomputed from ``amount_full_fen``, so it may be applied again with other
     factors (a partition's decisions, once the whole population's demand is known)."""
+    scaled = {i: f for i, f in scale.items() if f < 1.0}
+    return _scaled(decisions, pl.col("policy_id").replace_strict(scaled, default=1.0, return_dtype=pl.Float64), scaled)
+
+
+def _scaled(decisions: pl.DataFrame, factor: pl.Expr, scaled: dict[str, float]) -> pl.DataFrame:
+    """``rescale`` with each row's ``factor`` given."""
     payable = pl.col("_payable") if "_payable" in decisions.columns else pl.col("status").is_in(_PAYABLE)
-    if scaled := {i: f for i, f in scale.items() if f < 1.0}:
-        factor = pl.col("policy_id").replace_strict(scaled, default=1.0, return_dtype=pl.Float64)
+    if scaled:
         amount_fen = (
             pl.when(payable & (factor < 1.0))
             .then((pl.col("amount_full_fen").cast(pl.Float64) * factor).floor().cast(pl.Int64))
@@ -375,7 +400,7 @@ def person_pairs(
     mine = [p for p in policies if p.id in families]
     if not mine:
         return pl.DataFrame(schema={"uscc": pl.String, "policy_id": pl.String})
-    due = _front(profiles, mine, as_of, prior, near_miss_margin, _Laps(None)).due
+    due = _front(profiles, mine, as_of, prior, near_miss_margin, _Laps(None), evidence=False).due
     return due.filter(pl.col("eligible").fill_null(False)).select("uscc", "policy_id")
 
 
@@ -389,6 +414,33 @@ class _Front:
     counts: dict[str, int]
     standing: pl.DataFrame
     amount_errors: dict[str, dict]
+    evidence: Future[pl.DataFrame] | None  # the candidates' evidence columns, by _cand, once computed
+
+
+def _per_policy(values: Sequence, dtype: pl.DataType) -> pl.Expr:
+    """Each row's value of its policy: ``values`` in the order of policy ids, read by ``_policy``."""
+    return pl.lit(pl.Series(values, dtype=dtype)).gather("_policy")
+
+
+def _granted(cand: pl.DataFrame, prior: pl.DataFrame, ids: list[str]) -> pl.Series:
+    """Whether other runs granted each candidate (its uscc and policy are in ``prior``). A policy's candidates are
+    in USCC order: the few granted are found by bisection, not by hashing millions of USCCs."""
+    spans, uscc = _spans(cand), cand["uscc"]
+    index = {policy_id: i for i, policy_id in enumerate(ids)}
+    found = [pl.Series([], dtype=pl.UInt32)]
+    for (policy_id,), rows in prior.select("uscc", "policy_id").group_by("policy_id"):
+        if (span := spans.get(index.get(policy_id, -1))) is None:
+            continue
+        start, length = span
+        rows_of, wanted = uscc.slice(start, length), rows["uscc"].drop_nulls()
+        low, high = rows_of.search_sorted(wanted, side="left"), rows_of.search_sorted(wanted, side="right")
+        found.append(
+            pl.select(pl.int_ranges(pl.lit(low), pl.lit(high)).explode().drop_nulls() + start)
+            .to_series()
+            .cast(pl.UInt32)
+        )
+    at = pl.concat(found)
+    return pl.repeat(False, cand.height, dtype=pl.Boolean, eager=True).scatter(at, True)
 
 
 def _front(
@@ -398,6 +450,8 @@ def _front(
     prior: pl.DataFrame | None,
     margin: float,
     lap: _Laps,
+    *,
+    evidence: bool = True,
 ) -> _Front:
     by_id = {p.id: p for p in policies}
     keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies if not p.policy.benefit.certificate}
@@ -416,30 +470,40 @@ def _front(
     prior = pl.concat([given.join(key_frame, on=["policy_id", "period_key"], how="semi"), held])
     counts: dict[str, int] = {}
 
-    cand = candidates(profiles, policies, as_of, margin).with_columns(
-        period_key=pl.col("policy_id").replace_strict(keys, default=None, return_dtype=pl.String)
+    cand, found = candidates(profiles, policies, as_of, margin, evidence=evidence)
+    cand = cand.with_columns(
+        period_key=_per_policy([keys.get(i) for i in sorted(by_id)], pl.String),
+        _cand=pl.int_range(pl.len(), dtype=pl.UInt32),  # the candidate's row: its evidence's
     )
     lap("candidates")
     if per_certificate:
-        cand = (
-            cand.with_columns(_cert=certificate_keys(profiles, policies, cand))
-            .with_columns(
-                # Eligible, but the certificate that keys the benefit unknown: it cannot be paid; asked for instead.
-                eligible=pl.when(pl.col("period_key").is_null() & pl.col("_cert").is_null() & pl.col("eligible"))
-                .then(None)
-                .otherwise(pl.col("eligible")),
-                period_key=pl.coalesce("period_key", "_cert", pl.lit(UNKNOWN_CERTIFICATE)),
+        ids = sorted(by_id)
+
+        def keyed(rows: pl.DataFrame) -> pl.DataFrame:
+            return (
+                rows.with_columns(_cert=certificate_keys(profiles, policies, rows))
+                .with_columns(
+                    # Eligible, but the certificate that keys the benefit unknown: it cannot be paid; asked for.
+                    eligible=pl.when(pl.col("period_key").is_null() & pl.col("_cert").is_null() & pl.col("eligible"))
+                    .then(None)
+                    .otherwise(pl.col("eligible")),
+                    period_key=pl.coalesce("period_key", "_cert", pl.lit(UNKNOWN_CERTIFICATE)),
+                )
+                .drop("_cert")
             )
-            .drop("_cert")
-        )
+
+        cand = _within(cand, {ids.index(i) for i in per_certificate}, keyed)
     lap("certificates")
-    standing = _standing(prior, cand, _top_up_groups(policies), frozenset(person_families(policies)))
+    granted = _granted(cand, prior, sorted(by_id))
+    standing = _standing(prior, cand.filter(granted), _top_up_groups(policies), frozenset(person_families(policies)))
     lap("standing")
     errors = cand.filter(pl.col("amount_error"))
     amount_errors = _amount_errors(errors)
     counts["amount_error"] = errors.height
-    cand = (cand.filter(~pl.col("amount_error")) if errors.height else cand).drop("amount_error", "amount_yuan")
-    due = cand.join(prior, on=["uscc", "policy_id"], how="anti") if prior.height else cand
+    if errors.height:
+        cand, granted = cand.filter(~pl.col("amount_error")), granted.filter(~cand["amount_error"])
+    cand = cand.drop("amount_error", "amount_yuan")
+    due = cand.filter(~granted) if prior.height else cand
     counts["already_granted"] = cand.height - due.height
     # Eligible with an unknown amount cannot be paid: the missing fact is asked for instead.
     due = due.with_columns(
@@ -447,7 +511,7 @@ def _front(
         .then(None)
         .otherwise(pl.col("eligible"))
     )
-    return _Front(prior, given, due, counts, standing, amount_errors)
+    return _Front(prior, given, due, counts, standing, amount_errors, found)
 
 
 def decide(
@@ -491,10 +555,9 @@ def decide(
         schema={"uscc": pl.String, "policy_id": pl.String, "family": pl.String, "person_id": pl.String}
     )
     if families and (persons is not None or shared is not None):
-        mine = pl.col("policy_id").is_in(list(families))
         assigned = (
             assign_persons(
-                due.filter(mine & is_eligible).select("uscc", "policy_id"),
+                _rows_of(due, {index[i] for i in families}).filter(is_eligible).select("uscc", "policy_id"),
                 persons,
                 counted if counted is not None else pl.DataFrame(schema=COUNTED),
                 families,
@@ -530,7 +593,7 @@ def decide(
             # ... or already granted by an earlier run: the replaced one is not due then either
             newer = pl.concat(
                 [
-                    due.filter((pl.col("_policy") == index[p.id]) & is_eligible).select("uscc"),
+                    _rows_of(due, {index[p.id]}).filter(is_eligible).select("uscc"),
                     prior.filter(pl.col("policy_id") == p.id).select("uscc"),
                 ]
             )["uscc"]
@@ -554,7 +617,8 @@ def decide(
     if group_prior is not None and group_prior.height:
         in_group = pl.col("policy_id").replace_strict(groups, default=None, return_dtype=pl.String)
         higher = (
-            due.filter(is_eligible & pl.col("policy_id").is_in(list(groups)))
+            _rows_of(due, {index[i] for i in groups})
+            .filter(is_eligible)
             .with_columns(group=in_group)
             .join(group_prior, on=["uscc", "group"])
             .filter(pl.col("amount_full_fen") > pl.col("over_fen"))
@@ -617,7 +681,8 @@ def decide(
     if group_prior is not None and group_prior.height:  # the kept higher award owes what the earlier one did not pay
         in_group = pl.col("policy_id").replace_strict(groups, default=None, return_dtype=pl.String)
         rising = (
-            due.filter(is_eligible & pl.col("policy_id").is_in(list(groups)))
+            _rows_of(due, {index[i] for i in groups})
+            .filter(is_eligible)
             .with_columns(group=in_group)
             .join(group_prior, on=["uscc", "group"])
             .filter(pl.col("amount_full_fen") > pl.col("over_fen"))
@@ -641,36 +706,48 @@ def decide(
     elif group_prior is not None:  # no award of a top-up group in the ledger: nothing to top up
         counts["top_up"] = 0
 
-    policy_id = pl.col("policy_id")
-    decided = due.with_columns(
-        policy_version=policy_id.replace_strict({p.id: p.version for p in policies}, return_dtype=pl.Int32),
-        status=pl.when(pl.col("eligible"))
-        .then(pl.col("mode").replace_strict({m: str(s) for m, s in DELIVERY_BY_MODE.items()}, return_dtype=pl.String))
+    # The status as a number first (a delivery mode's, then needs data, near miss): compared, counted and
+    # summed as numbers, written as text once.
+    code = (
+        pl.when(pl.col("eligible"))
+        .then(pl.col("_mode"))
         .when(pl.col("eligible").is_null())
-        .then(pl.lit(str(DecisionStatus.NEEDS_DATA)))
-        .otherwise(pl.lit(str(DecisionStatus.NEAR_MISS))),
+        .then(pl.lit(len(DELIVERY_MODES), pl.UInt8))
+        .otherwise(pl.lit(len(DELIVERY_MODES) + 1, pl.UInt8))
     )
+    decided = due.with_columns(
+        policy_version=_per_policy([by_id[i].version for i in index], pl.Int32),
+        _status=code,
+    ).with_columns(status=_STATUS_TEXT.gather("_status"), _payable=pl.col("_status").is_in(_PAYABLE_CODES))
 
     lap("top-ups")
-    decided = decided.with_columns(_payable=pl.col("status").is_in(_PAYABLE))
     demand = Demand(
-        _sums(decided.filter(pl.col("_payable")), "amount_full_fen"),
+        _sums(decided.select("_policy", "amount_full_fen", "_payable").filter("_payable"), "amount_full_fen", index),
         _sums(prior, "amount_fen"),
         _sums(given, "amount_fen"),
     )
     budgets, scale = budget_scales(policies, demand)
-    decided = rescale(decided, scale)
+    scaled = {i: f for i, f in scale.items() if f < 1.0}
+    decided = _scaled(decided, _per_policy([scaled.get(i, 1.0) for i in index], pl.Float64), scaled)
 
     lap("budgets")
+    if front.evidence is not None:  # each decision's row of its candidate's evidence (rows kept in order)
+        decided = pl.concat(
+            [decided, front.evidence.result().select(pl.all().gather(decided["_cand"]))], how="horizontal"
+        )
     decisions = evidence(decided, profiles, policies, as_of).select(*_SCHEMA)
     lap("evidence")
-    by_status = dict(decisions.group_by("status").len().iter_rows())
+    by_status = dict(decided.select(pl.col("_status").value_counts()).unnest("_status").iter_rows())
     for status in DECIDED:
-        counts[str(status)] = int(by_status.get(str(status), 0))
+        counts[str(status)] = sum(int(by_status.get(c, 0)) for c, s in enumerate(_STATUSES) if s == status)
     counts["enterprises"] = profiles.height
-    payable = pl.col("_payable") & pl.col("policy_id").is_in(list(families))
     counted_by = (
-        assigned.join(decided.filter(payable).select("uscc", "policy_id", "period_key"), on=["uscc", "policy_id"])
+        assigned.join(
+            _rows_of(decided, {index[i] for i in families})
+            .filter("_payable")
+            .select("uscc", "policy_id", "period_key"),
+            on=["uscc", "policy_id"],
+        )
         .select(*COUNTED_BY)
         .sort("family", "person_id")
     )

@@ -1,5 +1,6 @@
 """The graph, budgets and statuses, on hand-made profiles (pure: no database)."""
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -135,3 +136,27 @@ def test_decide_when_the_newer_policy_was_granted_by_an_earlier_run_does_not_pay
     )  # fmt: skip
     got = decide(profiles({"uscc": "E1", "ui_paid_months": 24}), policies, AS_OF, prior=prior)
     assert statuses(got) == {}  # the newer benefit stands in the ledger; the replaced one is not due again
+
+
+def test_decide_when_candidates_are_dropped_each_decision_keeps_the_evidence_of_its_own_enterprise(tmp_path):
+    # The evidence is encoded beside the candidates (in profile order, in the background) and joined back by row:
+    # dropping some (granted before, excluded) and reordering by USCC must not shift one enterprise's onto another.
+    policies = catalogue(
+        tmp_path,
+        {"id": "a", "amount": 5000, "relations": "  excludes: [b]"},
+        {"id": "b", "amount": 100, "relations": "  excludes: [a]"},
+    )
+    months = {"E5": 30, "E1": 24, "E4": 11, "E3": None, "E2": 26}
+    prior = pl.DataFrame(
+        {"uscc": ["E2", "E1"], "policy_id": ["a", "b"], "period_key": ["once"] * 2, "amount_fen": [1] * 2}
+    )
+    got = decide(profiles(*({"uscc": u, "ui_paid_months": m} for u, m in months.items())), policies, AS_OF, prior=prior)
+    assert statuses(got) == {
+        ("E3", "a"): "needs_data", ("E4", "a"): "near_miss", ("E5", "a"): "granted",
+        ("E3", "b"): "needs_data", ("E4", "b"): "near_miss",
+    }  # fmt: skip
+    assert got.decisions["uscc"].to_list() == ["E3", "E4", "E5", "E3", "E4"]  # by policy, then by USCC
+    for row in got.decisions.iter_rows(named=True):
+        assert f'"ui_paid_months":{json.dumps(months[row["uscc"]])}' in row["facts"]
+        assert row["unknown_facts"] == ("ui_paid_months" if row["uscc"] == "E3" else None)
+        assert (row["failing"] is not None) == (row["uscc"] == "E4")
