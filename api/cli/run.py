@@ -127,6 +127,17 @@ def run(
         str | None,
         typer.Option(help="With --engine ray: the cluster's address (e.g. ray://head:10001); none starts one here."),
     ] = None,
+    spill: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            writable=True,
+            help="With --partitions: where the run's temporary files go (the split registry, the frames between"
+            " passes; removed at the end). On a Ray cluster of several machines: a folder every worker mounts."
+            " Default: the system's temporary folder.",
+        ),
+    ] = None,
 ) -> None:
     """Decide every in-force policy for every enterprise, and write decisions, ledger and notices once."""
     try:  # before the database: a cluster that cannot be reached is said before any work
@@ -154,6 +165,7 @@ def run(
                 push=push_plan(settings),
                 partitions=partitions,
                 passes=passes,
+                spill=spill,
             )
     except (DBAPIError, psycopg.OperationalError) as exc:
         if not database_failed(exc):

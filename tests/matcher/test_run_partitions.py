@@ -158,10 +158,39 @@ def test_cli_run_in_partitions_is_the_same_run_as_the_whole(tmp_path):
     registry = tmp_path / "registry"
     assert huiqi("generate", "--enterprises", "200", "--seed", "8", "--out", str(registry)).returncode == 0
     env = {"HUIQI_DATA_DIR": str(tmp_path / "data")}
-    parted = huiqi("run", "--registry", str(registry), "--as-of", "2025-06-30", "--partitions", "4", "--json", env=env)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    parted = huiqi(
+        "run",
+        "--registry",
+        str(registry),
+        "--as-of",
+        "2025-06-30",
+        "--partitions",
+        "4",
+        "--spill",
+        str(spill),
+        "--json",
+        env=env,
+    )
     assert parted.returncode == 0, parted.stderr
     assert "(partition 4 of 4)" in parted.stderr  # the progress names the part
+    assert not list(spill.iterdir())  # the run's folder went with the run
     whole = huiqi("run", "--registry", str(registry), "--as-of", "2025-06-30", env=env)
     assert whole.returncode == 0 and "already completed earlier: nothing changed" in whole.stderr
     refused = huiqi("run", "--registry", str(registry), "--as-of", "2025-06-30", "--partitions", "0", env=env)
     assert refused.returncode == 2 and "--partitions" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_run_in_partitions_keeps_its_files_in_the_spill_folder_and_removes_them(engine, checked, tmp_path):
+    spill, seen = tmp_path / "spill", []
+    spill.mkdir()
+
+    def look(stage: str) -> None:  # what the spill folder holds as each stage starts
+        seen.append(sorted(str(p.relative_to(spill)) for p in spill.glob("huiqi-run-*/*")))
+
+    day = DATES[0]
+    run_matching(engine, checked.directory, day, policies(day, None), partitions=2, spill=spill, progress=look)
+    held = {name.split("/", 1)[1] for names in seen for name in names}
+    assert "registry" in held and "profiles-0.parquet" in held  # the split registry, the frames between passes
+    assert not list(spill.iterdir())
