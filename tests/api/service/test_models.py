@@ -33,6 +33,19 @@ def follow(client, path: str, headers: dict, timeout: float = 180) -> dict:
     raise AssertionError(f"{path} still {status['status']} after {timeout} s")
 
 
+def _decision_path(engine, notice) -> str:
+    """The enterprise's URL of the decision ``notice`` announces."""
+    with engine.connect() as connection:
+        decision = connection.execute(
+            select(decisions.c.id).where(
+                decisions.c.uscc == notice.uscc,
+                decisions.c.policy_id == notice.policy_id,
+                decisions.c.run_id == notice.run_id,
+            )
+        ).scalar_one()
+    return f"/enterprises/{notice.uscc}/decisions/{decision}"
+
+
 def _job(engine, status: str) -> int:
     with engine.begin() as connection:
         return connection.execute(
@@ -200,15 +213,7 @@ def test_explanation_with_a_champion_gives_its_top_reasons_in_zh_and_en(ranked, 
         assert reason["en"].endswith(("moves it up", "moves it down")) and "使该通知排序" in reason["zh"]
         assert reason["en"].endswith("moves it up") == (reason["contribution"] > 0)
 
-    with engine.connect() as connection:
-        decision = connection.execute(
-            select(decisions.c.id).where(
-                decisions.c.uscc == notice.uscc,
-                decisions.c.policy_id == notice.policy_id,
-                decisions.c.run_id == notice.run_id,
-            )
-        ).scalar_one()
-    path = f"/enterprises/{notice.uscc}/decisions/{decision}"
+    path = _decision_path(engine, notice)
     assert client.get(path, headers=headers).json()["explanation"]["ranking_reasons"] == reasons
 
     # A decision written without ranking features (e.g. before the ranker existed) says so instead.
@@ -227,15 +232,7 @@ def test_explanation_when_the_champion_is_in_memory_takes_no_thread_and_follows_
         kind = notices.c.kind == "awaiting_confirmation"
         notice = connection.execute(select(notices).where(kind).order_by(notices.c.id.desc())).first()
     headers = {"Authorization": f"Bearer {issue_token(engine, role='enterprise', uscc=notice.uscc, name='e')[0]}"}
-    with engine.connect() as connection:
-        decision = connection.execute(
-            select(decisions.c.id).where(
-                decisions.c.uscc == notice.uscc,
-                decisions.c.policy_id == notice.policy_id,
-                decisions.c.run_id == notice.run_id,
-            )
-        ).scalar_one()
-    path = f"/enterprises/{notice.uscc}/decisions/{decision}"
+    path = _decision_path(engine, notice)
 
     def reasons_by(version: str) -> list[dict]:
         model = service.ranker.store.load(version)
