@@ -16,6 +16,18 @@ writes two chunks at once there, each in its own transaction on its own
 connection, so both cores work. Chunks of one frame hold distinct keys, so
 the two never wait on each other's rows. SQLite has one writer: one chunk at
 a time.
+
+A frame goes in the order of the table's unique key (sorted by its first
+column, stably, so an enterprise's rows keep the frame's order, and their
+ids within a chunk): in the frame's order (a run's: policy by policy,
+enterprises in registry order) every row lands on a random page of that
+index, and once the index is larger than the server's buffers (or SQLite's
+page cache) each insert reads a page, dirties it and soon writes it again
+(docs/scale.md, "Writes on PostgreSQL, measured").
+
+Both writers say whether every row was new (``fresh``): a caller can then
+write what follows from those rows directly, without looking for what a
+killed earlier attempt may have written (``matcher.ledger.grants``).
 """
 
 from __future__ import annotations
@@ -25,9 +37,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import polars as pl
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Table, UniqueConstraint
 
-__all__ = ["CHUNK_ROWS", "insert_missing", "write_missing"]
+__all__ = ["CHUNK_ROWS", "insert_missing", "key_order", "write_missing"]
 
 CHUNK_ROWS = 100_000
 
@@ -48,11 +60,28 @@ def _sqlite_rows(rows: pl.DataFrame) -> list[tuple]:
     return (rows.with_columns(casts) if casts else rows).rows()
 
 
-def _write_sqlite(connection: Connection, table: Table, rows: pl.DataFrame) -> None:
+def key_order(table: Table, rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` sorted by the first column of ``table``'s unique key, stably (the frame's order within it); as they
+    are when already sorted, so a caller writing two tables of one key sorts once."""
+    keys = sorted((c for c in table.constraints if isinstance(c, UniqueConstraint)), key=lambda c: str(c.name))
+    for key in [*keys, table.primary_key]:
+        lead = next(iter(key.columns), None)
+        if lead is not None and lead.name in rows.columns:
+            # One thread: polars' parallel sort of strings takes 2.5 times the CPU for the same result.
+            return (
+                rows if rows[lead.name].is_sorted() else rows.sort(lead.name, maintain_order=True, multithreaded=False)
+            )
+    return rows
+
+
+def _write_sqlite(connection: Connection, table: Table, rows: pl.DataFrame) -> bool:
     columns = ", ".join(f'"{c}"' for c in rows.columns)
     marks = ", ".join("?" for _ in rows.columns)
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING'
-    connection.connection.driver_connection.executemany(sql, _sqlite_rows(rows))
+    driver = connection.connection.driver_connection
+    before = driver.total_changes
+    driver.executemany(sql, _sqlite_rows(rows))
+    return driver.total_changes - before == rows.height
 
 
 def _copy(connection: Connection, target: str, columns: str, data: bytes) -> None:
@@ -61,13 +90,13 @@ def _copy(connection: Connection, target: str, columns: str, data: bytes) -> Non
         copy.write(data)
 
 
-def _write_postgresql(connection: Connection, table: Table, rows: pl.DataFrame) -> None:
+def _write_postgresql(connection: Connection, table: Table, rows: pl.DataFrame) -> bool:
     columns = ", ".join(f'"{c}"' for c in rows.columns)
     data = rows.write_csv(include_header=False, null_value=r"\N").encode()
     try:  # the common case, a first write: straight into the table, twice as fast as the detour below
         with connection.begin_nested():
             _copy(connection, f'"{table.name}"', columns, data)
-        return
+        return True
     except UniqueViolation:
         pass  # some rows are there already (a resumed run, a notice sent before): insert only the missing
     # A column-for-column copy of the target's types, without its constraints; gone at commit.
@@ -78,6 +107,7 @@ def _write_postgresql(connection: Connection, table: Table, rows: pl.DataFrame) 
     connection.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM _bulk ON CONFLICT DO NOTHING'
     )
+    return False
 
 
 _WRITERS = {"sqlite": _write_sqlite, "postgresql": _write_postgresql}
@@ -85,13 +115,13 @@ _WRITERS = {"sqlite": _write_sqlite, "postgresql": _write_postgresql}
 WRITERS_AT_ONCE = {"sqlite": 1, "postgresql": 2}
 
 
-def write_missing(connection: Connection, table: Table, rows: pl.DataFrame) -> None:
+def write_missing(connection: Connection, table: Table, rows: pl.DataFrame) -> bool:
     """Insert ``rows`` missing from ``table`` inside the caller's transaction (at most once per transaction
-    on PostgreSQL), so that they commit with whatever else the caller changes."""
+    on PostgreSQL), so that they commit with whatever else the caller changes. True when every row was new."""
     write = _WRITERS.get(connection.dialect.name)
     if write is None:
         raise ValueError(f"unsupported database {connection.dialect.name!r}: huiqi runs on SQLite or PostgreSQL")
-    write(connection, table, rows)
+    return write(connection, table, rows)
 
 
 def insert_missing(
@@ -101,8 +131,9 @@ def insert_missing(
     *,
     chunk_rows: int = CHUNK_ROWS,
     on_chunk: Callable[[int], None] | None = None,
-) -> None:
-    """Insert ``rows`` (columns named as the table's) chunk by chunk, one transaction per chunk.
+) -> bool:
+    """Insert ``rows`` (columns named as the table's) chunk by chunk, one transaction per chunk; True when every
+    row was new (none of them was in the table before: a first write, not a resumed one).
 
     On PostgreSQL ``WRITERS_AT_ONCE`` chunks are written at once; the first error stops the writing (the chunks
     under way finish or roll back) and is raised. ``on_chunk`` gets each chunk's size once it is committed.
@@ -113,31 +144,34 @@ def insert_missing(
     if unknown:
         raise ValueError(f"columns {sorted(unknown)} are not in table {table.name!r}")
 
+    rows, fresh = key_order(table, rows), True
+
     def one(start: int) -> int:
         chunk = rows.slice(start, chunk_rows)
         with engine.begin() as connection:
-            _WRITERS[engine.dialect.name](connection, table, chunk)  # looked up here: tests replace a writer
-        return chunk.height
+            new = _WRITERS[engine.dialect.name](connection, table, chunk)  # looked up here: tests replace a writer
+        return chunk.height if new else -chunk.height
 
-    def committed(done: set[Future[int]]) -> None:
-        for future in done:
-            height = future.result()  # a chunk's error, raised here, ends the writing
-            if on_chunk:
-                on_chunk(height)
+    def committed(height: int) -> None:
+        nonlocal fresh
+        fresh = fresh and height >= 0
+        if on_chunk:
+            on_chunk(abs(height))
 
     starts = range(0, rows.height, chunk_rows)
     at_once = min(WRITERS_AT_ONCE[engine.dialect.name], len(starts))
     if at_once <= 1:
         for start in starts:
-            height = one(start)
-            if on_chunk:
-                on_chunk(height)
-        return
+            committed(one(start))
+        return fresh
     with ThreadPoolExecutor(at_once, thread_name_prefix=f"bulk-{table.name}") as pool:
         under_way: set[Future[int]] = set()
         for start in starts:
             if len(under_way) == at_once:
                 done, under_way = wait(under_way, return_when=FIRST_COMPLETED)
-                committed(done)
+                for future in done:
+                    committed(future.result())  # a chunk's error, raised here, ends the writing
             under_way.add(pool.submit(one, start))
-        committed(wait(under_way).done)
+        for future in wait(under_way).done:
+            committed(future.result())
+    return fresh

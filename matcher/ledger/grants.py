@@ -1,9 +1,13 @@
 """A run's grants, in bulk: ledger rows and their journal entries, safe to repeat after a crash.
 
 The benefits are written by ``insert_missing`` (a key granted before is
-skipped); the journal entries then come from the ledger itself, in one
-``INSERT … SELECT`` per run (or per partition of it): every benefit this run
-holds that has no journal entry yet gets its ``granted`` entry. A rerun after a kill at any point thus
+skipped). When every one of them was new (a first pass: nothing of this run,
+nor any earlier grant of these keys, was there), their ``granted`` journal
+entries are ``COPY``ed from the same frame: each benefit just written needs
+exactly its entry. Otherwise (a rerun after a kill, or keys granted before)
+the entries come from the ledger itself, in one ``INSERT … SELECT`` per run
+(or per partition of it): every benefit this run holds that has no journal
+entry yet gets its ``granted`` entry. A rerun after a kill at any point thus
 completes the journal without writing an entry twice, and a benefit that
 entered the ledger another way (a confirmation) is never claimed as the run's.
 
@@ -20,7 +24,7 @@ import polars as pl
 from sqlalchemy import Column, Engine, MetaData, Select, String, Table, and_, exists, literal, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from matcher.db.bulk import CHUNK_ROWS, insert_missing, write_missing
+from matcher.db.bulk import CHUNK_ROWS, insert_missing, key_order, write_missing
 from matcher.db.models import benefit_journal, benefits
 from matcher.ledger.statuses import BenefitStatus, JournalEntry
 
@@ -36,6 +40,42 @@ _KEYS = Table(
     *(Column(name, String) for name in _KEY),
     prefixes=["TEMPORARY"],
 )
+
+
+def _top_up_reason(as_of: str) -> pl.Expr:
+    over_fen = pl.col("over_fen")
+    yuan = pl.format("{}.{}", over_fen // 100, (over_fen % 100).cast(pl.String).str.zfill(2))
+    return pl.format(
+        "top-up (补差) decided by the published rules as of {}: the award less the {} yuan already granted"
+        " under '{}' (same exclusive group)",
+        pl.lit(as_of),
+        yuan,
+        pl.col("over_policy_id"),
+    )
+
+
+def _granted_entries(
+    granted: pl.DataFrame, run_id: str, as_of: str, at: datetime, top_ups: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The ``granted`` journal entries of ``granted``, as the ``INSERT … SELECT`` of ``grant_decided`` makes them."""
+    reason = pl.lit(f"decided by the published rules as of {as_of}")
+    if top_ups is not None and top_ups.height:
+        over = top_ups.select(*_KEY, "over_policy_id", "over_fen").unique(_KEY, keep="first")
+        granted = granted.join(over, on=list(_KEY), how="left", maintain_order="left")
+        reason = pl.when(pl.col("over_fen").is_not_null()).then(_top_up_reason(as_of)).otherwise(reason)
+    return granted.select(
+        *_KEY,
+        entry=pl.lit(str(JournalEntry.GRANTED)),
+        status_before=pl.lit(None, pl.String),
+        status_after=pl.lit(str(BenefitStatus.GRANTED)),
+        amount_before_fen=pl.lit(0, pl.Int64),
+        amount_after_fen=pl.col("amount_fen"),
+        paid_fen=pl.lit(0, pl.Int64),
+        actor=pl.lit(f"run:{run_id}"),
+        reason=reason,
+        ref=pl.lit(run_id),
+        at=pl.lit(at),
+    )
 
 
 def grant_decided(
@@ -56,6 +96,7 @@ def grant_decided(
     its own benefits only, not among every benefit the run holds so far (which made a run in P partitions
     compare about P/2 times the run's benefits).
     """
+    granted = key_order(benefits, granted)  # once, for the benefits and their journal entries
     rows = granted.select(
         "uscc",
         "policy_id",
@@ -67,7 +108,14 @@ def grant_decided(
         run_id=pl.lit(run_id),
         granted_at=pl.lit(at),
     )
-    insert_missing(engine, benefits, rows, chunk_rows=chunk_rows)
+    if insert_missing(engine, benefits, rows, chunk_rows=chunk_rows):
+        # Every benefit just written needs its entry, and no other can: COPYed on both cores, where the
+        # INSERT … SELECT below is one statement on one backend (17 s at a million benefits; docs/scale.md,
+        # "Writes on PostgreSQL, measured").
+        insert_missing(
+            engine, benefit_journal, _granted_entries(granted, run_id, as_of, at, top_ups), chunk_rows=chunk_rows
+        )
+        return
     has_entry = exists().where(
         and_(
             benefit_journal.c.uscc == benefits.c.uscc,

@@ -15,7 +15,19 @@ def test_desk_when_filtered_finds_a_dead_letter_past_the_first_page_and_counts_t
     monkeypatch.setattr("api.web.desk.QUEUE", 3)  # a page of 3: the filters must not work on it
     with engine.begin() as connection:
         connection.execute(update(notices).values(delivery_status="dead", attempts=6, last_error="HTTP 503"))
-        oldest = connection.execute(select(notices).order_by(notices.c.id)).first()  # the page shows the newest
+        # The oldest notice of a policy and region with at most a page of them (the page shows the newest).
+        region_of = func.substr(notices.c.uscc, 3, 6)
+        small = (
+            select(notices.c.policy_id, region_of.label("region"))
+            .group_by(notices.c.policy_id, region_of)
+            .having(func.count() <= 3)
+            .subquery()
+        )
+        oldest = connection.execute(
+            select(notices)
+            .join(small, (small.c.policy_id == notices.c.policy_id) & (small.c.region == region_of))
+            .order_by(notices.c.id)
+        ).first()
         region = oldest.uscc[2:8]
         matching = connection.execute(
             select(func.count()).where(
