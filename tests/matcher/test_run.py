@@ -112,11 +112,15 @@ def test_run_when_the_registry_changes_is_a_new_run(engine, registry, tmp_path):
 
 
 def _run_in_process(database_url: str, registry: Path) -> subprocess.Popen:
-    # Small chunks, so that a kill can land between any two of the run's commits.
+    # Small chunks, so that a kill can land between any two of the run's commits; and a pause after each chunk, so
+    # that the test sees the count it waits for before the run is over however busy the machine is (the writes
+    # got fast enough for the last chunks and the run's end to slip between two looks).
     code = (
-        "import sys; from datetime import date; from pathlib import Path; from matcher.db import make_engine, upgrade;"
+        "import sys, time; from datetime import date; from pathlib import Path;"
+        "from matcher.db import bulk, make_engine, upgrade;"
         "from matcher.run import run_matching; from policies.load import load_catalogue;"
-        "e = make_engine(sys.argv[1]); upgrade(e);"
+        "e = make_engine(sys.argv[1]); upgrade(e); write = bulk._WRITERS[e.dialect.name];"
+        "bulk._WRITERS[e.dialect.name] = lambda *a: (write(*a), time.sleep(0.03))[0];"
         "run_matching(e, Path(sys.argv[2]), date(2025, 6, 30), load_catalogue().in_force(date(2025, 6, 30)),"
         " chunk_rows=300)"
     )
