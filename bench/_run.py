@@ -70,7 +70,7 @@ def main(registry: str, url: str, as_of: str, partitions: str = "1", engine_name
     stages.close()
     peak = _peak()
     started = time.perf_counter()
-    again = run_matching(engine, Path(registry), day, policies, push=PushPlan())
+    again = run_matching(engine, Path(registry), day, policies, push=PushPlan(), partitions=int(partitions))
     rerun = time.perf_counter() - started
     assert again.outcome == "unchanged", again.outcome
     written = sum(

@@ -142,18 +142,11 @@ def run_matching(
     if not whole and isinstance(registry, RegistryCheck):
         raise ValueError("a run in partitions checks the registry per partition: pass its directory, not a check")
     stage("checking registries")
-    checked: RegistryCheck | None = None
-    quarantined: int | None = None  # rows set aside; a run in partitions knows it after its first pass
-    if isinstance(registry, RegistryCheck):
-        checked = registry
-    elif whole:
-        checked = check_registry(registry)
-    if checked is not None:
-        digest = checked.fingerprint
-        quarantined = sum(t.rows_quarantined for t in checked.tables.values())
-    else:
-        digest = fingerprint(scan.path for scan in scan_registry(Path(registry)).values())
-    done("checking registries")
+    # The files' fingerprint first: a run already completed is found without reading a row (at ten million
+    # enterprises the whole check would not even fit in memory).
+    checked = registry if isinstance(registry, RegistryCheck) else None
+    scans = None if checked is not None else scan_registry(Path(registry))  # a file of the wrong shape: raised now
+    digest = checked.fingerprint if checked is not None else fingerprint(scan.path for scan in scans.values())
     catalogue_fp = catalogue_fingerprint(policies)
     # Facts accepted since the last run make a new run: they are part of what it decides from.
     attested = accepted_facts(engine)
@@ -162,19 +155,28 @@ def run_matching(
     inputs = f"{as_of}|{digest}|{catalogue_fp}" + (f"|{attested_fp}" if attested_fp else "")
     run_id = hashlib.sha256(inputs.encode()).hexdigest()[:32]
 
+    with engine.connect() as connection:
+        existing = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+    quarantined: int | None = None  # rows set aside; a run in partitions knows it after its first pass
+    if existing is not None and existing["status"] == "completed":
+        return RunSummary(
+            run_id,
+            as_of,
+            "unchanged",
+            existing["counts"] or {},
+            existing["budgets"] or {},
+            existing["timings"] or {},
+            None if checked is None else sum(t.rows_quarantined for t in checked.tables.values()),
+            existing["amount_errors"] or {},
+        )
+    if checked is None and whole:
+        checked = check_registry(Path(registry), digest=digest)
+    if checked is not None:
+        quarantined = sum(t.rows_quarantined for t in checked.tables.values())
+    done("checking registries")
+
     with engine.begin() as connection:
         existing = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
-        if existing is not None and existing["status"] == "completed":
-            return RunSummary(
-                run_id,
-                as_of,
-                "unchanged",
-                existing["counts"] or {},
-                existing["budgets"] or {},
-                existing["timings"] or {},
-                quarantined,
-                existing["amount_errors"] or {},
-            )
         started = existing["started_at"] if existing is not None else now()
         if existing is None:
             connection.execute(

@@ -125,7 +125,11 @@ class RegistryCheck:
 
 
 def check_registry(
-    directory: Path, *, progress: Callable[[str], None] | None = None, checked_on: date | None = None
+    directory: Path,
+    *,
+    progress: Callable[[str], None] | None = None,
+    checked_on: date | None = None,
+    digest: str | None = None,
 ) -> RegistryCheck:
     """Read and validate every table of the registry in ``directory``.
 
@@ -138,8 +142,9 @@ def check_registry(
     day = checked_on or today_in_china()
     directory = Path(directory)
     scans = scan_registry(directory)
-    say("fingerprinting the registry files")
-    digest = fingerprint(scan.path for scan in scans.values())
+    if digest is None:  # ``digest``: the files' fingerprint, when the caller took it already
+        say("fingerprinting the registry files")
+        digest = fingerprint(scan.path for scan in scans.values())
     results: dict[str, TableCheck] = {}
     for name in [ENTERPRISES, *(name for name in scans if name != ENTERPRISES)]:
         say(f"checking {scans[name].path.name}")
