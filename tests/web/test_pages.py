@@ -56,6 +56,8 @@ def test_enterprise_when_opening_its_link_reads_in_both_languages_confirms_and_c
     assert page.url.endswith(f"/web/e/{site.uscc}")
     assert page.get_by_role("heading", name="我的待遇通知").is_visible()
     assert "元" in page.locator(".cards").inner_text() or page.locator(".cards li").count() == 0
+    # A relief taken at filing with no estimate, or a recommendation, states no amount: never "0 元" (issue 12).
+    assert not re.search(r"(?<![\d,.])0 元", page.locator("main").inner_text())
     _check(page, "inbox")
 
     notice = page.locator(".cards .card", has=page.locator(".tag", has_text="待确认")).first
