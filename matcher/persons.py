@@ -11,12 +11,14 @@ persons a grant counted are recorded by ``matcher.ledger.persons``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import polars as pl
 
+from features.profiles.social_insurance import hired_persons
 from policies.compiled import CompiledPolicy
 
-__all__ = ["COUNTED", "PERSONS", "assign_persons", "person_families"]
+__all__ = ["COUNTED", "PERSONS", "assign_persons", "hired_for", "person_families"]
 
 # The persons behind the hire counts: one row per (uscc, person_id, fact).
 PERSONS = {"uscc": pl.String, "person_id": pl.String, "hire_date": pl.Date, "fact": pl.String}
@@ -60,3 +62,9 @@ def assign_persons(
         .unique(["family", "person_id"], keep="first", maintain_order=True)
         .select("uscc", "policy_id", "family", "person_id")
     )
+
+
+def hired_for(families: dict[str, tuple[str, str]], hires: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The persons behind the hire-count facts the per-person ``families`` read: (uscc, person_id, hire_date, fact)."""
+    facts = sorted({fact for _, fact in families.values()})
+    return hired_persons(hires.lazy(), as_of, facts).collect()

@@ -26,7 +26,6 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, insert, or_, select, text, update
 
-from features.profiles.social_insurance import hired_persons
 from features.registries.partitions import MAX_PARTITIONS, partition_of
 from features.registries.read import fingerprint, scan_registry
 from features.registries.split import RegistrySplit, split_registry
@@ -38,7 +37,7 @@ from matcher.engines import Local, PassEngine
 from matcher.ledger.persons import counted_persons
 from matcher.ledger.review import review_ledger
 from matcher.periods import check_as_of, period_key
-from matcher.persons import assign_persons, person_families
+from matcher.persons import assign_persons, hired_for, person_families
 from matcher.ranking.serve import Earlier, PushPlan
 from matcher.run_passes import Held, Part, Summed, decide_part, profile_part, write_part
 from matcher.supplied import accepted_facts, attested_fingerprint, latest_lists, lists_fingerprint
@@ -55,7 +54,7 @@ class RunSummary:
     counts: dict[str, int] = field(default_factory=dict)
     budgets: dict[str, dict] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    quarantined: int | None = 0  # registry rows set aside; None when a completed run in partitions is found
+    quarantined: int | None = 0  # registry rows set aside; None when a completed run is found by its files
     amount_errors: dict[str, dict] = field(default_factory=dict)  # per policy: amounts that cannot be paid
 
 
@@ -203,8 +202,7 @@ def run_matching(
     if checked is not None:
         source = {t: checked.clean(t) for t in checked.tables}
         if families:
-            facts = sorted({fact for _, fact in families.values()})
-            persons = hired_persons(source["si_hires"].lazy(), as_of, facts).collect()
+            persons = hired_for(families, source["si_hires"], as_of)
         # The registry's rows (about 1 GiB a million enterprises) are read through ``source`` only while
         # profiles are built: let the check go, unless the caller holds it.
         del checked

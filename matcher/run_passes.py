@@ -28,7 +28,6 @@ from sqlalchemy import Engine
 from features.profiles import build_profiles
 from features.profiles.attested import apply_attested
 from features.profiles.department_lists import apply_lists
-from features.profiles.social_insurance import hired_persons
 from features.registries.split import RegistrySplit, check_part
 from matcher.db.bulk import insert_missing
 from matcher.db.models import decisions, notices
@@ -36,7 +35,7 @@ from matcher.decide import AMOUNT_ERROR_REASONS, Decided, Demand, decide, person
 from matcher.ledger import DecisionStatus, grant_decided
 from matcher.ledger.persons import count_persons
 from matcher.notices import build_notices
-from matcher.persons import person_families
+from matcher.persons import hired_for, person_families
 from matcher.ranking.serve import Earlier, PushPlan, rank_decisions
 from policies.compiled import CompiledPolicy
 
@@ -183,8 +182,7 @@ def profile_part(
         del checked
         families = person_families(part.policies)
         if persons and families:
-            facts = sorted({fact for _, fact in families.values()})
-            hired = hired_persons(tables["si_hires"].lazy(), part.as_of, facts).collect()
+            hired = hired_for(families, tables["si_hires"], part.as_of)
     else:
         tables = source
     lap("building profiles")

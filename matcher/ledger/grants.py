@@ -42,7 +42,12 @@ _KEYS = Table(
 )
 
 
+def _decided(as_of: str) -> str:
+    return f"decided by the published rules as of {as_of}"
+
+
 def _top_up_reason(as_of: str) -> pl.Expr:
+    """Why a top-up's entry owes less than its award: one text for the COPY and the INSERT … SELECT paths."""
     over_fen = pl.col("over_fen")
     yuan = pl.format("{}.{}", over_fen // 100, (over_fen % 100).cast(pl.String).str.zfill(2))
     return pl.format(
@@ -58,7 +63,7 @@ def _granted_entries(
     granted: pl.DataFrame, run_id: str, as_of: str, at: datetime, top_ups: pl.DataFrame | None
 ) -> pl.DataFrame:
     """The ``granted`` journal entries of ``granted``, as the ``INSERT … SELECT`` of ``grant_decided`` makes them."""
-    reason = pl.lit(f"decided by the published rules as of {as_of}")
+    reason = pl.lit(_decided(as_of))
     if top_ups is not None and top_ups.height:
         over = top_ups.select(*_KEY, "over_policy_id", "over_fen").unique(_KEY, keep="first")
         granted = granted.join(over, on=list(_KEY), how="left", maintain_order="left")
@@ -155,17 +160,11 @@ def grant_decided(
             write_missing(connection, _KEYS, granted.select(_KEY))
             scope = exists().where(*(_KEYS.c[name] == benefits.c[name] for name in _KEY))
         if top_ups is not None:  # few rows: one statement each, each naming what it tops up
-            for uscc, policy_id, key, over, over_fen in top_ups.select(
-                "uscc", "policy_id", "period_key", "over_policy_id", "over_fen"
-            ).iter_rows():
-                reason = (
-                    f"top-up (补差) decided by the published rules as of {as_of}: the award less the"
-                    f" {over_fen // 100}.{over_fen % 100:02d} yuan already granted"
-                    f" under '{over}' (same exclusive group)"
-                )
+            reasons = top_ups.select(*_KEY, _top_up_reason(as_of).alias("reason"))
+            for uscc, policy_id, key, reason in reasons.iter_rows():
                 one = (benefits.c.uscc == uscc) & (benefits.c.policy_id == policy_id) & (benefits.c.period_key == key)
                 connection.execute(journal(entries(reason).where(one)))
-        every = entries(f"decided by the published rules as of {as_of}")
+        every = entries(_decided(as_of))
         connection.execute(journal(every if scope is None else every.where(scope)))
         if partial:
             _KEYS.drop(connection)
