@@ -32,14 +32,18 @@ killed earlier attempt may have written (``matcher.ledger.grants``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 import polars as pl
 from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, Engine, Table, UniqueConstraint
 
-__all__ = ["CHUNK_ROWS", "insert_missing", "key_order", "write_missing"]
+__all__ = ["CHUNK_ROWS", "each_at_once", "insert_missing", "key_order", "write_missing"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 CHUNK_ROWS = 100_000
 
@@ -115,6 +119,33 @@ _WRITERS = {"sqlite": _write_sqlite, "postgresql": _write_postgresql}
 WRITERS_AT_ONCE = {"sqlite": 1, "postgresql": 2}
 
 
+def each_at_once(
+    engine: Engine,
+    chunks: Iterable[T],
+    one: Callable[[T], R],
+    committed: Callable[[R], None],
+    name: str = "chunk",
+) -> None:
+    """``one(chunk)`` for every chunk (each its own transaction), ``WRITERS_AT_ONCE`` at a time; ``committed`` gets
+    each result in this thread, as it comes. The first error stops the work (the chunks under way finish or roll
+    back) and is raised. The bulk writes and the payout steps share it."""
+    at_once = WRITERS_AT_ONCE.get(engine.dialect.name, 1)
+    if at_once <= 1:
+        for chunk in chunks:
+            committed(one(chunk))
+        return
+    with ThreadPoolExecutor(at_once, thread_name_prefix=name) as pool:
+        under_way: set[Future[R]] = set()
+        for chunk in chunks:
+            if len(under_way) == at_once:
+                done, under_way = wait(under_way, return_when=FIRST_COMPLETED)
+                for future in done:
+                    committed(future.result())  # a chunk's error, raised here, ends the work
+            under_way.add(pool.submit(one, chunk))
+        for future in wait(under_way).done:
+            committed(future.result())
+
+
 def write_missing(connection: Connection, table: Table, rows: pl.DataFrame) -> bool:
     """Insert ``rows`` missing from ``table`` inside the caller's transaction (at most once per transaction
     on PostgreSQL), so that they commit with whatever else the caller changes. True when every row was new."""
@@ -158,20 +189,5 @@ def insert_missing(
         if on_chunk:
             on_chunk(abs(height))
 
-    starts = range(0, rows.height, chunk_rows)
-    at_once = min(WRITERS_AT_ONCE[engine.dialect.name], len(starts))
-    if at_once <= 1:
-        for start in starts:
-            committed(one(start))
-        return fresh
-    with ThreadPoolExecutor(at_once, thread_name_prefix=f"bulk-{table.name}") as pool:
-        under_way: set[Future[int]] = set()
-        for start in starts:
-            if len(under_way) == at_once:
-                done, under_way = wait(under_way, return_when=FIRST_COMPLETED)
-                for future in done:
-                    committed(future.result())  # a chunk's error, raised here, ends the writing
-            under_way.add(pool.submit(one, start))
-        for future in wait(under_way).done:
-            committed(future.result())
+    each_at_once(engine, range(0, rows.height, chunk_rows), one, committed, f"bulk-{table.name}")
     return fresh

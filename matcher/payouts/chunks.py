@@ -1,23 +1,22 @@
 """A payout step's chunks, one transaction each, two at once on PostgreSQL; and frames read from a query.
 
 PostgreSQL spends a chunk's time in one backend, on one core, while the client waits: two chunks at once
-keep both cores of the machine busy (``WRITERS_AT_ONCE``, as ``insert_missing`` does). Chunks touch disjoint
-benefits, items and notices, so they never wait on each other's rows, and each commits or rolls back whole:
-a crash leaves any set of chunks committed, which a rerun completes (every move re-checks the status it
-leaves). SQLite has one writer: one chunk at a time, in order.
+keep both cores of the machine busy (``matcher.db.bulk.each_at_once``, which ``insert_missing`` runs too).
+Chunks touch disjoint benefits, items and notices, so they never wait on each other's rows, and each commits
+or rolls back whole: a crash leaves any set of chunks committed, which a rerun completes (every move re-checks
+the status it leaves). SQLite has one writer: one chunk at a time, in order.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 import polars as pl
 from sqlalchemy import Connection, Engine, Select
 
-from matcher.db.bulk import WRITERS_AT_ONCE
+from matcher.db.bulk import each_at_once
 
 __all__ = ["each_chunk", "read_frame", "tune"]
 
@@ -53,26 +52,7 @@ def each_chunk(
             tune(connection)
             work(connection, chunk)
 
-    at_once = WRITERS_AT_ONCE.get(engine.dialect.name, 1)
-    if at_once <= 1:
-        for chunk in chunks:
-            one(chunk)
-            done()
-        return
-
-    def committed(finished: set[Future[None]]) -> None:
-        for future in finished:
-            future.result()
-            done()
-
-    with ThreadPoolExecutor(at_once, thread_name_prefix="payout-chunk") as pool:
-        under_way: set[Future[None]] = set()
-        for chunk in chunks:
-            if len(under_way) == at_once:
-                finished, under_way = wait(under_way, return_when=FIRST_COMPLETED)
-                committed(finished)
-            under_way.add(pool.submit(one, chunk))
-        committed(wait(under_way).done)
+    each_at_once(engine, chunks, one, lambda _: done(), "payout-chunk")
 
 
 def read_frame(connection: Connection, query: Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
