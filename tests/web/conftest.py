@@ -1,11 +1,14 @@
 """One service for the web tests: a small synthetic registry matched once, served by uvicorn on a free local
-port (the real ASGI server, cookies and redirects included), with a token per role."""
+port (the real ASGI server, cookies and redirects included), with a token per role. Its database is a SQLite
+file, or a PostgreSQL database of its own when HUIQI_TEST_DATABASE_URL is set (as every other test's)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, make_url, select, text
 
 from api.service import create_app
 from api.service.tokens import issue_token
@@ -99,14 +102,31 @@ def _busiest(engine, kind: str) -> str | None:
 
 
 @pytest.fixture(scope="package")
-def site(tmp_path_factory) -> Site:
+def site_database(tmp_path_factory):
+    """The site's database URL: a SQLite file, or a PostgreSQL database created for the package and dropped after."""
+    server = os.environ.get("HUIQI_TEST_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{tmp_path_factory.mktemp('web-db') / 'huiqi.db'}"
+        return
+    name = f"huiqi_web_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="package")
+def site(tmp_path_factory, site_database) -> Site:
     data = tmp_path_factory.mktemp("web") / "data"
     generate(data / "registry", enterprises=ENTERPRISES, seed=5)
-    engine = make_engine(f"sqlite:///{data / 'huiqi.db'}")
+    engine = make_engine(site_database)
     upgrade(engine)
     repository = load_catalogue()
     run_matching(engine, check_registry(data / "registry"), AS_OF, repository.in_force(AS_OF))
-    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'huiqi.db'}")
+    settings = Settings(data_dir=data, database_url=site_database)
     uscc = _busiest(engine, "awaiting_confirmation")
     other = _first(engine, "granted", not_uscc=uscc) or _first(engine, "near_miss", not_uscc=uscc)
     tokens = {role: issue_token(engine, role=role, name=f"web {role}")[0] for role in ("officer", "analyst")}

@@ -17,7 +17,7 @@ import polars as pl
 from cachetools import TTLCache
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
-from sqlalchemy import Engine, distinct, select
+from sqlalchemy import Engine, select
 
 from api.service.problems import NotFound
 from api.service.routes.common import problems
@@ -54,7 +54,8 @@ def _dimensions(path: Path) -> pl.DataFrame | None:
 
 def _periods(engine: Engine, which: PolicyYear) -> int:
     query = (
-        select(distinct(benefits.c.period_key))
+        select(benefits.c.period_key)
+        .distinct()
         .join(runs, runs.c.id == benefits.c.run_id)
         .where(benefits.c.policy_id == which.policy_id, *which.as_of_in(runs.c.as_of))
     )
