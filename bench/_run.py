@@ -4,7 +4,8 @@
 
 Prints one JSON line: per-stage seconds, per-stage CPU seconds of this process (the database server's are not
 counted: a figure less sensitive to a busy machine than the wall clock), the peak RSS reached by the end of each
-stage, total, rerun (no-op) seconds, counts, peak RSS in bytes.
+stage, total, rerun (no-op) seconds, counts, peak RSS in bytes; on PostgreSQL, the WAL the server wrote during
+the run (``pg_stat_wal``: the whole server's, so anything else writing to it is counted too).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+
+from sqlalchemy import Engine, text
 
 from matcher.db import make_engine, upgrade
 from matcher.engines import open_engine
@@ -48,12 +51,21 @@ class _Stages:
         self._stage = None
 
 
+def _wal_bytes(engine: Engine) -> int | None:
+    """Bytes of WAL the server has written since its statistics were reset; None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT wal_bytes FROM pg_stat_wal")).scalar_one())
+
+
 def main(registry: str, url: str, as_of: str, partitions: str = "1", engine_name: str = "local") -> None:
     day = date.fromisoformat(as_of)
     engine = make_engine(url)
     upgrade(engine)
     policies = load_catalogue().in_force(day)
     stages = _Stages()
+    wal = _wal_bytes(engine)
     started = time.perf_counter()
     # As `huiqi run` on a fresh install: ranked by the fallback order (no champion yet), pushed in waves.
     summary = run_matching(
@@ -68,6 +80,7 @@ def main(registry: str, url: str, as_of: str, partitions: str = "1", engine_name
     )
     total = time.perf_counter() - started
     stages.close()
+    wal = None if wal is None else _wal_bytes(engine) - wal
     peak = _peak()
     started = time.perf_counter()
     again = run_matching(engine, Path(registry), day, policies, push=PushPlan(), partitions=int(partitions))
@@ -87,6 +100,7 @@ def main(registry: str, url: str, as_of: str, partitions: str = "1", engine_name
                 "counts": summary.counts,
                 "decisions": written,
                 "peak_bytes": peak,
+                "wal_bytes": wal,
             }
         )
     )

@@ -100,6 +100,9 @@ def main() -> None:
     table.add_row("rerun (no-op)", *(f"{results[k]['rerun_seconds']:.1f} s" for k in keys))
     # On Ray, the driver's own peak: each worker's is its own process's (a partition's frames), not counted here.
     table.add_row("peak memory (Ray: the driver's)", *(f"{results[k]['peak_bytes'] / 2**30:.2f} GiB" for k in keys))
+    wal = [results[k].get("wal_bytes") for k in keys]
+    if any(w is not None for w in wal):  # the server's, during the run: what its disk had to take
+        table.add_row("WAL written (PostgreSQL)", *("" if w is None else f"{w / 2**30:.1f} GiB" for w in wal))
     table.add_row("decisions written", *(f"{results[k]['decisions']:,}" for k in keys))
     table.add_row("ledger entries", *(f"{results[k]['counts'].get('granted', 0):,}" for k in keys))
     table.add_row(
