@@ -39,7 +39,7 @@ from matcher.ledger.review import review_ledger
 from matcher.periods import check_as_of, period_key
 from matcher.persons import assign_persons, hired_for, person_families
 from matcher.ranking.serve import Earlier, PushPlan
-from matcher.run_passes import Held, Part, Summed, decide_part, profile_part, write_part
+from matcher.run_passes import Held, Part, Summed, decide_part, profile_part, write_part, write_parts_overlapped
 from matcher.supplied import accepted_facts, attested_fingerprint, latest_lists, lists_fingerprint
 from policies.compiled import CompiledPolicy
 
@@ -297,7 +297,12 @@ def run_matching(
             earlier = list(Earlier.read(engine, run_id, as_of, policies, sorted(summed.period_keys)).split(partitions))
             done("reading earlier notices")
         clock_3 = time.perf_counter()
-        third = passes.map(write_part, [(part, k, scale, earlier[k]) for k in ks], on("writes"))
+        calls_3 = [(part, k, scale, earlier[k]) for k in ks]
+        if passes.remote or whole or engine.dialect.name != "postgresql":
+            third = passes.map(write_part, calls_3, on("writes"))
+        else:  # the next partition ranked while one is written; its stages' seconds then overlap
+            third = write_parts_overlapped(calls_3, on("writes"))
+        del calls_3
         del earlier
         laps("ranking and writing", [t for _, t in third], clock_3)
         model_version = next((version for version, _ in third if version), None)  # a part may have no decision

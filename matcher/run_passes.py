@@ -6,7 +6,8 @@ A run (``matcher.run``) takes three passes over the partitions, with a global st
    then, globally, the persons are shared out (a person may be insured by enterprises of two partitions);
 2. ``decide_part``: the partition's decisions, amounts as due, and its demand on each budget;
    then, globally, each budget's scale over the whole demand;
-3. ``write_part``: amounts scaled, notices ranked, decisions, ledger and notices written.
+3. ``write_part``: amounts scaled, notices ranked, decisions, ledger and notices written (in the run's own
+   process on PostgreSQL, the next partition is ranked while one is written: ``write_parts_overlapped``).
 
 Each pass function takes plain, picklable arguments and opens what it needs itself, so the same functions run
 in the run's own process (``matcher.engines.Local``) or on a Ray cluster's workers (``matcher.engines.Ray``).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,7 +38,7 @@ from matcher.ledger import DecisionStatus, grant_decided
 from matcher.ledger.persons import count_persons
 from matcher.notices import build_notices
 from matcher.persons import hired_for, person_families
-from matcher.ranking.serve import Earlier, PushPlan, rank_decisions
+from matcher.ranking.serve import Earlier, PushPlan, Ranked, rank_decisions
 from policies.compiled import CompiledPolicy
 
 __all__ = [
@@ -44,11 +46,15 @@ __all__ = [
     "Held",
     "Part",
     "PartDecided",
+    "PartRanked",
     "Profiled",
     "Summed",
     "decide_part",
     "profile_part",
+    "rank_part",
     "write_part",
+    "write_parts_overlapped",
+    "write_ranked",
 ]
 
 DECISION_COLUMNS = (
@@ -244,14 +250,27 @@ def write_part(
     """Pass 3: partition ``k``'s amounts scaled to the budgets, its notices ranked, and its decisions, ledger
     entries and notices written (each write skips rows already there: a rerun after a kill resumes). Returns the
     ranker's model version. ``earlier``: what earlier runs left for its enterprises (default: read here)."""
-    lap, engine, held, run_id = _Laps(part, k), part.engine(), part.held, part.run_id
-    stamp = part.now()
-    lap("ranking")  # orders and times the notices; never changes a decision
+    return write_ranked(part, k, rank_part(part, k, scale, earlier))
+
+
+@dataclass
+class PartRanked:
+    """Pass 3's first half for one partition: its decisions ranked, and the seconds it took."""
+
+    ranked: Ranked
+    timings: dict[str, float]
+
+
+def rank_part(part: Part, k: int, scale: dict[str, float], earlier: Earlier | None = None) -> PartRanked:
+    """Partition ``k``'s amounts scaled to the budgets and its notices ranked (ordered and timed; never a
+    decision changed); its ranking features are stored as the run's part ``k``."""
+    lap = _Laps(part, k)
+    lap("ranking")
     ranked = rank_decisions(
-        engine,
-        run_id,
-        rescale(held.take("decisions", k), scale),
-        held.take("profiles", k),
+        part.engine(),
+        part.run_id,
+        rescale(part.held.take("decisions", k), scale),
+        part.held.take("profiles", k),
         part.policies,
         part.as_of,
         part.push,
@@ -259,6 +278,16 @@ def write_part(
         part=k,  # its features are stored as the run's part k
         earlier=earlier,
     )
+    lap(None)
+    return PartRanked(ranked, lap.timings)
+
+
+def write_ranked(part: Part, k: int, ranking: PartRanked) -> tuple[str | None, dict[str, float]]:
+    """Partition ``k``'s decisions, ledger entries and notices written, once ranked (``rank_part``)."""
+    lap, engine, held, run_id = _Laps(part, k), part.engine(), part.held, part.run_id
+    lap.timings = dict(ranking.timings)
+    ranked = ranking.ranked
+    stamp = part.now()
 
     lap("writing decisions")
     insert_missing(
@@ -296,6 +325,27 @@ def write_part(
     insert_missing(engine, notices, notice_rows, chunk_rows=part.chunk_rows)
     lap(None)
     return ranked.model_version, lap.timings
+
+
+def write_parts_overlapped(
+    calls: Sequence[tuple[Part, int, dict[str, float], Earlier | None]], done: Callable[[int], None]
+) -> list[tuple[str | None, dict[str, float]]]:
+    """Pass 3 in the run's own process with the next partition ranked while this one is written: what
+    ``Local.map(write_part, calls, done)`` returns, sooner. A large run's writes wait on the database server's
+    disk (its WAL), and the ranking — CPU in this process — fills that wait. Two partitions' frames are in
+    memory at once (the one written, the one ranked). Only with a server that takes writes from several
+    connections at once (PostgreSQL): on SQLite the ranking's own write (its features) would queue behind the
+    partition being written."""
+    out: list[tuple[str | None, dict[str, float]]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="rank-ahead") as pool:
+        ahead = pool.submit(rank_part, *calls[0]) if calls else None
+        for i, (part, k, _, _) in enumerate(calls):
+            assert ahead is not None
+            ranking = ahead.result()  # its error, raised here, ends the pass (as Local.map would)
+            ahead = pool.submit(rank_part, *calls[i + 1]) if i + 1 < len(calls) else None
+            out.append(write_ranked(part, k, ranking))
+            done(len(out))
+    return out
 
 
 class Summed:

@@ -117,7 +117,7 @@ def test_run_when_the_registry_changes_is_a_new_run(engine, registry, tmp_path):
     assert second.counts["granted"] == 0  # everything due this period was granted by the first run
 
 
-def _run_in_process(database_url: str, registry: Path) -> subprocess.Popen:
+def _run_in_process(database_url: str, registry: Path, partitions: int = 1) -> subprocess.Popen:
     # Small chunks, so that a kill can land between any two of the run's commits; and a pause after each chunk, so
     # that the test sees the count it waits for before the run is over however busy the machine is (the writes
     # got fast enough for the last chunks and the run's end to slip between two looks).
@@ -128,16 +128,25 @@ def _run_in_process(database_url: str, registry: Path) -> subprocess.Popen:
         "e = make_engine(sys.argv[1]); upgrade(e); write = bulk._WRITERS[e.dialect.name];"
         "bulk._WRITERS[e.dialect.name] = lambda *a: (write(*a), time.sleep(0.03))[0];"
         "run_matching(e, Path(sys.argv[2]), date(2025, 6, 30), load_catalogue().in_force(date(2025, 6, 30)),"
-        " chunk_rows=300)"
+        " chunk_rows=300, partitions=int(sys.argv[3]))"
     )
-    return subprocess.Popen([sys.executable, "-c", code, database_url, str(registry)], cwd=ROOT)
+    return subprocess.Popen([sys.executable, "-c", code, database_url, str(registry), str(partitions)], cwd=ROOT)
 
 
 @pytest.mark.parametrize(
-    ("table", "share"), [(decisions, 0.0), (decisions, 0.5), (benefits, 0.0), (notices, 0.0), (notices, 0.6)]
+    ("table", "share", "partitions"),
+    [
+        (decisions, 0.0, 1),
+        (decisions, 0.5, 1),
+        (benefits, 0.0, 1),
+        (notices, 0.0, 1),
+        (notices, 0.6, 1),
+        # In partitions (on PostgreSQL the next one is ranked, its features stored, while one is written).
+        (decisions, 0.5, 3),
+    ],
 )
 def test_run_when_killed_at_any_point_and_rerun_ends_as_an_uninterrupted_run(
-    database_url, registry, tmp_path, table, share
+    database_url, registry, tmp_path, table, share, partitions
 ):
     reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
     upgrade(reference)
@@ -146,7 +155,7 @@ def test_run_when_killed_at_any_point_and_rerun_ends_as_an_uninterrupted_run(
 
     engine = make_engine(database_url)
     upgrade(engine)
-    process = _run_in_process(database_url, registry)
+    process = _run_in_process(database_url, registry, partitions)
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:
         if count(engine, table) >= threshold:
@@ -158,7 +167,7 @@ def test_run_when_killed_at_any_point_and_rerun_ends_as_an_uninterrupted_run(
         assert connection.execute(select(runs.c.status)).scalar_one() == "running", "the kill came too late"
     assert count(engine, notices) < count(reference, notices)  # something really was left undone
 
-    resumed = run_matching(engine, registry, AS_OF, load_catalogue().in_force(AS_OF))
+    resumed = run_matching(engine, registry, AS_OF, load_catalogue().in_force(AS_OF), partitions=partitions)
     assert resumed.outcome == "completed" and resumed.counts == expected.counts
     assert state(engine) == state(reference)
     engine.dispose()

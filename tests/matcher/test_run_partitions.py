@@ -194,3 +194,40 @@ def test_run_in_partitions_keeps_its_files_in_the_spill_folder_and_removes_them(
     held = {name.split("/", 1)[1] for names in seen for name in names}
     assert "registry" in held and "profiles-0.parquet" in held  # the split registry, the frames between passes
     assert not list(spill.iterdir())
+
+
+def test_pass_3_on_one_machine_ranks_the_next_partition_while_one_is_written(monkeypatch):
+    # write_parts_overlapped: the same results, in partition order, as one partition after another would give;
+    # partition k + 1's ranking starts while partition k is being written (one after another, the write below
+    # would wait for it in vain); an error in a ranking ends the pass before that partition is written.
+    import threading
+
+    from matcher import run_passes
+
+    started = [threading.Event() for _ in range(3)]
+    written: list[int] = []
+
+    def rank_part(part, k, scale, earlier):
+        started[k].set()
+        if part == "failing" and k == 2:
+            raise RuntimeError("ranking failed")
+        return run_passes.PartRanked(ranked=None, timings={"ranking": float(k)})
+
+    def write_ranked(part, k, ranking):
+        if k + 1 < 3:
+            assert started[k + 1].wait(10), f"partition {k + 1} was not ranked while partition {k} was written"
+        written.append(k)
+        return f"model {k}", ranking.timings
+
+    monkeypatch.setattr(run_passes, "rank_part", rank_part)
+    monkeypatch.setattr(run_passes, "write_ranked", write_ranked)
+    finished: list[int] = []
+    out = run_passes.write_parts_overlapped([("p", k, {}, None) for k in range(3)], finished.append)
+    assert out == [(f"model {k}", {"ranking": float(k)}) for k in range(3)]
+    assert written == [0, 1, 2] and finished == [1, 2, 3]
+    for event in started:
+        event.clear()
+    written.clear()
+    with pytest.raises(RuntimeError, match="ranking failed"):
+        run_passes.write_parts_overlapped([("failing", k, {}, None) for k in range(3)], finished.append)
+    assert written == [0, 1]
