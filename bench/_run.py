@@ -1,6 +1,6 @@
 """One matching run in its own process, so its peak memory is its own.
 
-    python bench/_run.py REGISTRY DATABASE_URL AS_OF [PARTITIONS] [ENGINE]
+    python bench/_run.py REGISTRY DATABASE_URL AS_OF [PARTITIONS] [ENGINE] [one-after-another]
 
 Prints one JSON line: per-stage seconds, per-stage CPU seconds of this process (the database server's are not
 counted: a figure less sensitive to a busy machine than the wall clock), the peak RSS reached by the end of each
@@ -59,7 +59,15 @@ def _wal_bytes(engine: Engine) -> int | None:
         return int(connection.execute(text("SELECT wal_bytes FROM pg_stat_wal")).scalar_one())
 
 
-def main(registry: str, url: str, as_of: str, partitions: str = "1", engine_name: str = "local") -> None:
+def main(
+    registry: str, url: str, as_of: str, partitions: str = "1", engine_name: str = "local", pass_3: str = ""
+) -> None:
+    if pass_3 == "one-after-another":  # the old pass 3, for a side-by-side figure: no partition ranked ahead
+        import matcher.run
+        from matcher.engines import Local
+        from matcher.run_passes import write_part
+
+        matcher.run.write_parts_overlapped = lambda calls, done: Local().map(write_part, calls, done)
     day = date.fromisoformat(as_of)
     engine = make_engine(url)
     upgrade(engine)
@@ -107,4 +115,4 @@ def main(registry: str, url: str, as_of: str, partitions: str = "1", engine_name
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])
