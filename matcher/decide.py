@@ -331,11 +331,13 @@ class _Laps:
 
 
 def _sums(frame: pl.DataFrame, column: str, index: dict[str, int] | None = None) -> dict[str, int]:
-    """Per policy id, the sum of ``column``; by ``_policy`` (its place in ``index``) when given."""
+    """Per policy id, the sum of ``column``; by ``_policy`` (its place in ``index``) when given, over the rows
+    that are ``_payable`` (summed where they are: a filter first would copy the millions of decisions)."""
     if index is None:
         return {str(k): int(v or 0) for k, v in frame.group_by("policy_id").agg(pl.col(column).sum()).iter_rows()}
-    ids = list(index)
-    return {ids[k]: int(v or 0) for k, v in frame.group_by("_policy").agg(pl.col(column).sum()).iter_rows()}
+    ids, payable = list(index), pl.col("_payable")
+    sums = frame.group_by("_policy").agg(pl.col(column).filter(payable).sum(), _any=payable.any())
+    return {ids[k]: int(v or 0) for k, v, there in sums.iter_rows() if there}
 
 
 def budget_scales(policies: Sequence[CompiledPolicy], demand: Demand) -> tuple[dict[str, dict], dict[str, float]]:
@@ -422,27 +424,6 @@ def _per_policy(values: Sequence, dtype: pl.DataType) -> pl.Expr:
     return pl.lit(pl.Series(values, dtype=dtype)).gather("_policy")
 
 
-def _granted(cand: pl.DataFrame, prior: pl.DataFrame, ids: list[str]) -> pl.Series:
-    """Whether other runs granted each candidate (its uscc and policy are in ``prior``). A policy's candidates are
-    in USCC order: the few granted are found by bisection, not by hashing millions of USCCs."""
-    spans, uscc = _spans(cand), cand["uscc"]
-    index = {policy_id: i for i, policy_id in enumerate(ids)}
-    found = [pl.Series([], dtype=pl.UInt32)]
-    for (policy_id,), rows in prior.select("uscc", "policy_id").group_by("policy_id"):
-        if (span := spans.get(index.get(policy_id, -1))) is None:
-            continue
-        start, length = span
-        rows_of, wanted = uscc.slice(start, length), rows["uscc"].drop_nulls()
-        low, high = rows_of.search_sorted(wanted, side="left"), rows_of.search_sorted(wanted, side="right")
-        found.append(
-            pl.select(pl.int_ranges(pl.lit(low), pl.lit(high)).explode().drop_nulls() + start)
-            .to_series()
-            .cast(pl.UInt32)
-        )
-    at = pl.concat(found)
-    return pl.repeat(False, cand.height, dtype=pl.Boolean, eager=True).scatter(at, True)
-
-
 def _front(
     profiles: pl.DataFrame,
     policies: Sequence[CompiledPolicy],
@@ -470,11 +451,12 @@ def _front(
     prior = pl.concat([given.join(key_frame, on=["policy_id", "period_key"], how="semi"), held])
     counts: dict[str, int] = {}
 
-    cand, found = candidates(profiles, policies, as_of, margin, evidence=evidence)
-    cand = cand.with_columns(
-        period_key=_per_policy([keys.get(i) for i in sorted(by_id)], pl.String),
-        _cand=pl.int_range(pl.len(), dtype=pl.UInt32),  # the candidate's row: its evidence's
-    )
+    # Other runs' benefits are split off in the query that finds the candidates: not due again.
+    granted = prior.select("uscc", "policy_id")
+    cand, already, found = candidates(profiles, policies, as_of, margin, granted=granted, evidence=evidence)
+    period_keys = _per_policy([keys.get(i) for i in sorted(by_id)], pl.String)
+    cand = cand.with_columns(period_key=period_keys)
+    already = already.with_columns(period_key=period_keys)
     lap("candidates")
     if per_certificate:
         ids = sorted(by_id)
@@ -493,20 +475,18 @@ def _front(
             )
 
         cand = _within(cand, {ids.index(i) for i in per_certificate}, keyed)
+        already = keyed(already)  # a few rows: no policy's left out
     lap("certificates")
-    granted = _granted(cand, prior, sorted(by_id))
-    standing = _standing(prior, cand.filter(granted), _top_up_groups(policies), frozenset(person_families(policies)))
+    standing = _standing(prior, already, _top_up_groups(policies), frozenset(person_families(policies)))
     lap("standing")
-    errors = cand.filter(pl.col("amount_error"))
+    errors = pl.concat([c.filter("amount_error").select("policy_id", "uscc", "amount_yuan") for c in (cand, already)])
     amount_errors = _amount_errors(errors)
     counts["amount_error"] = errors.height
+    counts["already_granted"] = already.height - already["amount_error"].sum()
     if errors.height:
-        cand, granted = cand.filter(~pl.col("amount_error")), granted.filter(~cand["amount_error"])
-    cand = cand.drop("amount_error", "amount_yuan")
-    due = cand.filter(~granted) if prior.height else cand
-    counts["already_granted"] = cand.height - due.height
+        cand = cand.filter(~pl.col("amount_error"))
     # Eligible with an unknown amount cannot be paid: the missing fact is asked for instead.
-    due = due.with_columns(
+    due = cand.drop("amount_error", "amount_yuan").with_columns(
         eligible=pl.when(pl.col("eligible") & pl.col("amount_full_fen").is_null())
         .then(None)
         .otherwise(pl.col("eligible"))
@@ -722,7 +702,7 @@ def decide(
 
     lap("top-ups")
     demand = Demand(
-        _sums(decided.select("_policy", "amount_full_fen", "_payable").filter("_payable"), "amount_full_fen", index),
+        _sums(decided, "amount_full_fen", index),
         _sums(prior, "amount_fen"),
         _sums(given, "amount_fen"),
     )

@@ -65,11 +65,15 @@ def candidates(
     as_of: date,
     margin: float,
     *,
+    granted: pl.DataFrame | None = None,
     evidence: bool = True,
-) -> tuple[pl.DataFrame, Future[pl.DataFrame] | None]:
-    """One row per (enterprise, policy) that is eligible, unknown or nearly eligible; and, when ``evidence``, the
-    ``matcher.evidence.evidence_columns`` of the same rows, computed in the background (encoding the facts is
-    the costliest step of ``decide``: the caller's next steps run meanwhile).
+) -> tuple[pl.DataFrame, pl.DataFrame, Future[pl.DataFrame] | None]:
+    """One row per (enterprise, policy) that is eligible, unknown or nearly eligible, less those other runs
+    ``granted`` (uscc, policy_id); those, apart, with the same columns; and, when ``evidence``, the
+    ``matcher.evidence.evidence_columns`` of the rows not granted, computed in the background (encoding the facts
+    is the costliest step of ``decide``: the caller's next steps run meanwhile), policy by policy in profile
+    order; ``_cand`` is each candidate's row there. Splitting the granted off in the query that keeps the
+    candidates spares a pass that would copy every candidate.
 
     ``_row`` is the enterprise's row in ``profiles``: rare evidence is gathered by it, not joined. Rows come
     policy by policy (by id), by USCC within a policy: the order decisions are written in, which keeps inserts
@@ -97,11 +101,11 @@ def candidates(
     by_uscc = _by_uscc(wide["uscc"])
     # The USCCs in their order, read once at random: each policy's candidates, by USCC, then read them in order.
     usccs = wide["uscc"].gather(by_uscc)
-    wide = wide.drop("uscc").with_columns(_order=_ranks(by_uscc))
+    wide = wide.drop("uscc").with_columns(_order=_ranks(by_uscc), **_granted_rows(usccs, by_uscc, granted))
     # The facts read, beside (not copied into) the computed columns.
     read = sorted(set().union(*(p.facts for p in ordered)) - set(wide.columns))
     with_facts = pl.concat([wide, profiles.select(read)], how="horizontal") if evidence else wide
-    parts, evidence_parts = [], []
+    parts, granted_parts, evidence_parts = [], [], []
     modes = {mode: code for code, mode in enumerate(DELIVERY_MODES)}
     for i, p in enumerate(ordered):
         amount, eligible, near = (pl.col(f"{p.id}:{c}") for c in ("amount", "eligible", "near"))
@@ -111,41 +115,57 @@ def candidates(
         error = (amount.is_not_null() & insane).fill_null(False) | (
             eligible.fill_null(False) & amount.is_null() & pl.col(f"{p.id}:amount_known")
         )
+        candidate = [
+            pl.lit(usccs).gather(pl.col("_order") - 1).alias("uscc"),
+            "_row",
+            pl.lit(i, pl.UInt16).alias("_policy"),
+            pl.lit(p.id).alias("policy_id"),
+            eligible.alias("eligible"),
+            near.alias("near"),
+            pl.when(error).then(None).otherwise(amount * 100).round(0).cast(pl.Int64).alias("amount_full_fen"),
+            amount.alias("amount_yuan"),
+            error.alias("amount_error"),
+            (
+                pl.col(f"{p.id}:mode").replace_strict(modes, return_dtype=pl.UInt8)
+                if len(p.delivery_rules) > 1
+                else pl.lit(modes[p.policy.delivery_default], pl.UInt8)
+            ).alias("_mode"),
+            (pl.col(f"{p.id}:unit") if p.policy.benefit.persons else pl.lit(None, pl.Float64)).alias("unit"),
+        ]
         kept = eligible.is_null() | eligible | near.fill_null(False)
-        parts.append(
-            wide.lazy()
-            .filter(kept)
-            .sort("_order")
-            .select(
-                pl.lit(usccs).gather(pl.col("_order") - 1).alias("uscc"),
-                "_row",
-                pl.lit(i, pl.UInt16).alias("_policy"),
-                pl.lit(p.id).alias("policy_id"),
-                eligible.alias("eligible"),
-                near.alias("near"),
-                pl.when(error).then(None).otherwise(amount * 100).round(0).cast(pl.Int64).alias("amount_full_fen"),
-                amount.alias("amount_yuan"),
-                error.alias("amount_error"),
-                (
-                    pl.col(f"{p.id}:mode").replace_strict(modes, return_dtype=pl.UInt8)
-                    if len(p.delivery_rules) > 1
-                    else pl.lit(modes[p.policy.delivery_default], pl.UInt8)
-                ).alias("_mode"),
-                (pl.col(f"{p.id}:unit") if p.policy.benefit.persons else pl.lit(None, pl.Float64)).alias("unit"),
-            )
-        )
-        # The same rows, their evidence encoded in profile order (the facts are read in order) then put in theirs.
-        evidence_parts.append(
-            with_facts.lazy()
-            .filter(kept)
-            .with_columns(evidence_columns(p, i))
-            .sort("_order")
-            .select("facts", "_unknown")
-        )
-    if not evidence:
-        return pl.concat(parts).collect(), None
-    found = _in_background(lambda: pl.concat(evidence_parts).collect().rechunk())  # gathered from by row
-    return pl.concat(parts).collect(), found
+        if f"{p.id}:granted" in wide.columns:
+            given = kept & pl.col(f"{p.id}:granted")
+            granted_parts.append(wide.lazy().filter(given).sort("_order").select(candidate))
+            kept = kept & ~pl.col(f"{p.id}:granted")
+        # _at: the candidate's place (from 1) among its policy's in profile order, where its evidence is.
+        at = kept.cast(pl.UInt32).cum_sum()
+        parts.append(wide.lazy().with_columns(_at=at).filter(kept).sort("_order").select(*candidate, "_at"))
+        # The same rows' evidence, encoded and left in profile order: putting the text in USCC order would copy
+        # every byte of it (the candidates' order is a gather of 16-byte views by _cand instead).
+        evidence_parts.append(with_facts.lazy().filter(kept).select(evidence_columns(p, i)))
+    found = _in_background(lambda: pl.concat(evidence_parts).collect().rechunk()) if evidence else None
+    # The granted are few: collected beside the candidates, from the same reads.
+    due, given = pl.collect_all([pl.concat(parts), pl.concat(granted_parts or [parts[0].head(0)])])
+    # _cand: the candidate's row of the evidence, whose policies come in the same order with as many rows each.
+    starts = due["_policy"].search_sorted(pl.Series(range(len(ordered)), dtype=pl.UInt16), side="left")
+    due = due.with_columns(_cand=pl.lit(starts).gather("_policy") + pl.col("_at") - 1).drop("_at")
+    return due, given, found
+
+
+def _granted_rows(usccs: pl.Series, by_uscc: pl.Series, granted: pl.DataFrame | None) -> dict[str, pl.Series]:
+    """Per policy other runs granted: ``{id}:granted``, whether each profile's row is of an enterprise granted it.
+    ``usccs`` are the profiles' USCCs in order (``by_uscc`` the rows they are at): the few granted USCCs are found
+    by bisection, not by hashing a million USCCs."""
+    if granted is None or granted.height == 0:
+        return {}
+    out = {}
+    for (policy_id,), rows in granted.group_by("policy_id", maintain_order=True):
+        wanted = rows["uscc"].drop_nulls()
+        low, high = usccs.search_sorted(wanted, side="left"), usccs.search_sorted(wanted, side="right")
+        at = pl.select(pl.int_ranges(pl.lit(low), pl.lit(high)).explode().drop_nulls()).to_series()
+        none = pl.repeat(False, usccs.len(), dtype=pl.Boolean, eager=True)  # scattered into in place
+        out[f"{policy_id}:granted"] = none.scatter(by_uscc.gather(at), True)
+    return out
 
 
 def _in_background(work: Callable[[], pl.DataFrame]) -> Future[pl.DataFrame]:

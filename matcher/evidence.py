@@ -4,11 +4,11 @@ For each decision: the facts its policy read (JSON), the facts to ask for (when 
 conditions missed with their gap, in Chinese and English (when it is a near miss).
 
 Encoding the facts is the costliest step of ``decide``, so it is done for the candidates (``evidence_columns``,
-in ``matcher.decide_candidates``), in the background while the later stages run: each policy's rows are read in
-profile order (text read at random is many times slower to gather), then put in the candidates' order, and each
-decision takes its candidate's row. The facts to ask for travel as a key (the policy, and which of its facts are
-unknown): the few distinct keys are written out once each, here. The thresholds missed are written only for the
-near misses, the rare status, from their facts gathered here.
+in ``matcher.decide_candidates``), in the background while the later stages run: each policy's rows are read,
+encoded and left in profile order (facts read at random are many times slower to gather, and sorted text is
+copied byte by byte), and each decision takes its candidate's row by ``_cand``. The facts to ask for travel as a
+key (the policy, and which of its facts are unknown): the few distinct keys are written out once each, here. The
+thresholds missed are written only for the near misses, the rare status, from their facts gathered here.
 """
 
 from __future__ import annotations

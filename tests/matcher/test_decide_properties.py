@@ -102,6 +102,19 @@ def test_decide_when_evidence_is_gathered_in_bulk_says_what_the_tracer_says(popu
             assert d["failing"] is None and d["failing_zh"] is None
 
 
+def test_decide_when_other_runs_granted_some_benefits_keeps_each_other_decisions_facts(population):
+    profiles, persons = population
+    first = decide(profiles, POLICIES, AS_OF, persons=persons).decisions
+    payable = first.filter(pl.col("status").is_in([str(s) for s in ELIGIBLE_DECISIONS]))
+    prior = payable.gather_every(3).select("uscc", "policy_id", "period_key", "amount_fen")
+    later = decide(profiles, POLICIES, AS_OF, prior=prior, persons=persons)
+    assert later.counts["already_granted"] == prior.height
+    # The granted are split off before the evidence is matched to each decision: every other decision keeps its own.
+    both = later.decisions.join(first, on=["uscc", "policy_id"], suffix="_first")
+    assert both.height == later.decisions.height
+    assert_series_equal(both["facts"], both["facts_first"], check_names=False)
+
+
 usccs = st.one_of(
     st.text("0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=18, max_size=18),
     st.text("0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=18, max_size=18).map(lambda u: "91" + u[2:]),
