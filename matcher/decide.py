@@ -433,7 +433,10 @@ def _front(
     lap: _Laps,
     *,
     evidence: bool = True,
+    background: list[Future[pl.DataFrame]] | None = None,
 ) -> _Front:
+    """``background`` receives the evidence's future as soon as its work starts (``decide`` waits for it when a
+    later step raises)."""
     by_id = {p.id: p for p in policies}
     keys = {p.id: period_key(p.policy.benefit.period, as_of) for p in policies if not p.policy.benefit.certificate}
     key_frame = pl.DataFrame({"policy_id": list(keys), "period_key": list(keys.values())}, schema=_PRIOR_KEYS)
@@ -454,6 +457,8 @@ def _front(
     # Other runs' benefits are split off in the query that finds the candidates: not due again.
     granted = prior.select("uscc", "policy_id")
     cand, already, found = candidates(profiles, policies, as_of, margin, granted=granted, evidence=evidence)
+    if found is not None and background is not None:
+        background.append(found)
     period_keys = _per_policy([keys.get(i) for i in sorted(by_id)], pl.String)
     cand = cand.with_columns(period_key=period_keys)
     already = already.with_columns(period_key=period_keys)
@@ -506,6 +511,42 @@ def decide(
     shared: pl.DataFrame | None = None,
     timings: dict[str, float] | None = None,
 ) -> Decided:
+    """Decisions for ``profiles`` as of ``as_of`` (``_decide``). The evidence is encoded in the background while
+    the later stages run: when one of them raises, the call still returns only once that work is over, so it
+    never outlives the call (holding memory, or a core, while the caller retries or moves on)."""
+    background: list[Future[pl.DataFrame]] = []
+    try:
+        return _decide(
+            profiles,
+            policies,
+            as_of,
+            prior=prior,
+            near_miss_margin=near_miss_margin,
+            persons=persons,
+            counted=counted,
+            shared=shared,
+            timings=timings,
+            background=background,
+        )
+    except BaseException:
+        for future in background:
+            future.exception()  # waits; its own error, if any, is not the one to report
+        raise
+
+
+def _decide(
+    profiles: pl.DataFrame,
+    policies: Sequence[CompiledPolicy],
+    as_of: date,
+    *,
+    prior: pl.DataFrame | None,
+    near_miss_margin: float,
+    persons: pl.DataFrame | None,
+    counted: pl.DataFrame | None,
+    shared: pl.DataFrame | None,
+    timings: dict[str, float] | None,
+    background: list[Future[pl.DataFrame]],
+) -> Decided:
     """Decisions for ``profiles`` as of ``as_of``.
 
     ``prior`` holds benefits other runs granted (uscc, policy_id, period_key, amount_fen):
@@ -524,7 +565,7 @@ def decide(
     by_id = {p.id: p for p in policies}
     index = {p: i for i, p in enumerate(sorted(by_id))}  # _policy: the policy's place in the order of ids
     groups = _top_up_groups(policies)
-    front = _front(profiles, policies, as_of, prior, near_miss_margin, lap)
+    front = _front(profiles, policies, as_of, prior, near_miss_margin, lap, background=background)
     prior, given, due, counts = front.prior, front.given, front.due, front.counts
     standing, amount_errors = front.standing, front.amount_errors
     is_eligible = pl.col("eligible").fill_null(False)

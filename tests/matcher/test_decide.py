@@ -160,3 +160,37 @@ def test_decide_when_candidates_are_dropped_each_decision_keeps_the_evidence_of_
         assert f'"ui_paid_months":{json.dumps(months[row["uscc"]])}' in row["facts"]
         assert row["unknown_facts"] == ("ui_paid_months" if row["uscc"] == "E3" else None)
         assert (row["failing"] is not None) == (row["uscc"] == "E4")
+
+
+def test_decide_when_a_later_stage_raises_returns_only_after_its_background_evidence_work(tmp_path, monkeypatch):
+    # The facts' JSON is encoded in a thread while the later stages run; an error after it started must not
+    # leave that work running past the call (memory and a core taken from whatever the caller does next).
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import matcher.decide as module
+
+    started: list = []
+    real = module.candidates
+
+    def slow_candidates(*args, **kwargs):  # the background work, made to last half a second
+        cand, already, future = real(*args, **kwargs)
+        wrapped = ThreadPoolExecutor(1).submit(lambda: (time.sleep(0.5), future.result())[1])
+        started.append(wrapped)
+        return cand, already, wrapped
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a later stage failed")
+
+    monkeypatch.setattr(module, "candidates", slow_candidates)
+    monkeypatch.setattr(module, "_standing", broken)
+    policies = catalogue(tmp_path, {"id": "a"})
+    began = time.perf_counter()
+    try:
+        decide(profiles({"uscc": "E1", "ui_paid_months": 24}), policies, AS_OF)
+    except RuntimeError as error:
+        assert "a later stage failed" in str(error)
+    else:
+        raise AssertionError("decide did not raise")
+    assert started and started[0].done(), "decide returned while its background work still ran"
+    assert time.perf_counter() - began >= 0.4
