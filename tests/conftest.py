@@ -15,8 +15,8 @@ import os
 import sqlite3
 import sys
 import uuid
-from collections.abc import Callable, Hashable
-from contextlib import closing
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,22 @@ def pytest_collection_modifyitems(config, items):
 
 def _admin(url: str):
     return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def postgresql_database(url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A database of its own on the server at ``url`` (a copy of ``template`` when given), dropped after: its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = _admin(url)
+    copy = f" TEMPLATE {template} STRATEGY WAL_LOG" if template else ""
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}{copy}"))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -178,17 +194,11 @@ def database_url(request, tmp_path):
             _sqlite_copy(_template(request), path)
         yield f"sqlite:///{path}"
         return
-    admin = _admin(url)
-    if migrated:
-        name = f"huiqi_test_{uuid.uuid4().hex[:12]}"  # each test its own database: tests never see each other's rows
-        template = _template(request)
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY WAL_LOG"))
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        admin.dispose()
+    if migrated:  # each test its own database: tests never see each other's rows
+        with postgresql_database(url, "huiqi_test", _template(request)) as own:
+            yield own
         return
+    admin = _admin(url)
     schema = f"t_{uuid.uuid4().hex[:12]}"  # each test its own schema: tests never see each other's rows
     with admin.connect() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))

@@ -8,7 +8,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import func, select
 
 from api.service import create_app
 from api.service.tokens import issue_token
@@ -27,6 +26,7 @@ from matcher.db import make_engine, upgrade
 from matcher.db.models import notices
 from matcher.run import run_matching
 from policies.load import load_catalogue
+from tests.conftest import postgresql_database
 
 AS_OF = date(2025, 6, 30)
 
@@ -108,14 +108,8 @@ def site_database(tmp_path_factory):
     if not server:
         yield f"sqlite:///{tmp_path_factory.mktemp('web-db') / 'huiqi.db'}"
         return
-    name = f"huiqi_web_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with postgresql_database(server, "huiqi_web") as own:
+        yield own
 
 
 @pytest.fixture(scope="package")
