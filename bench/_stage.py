@@ -44,11 +44,15 @@ def main(stage: str, registry: str, n: int, as_of: str) -> None:
         import tempfile
 
         from features.profiles import build_profiles
+        from features.registries.partitions import Partitioning
+        from features.registries.read import scan_registry
         from features.registries.split import check_part, split_registry
+        from features.registries.validate import ENTERPRISES
 
         n_parts = int(stage.removeprefix("parts"))
         with tempfile.TemporaryDirectory(prefix="huiqi-split-") as folder:
-            split = split_registry(Path(registry), n_parts, Path(folder))
+            cut = Partitioning.of_frame(scan_registry(Path(registry))[ENTERPRISES].frame, n_parts)
+            split = split_registry(Path(registry), cut, Path(folder))
             figures["split_seconds"] = time.perf_counter() - started
             rows = 0
             for k in range(n_parts):

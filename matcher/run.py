@@ -26,10 +26,10 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, insert, or_, select, text, update
 
-from features.registries.partitions import MAX_PARTITIONS, partition_of
+from features.registries.partitions import MAX_PARTITIONS, Partitioning
 from features.registries.read import fingerprint, scan_registry
 from features.registries.split import RegistrySplit, split_registry
-from features.registries.validate import RegistryCheck, check_registry
+from features.registries.validate import ENTERPRISES, RegistryCheck, check_registry
 from matcher.db.bulk import CHUNK_ROWS
 from matcher.db.models import benefit_journal, benefits, decisions, notices, rank_feature_parts, runs
 from matcher.decide import budget_scales
@@ -108,12 +108,13 @@ def run_matching(
 ) -> RunSummary:
     """``push``: how the ranker orders and times the notices (matcher/ranking); ``None``: all at once, unranked.
 
-    ``partitions``: the population is decided, ranked and written in this many parts (by a stable hash of the
-    USCC), one after another, so that a part's profiles and decisions are what the run holds in memory; the
-    run's rows are the same whatever the number (the two global steps — sharing out the persons, scaling to
-    the budgets — are taken over all parts between the passes). The parts wait on disk between passes, in a
-    temporary folder under ``spill`` (default: the system's). ``passes``: where the passes run
-    (``matcher.engines``: in this process by default, or on a Ray cluster)."""
+    ``partitions``: the population is decided, ranked and written in this many parts (ranges of the USCC holding
+    as many of the registry's enterprises each: ``features.registries.partitions``), one after another, so that
+    a part's profiles and decisions are what the run holds in memory; the run's rows are the same whatever the
+    number (the two global steps — sharing out the persons, scaling to the budgets — are taken over all parts
+    between the passes). The parts wait on disk between passes, in a temporary folder under ``spill`` (default:
+    the system's). ``passes``: where the passes run (``matcher.engines``: in this process by default, or on a
+    Ray cluster)."""
     passes = passes or Local()
     check_as_of(as_of)
     if not 1 <= partitions <= MAX_PARTITIONS:
@@ -194,7 +195,9 @@ def run_matching(
     families = person_families(policies)
     per_certificate = {p.id for p in policies if p.policy.benefit.certificate}
     keys = {period_key(p.policy.benefit.period, as_of) for p in policies if p.id not in per_certificate}
-    prior = _prior(engine, run_id, keys, per_certificate).with_columns(_part=partition_of(partitions))
+    # Ranges of the USCC, cut where the registry's enterprises fall in equal numbers (the same files cut the same).
+    cut = Partitioning() if scans is None else Partitioning.of_frame(scans[ENTERPRISES].frame, partitions)
+    prior = _prior(engine, run_id, keys, per_certificate).with_columns(_part=cut.of())
     persons = counted = None
     if families:  # each person once: those other runs counted; whole, the persons behind the counts now
         counted = counted_persons(engine, run_id, (family for family, _ in families.values()))
@@ -248,7 +251,7 @@ def run_matching(
         if source is None:  # in partitions: each partition's rows in files of their own, checked by its pass 1
             assert folder is not None
             stage("splitting the registry")
-            source = split_registry(Path(str(registry)), partitions, Path(folder.name) / "registry", digest=digest)
+            source = split_registry(Path(str(registry)), cut, Path(folder.name) / "registry", digest=digest)
             done("splitting the registry")
 
         # Pass 1: profiles; with per-person benefits, who is eligible for one (persons are shared out over all).
@@ -263,7 +266,7 @@ def run_matching(
         if share:
             persons = pl.concat([p.persons for p in first if p.persons is not None])
             shared = assign_persons(pl.concat([p.pairs for p in first]), persons, counted, families)
-            shared = shared.with_columns(_part=partition_of(partitions))
+            shared = shared.with_columns(_part=cut.of())
             persons = None
         del first
 
@@ -294,7 +297,7 @@ def run_matching(
         earlier: list[Earlier | None] = [None] * partitions  # a run taken whole: ranking reads them itself
         if not whole and push is not None:  # read once, not once per partition
             stage("reading earlier notices")
-            earlier = list(Earlier.read(engine, run_id, as_of, policies, sorted(summed.period_keys)).split(partitions))
+            earlier = list(Earlier.read(engine, run_id, as_of, policies, sorted(summed.period_keys)).split(cut))
             done("reading earlier notices")
         clock_3 = time.perf_counter()
         calls_3 = [(part, k, scale, earlier[k]) for k in ks]

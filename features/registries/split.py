@@ -1,8 +1,8 @@
 """A registry cut once into partitions of enterprises, so that a run checks and profiles one partition at a time.
 
 Checking a registry whole holds every table in memory (about 2 GiB a million enterprises): a run of ten million
-would not fit. ``split_registry`` instead streams each table once into one Arrow IPC file per partition (the
-stable USCC hash of ``features.registries.partitions``), row numbers and all, and ``check_part`` checks one
+would not fit. ``split_registry`` instead streams each table once into one Arrow IPC file per partition (a range
+of USCCs: ``features.registries.partitions``), row numbers and all, and ``check_part`` checks one
 partition's files as ``check_registry`` checks a whole registry. Every check is local to an enterprise's rows —
 the business register, its duplicates, the reference from a table's row to its enterprise — except the
 duplicate checks of the two tables whose key does not hold the USCC (``patents.patent_no``,
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from features.registries.partitions import partition_of
+from features.registries.partitions import Partitioning
 from features.registries.quarantine import ROW
 from features.registries.read import TableScan, fingerprint, scan_registry
 from features.registries.validate import (
@@ -56,7 +56,7 @@ class RegistrySplit:
 
 def split_registry(
     directory: Path,
-    partitions: int,
+    partitioning: Partitioning,
     folder: Path,
     *,
     digest: str | None = None,
@@ -75,19 +75,19 @@ def split_registry(
         digest = fingerprint(scan.path for scan in scans.values())
     across: dict[str, pl.DataFrame] = {}
     for name, scan in scans.items():
-        say(f"splitting {scan.path.name} into {partitions} partitions")
+        say(f"splitting {scan.path.name} into {partitioning.n} partitions")
         # The scan's frame already numbers the rows and holds each value as delivered beside its parsed one:
         # what a partition's check reads is what the whole check reads, filtered.
         # Arrow IPC, lz4: written in about half the time Parquet takes (measured at a million enterprises), a
         # third of the uncompressed size on disk; the files live only as long as the run.
-        scan.frame.with_columns(partition_of(partitions).alias(_PART)).sink_ipc(
+        scan.frame.with_columns(partitioning.of().alias(_PART)).sink_ipc(
             pl.PartitionBy(folder / name, key=_PART, include_key=False), compression="lz4", mkdir=True
         )
         if "uscc" not in scan.table.key:
             verdicts = _across(scan)
             if verdicts is not None:
                 across[name] = verdicts
-    return RegistrySplit(directory, digest, partitions, Path(folder), checked_on or today_in_china(), across)
+    return RegistrySplit(directory, digest, partitioning.n, Path(folder), checked_on or today_in_china(), across)
 
 
 def _across(scan: TableScan) -> pl.DataFrame | None:

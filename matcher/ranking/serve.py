@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine, select
 
-from features.registries.partitions import partition_of
+from features.registries.partitions import Partitioning
 from matcher.db.models import notices
 from matcher.ranking.features import (
     CODES,
@@ -120,13 +120,13 @@ class Earlier:
     ) -> Earlier:
         return cls(history(engine, as_of, run_id, policies), _already_notified(engine, run_id, period_keys))
 
-    def split(self, n: int) -> list[Earlier]:
-        """Per partition of ``n`` (``features.registries.partitions``), its enterprises' rows."""
+    def split(self, cut: Partitioning) -> list[Earlier]:
+        """Per partition of the run (``features.registries.partitions``), its enterprises' rows."""
 
         def parts(frame: pl.DataFrame) -> list[pl.DataFrame]:
-            marked = frame.with_columns(_part=partition_of(n)).partition_by("_part", as_dict=True)
+            marked = frame.with_columns(_part=cut.of()).partition_by("_part", as_dict=True)
             by_part = {int(k[0]): part.drop("_part") for k, part in marked.items()}
-            return [by_part.get(k, frame.clear()) for k in range(n)]
+            return [by_part.get(k, frame.clear()) for k in range(cut.n)]
 
         return [Earlier(past, notified) for past, notified in zip(parts(self.past), parts(self.notified), strict=True)]
 

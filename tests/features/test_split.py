@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from features.registries.partitions import partition_of
+from features.registries.partitions import Partitioning
 from features.registries.split import check_part, split_registry
 from features.registries.validate import check_registry
 from features.synthetic.generate import generate
@@ -20,10 +20,10 @@ N = 3
 def registry(tmp_path_factory):
     """A generated registry with repeats a partition cannot see alone: one patent number delivered for two
     enterprises of different partitions (conflicting versions: both set aside) and an exact copy of a business
-    row; and a social insurance row whose code is no code at all (it belongs to the first partition)."""
+    row; and a social insurance row whose code is no code at all (it belongs to the partition its text sorts in)."""
     out = tmp_path_factory.mktemp("registry")
     generate(out, enterprises=1_500, seed=21)
-    patents = pl.read_parquet(out / "patents.parquet").with_columns(_p=partition_of(N))
+    patents = pl.read_parquet(out / "patents.parquet").with_columns(_p=_cut(out).of())
     a = patents.filter(pl.col("_p") == 1).row(0, named=True)
     b_index = patents.with_row_index().filter(pl.col("_p") == 2)["index"][0]
     patents = patents.drop("_p").with_columns(
@@ -39,6 +39,11 @@ def registry(tmp_path_factory):
     return out, a["patent_no"]
 
 
+def _cut(directory) -> Partitioning:
+    """The run's partitions of this registry: ranges of the USCC cut at equal steps through its enterprises."""
+    return Partitioning.of_frame(pl.scan_parquet(directory / "business.parquet"), N)
+
+
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(frame.columns, nulls_last=True)
 
@@ -46,7 +51,7 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
 def test_check_when_taken_per_partition_together_equals_the_whole_check(registry, tmp_path):
     directory, shared_patent = registry
     whole = check_registry(directory, checked_on=DAY)
-    split = split_registry(directory, N, tmp_path / "split", checked_on=DAY)
+    split = split_registry(directory, _cut(directory), tmp_path / "split", checked_on=DAY)
     parts = [check_part(split, k) for k in range(N)]
 
     assert split.fingerprint == whole.fingerprint
@@ -60,11 +65,12 @@ def test_check_when_taken_per_partition_together_equals_the_whole_check(registry
     assert patents.filter((pl.col("rule") == "duplicate") & pl.col("value").str.contains(shared_patent)).height == 2
     assert all(shared_patent not in p.clean("patents")["patent_no"] for p in parts)
     assert pl.concat([p.tables["business"].quarantine for p in parts]).filter(pl.col("rule") == "duplicate").height
-    unknown = parts[0].tables["si_monthly"].quarantine.filter(pl.col("source.uscc") == "not a code")
+    last = parts[_cut(directory).of_uscc("not a code")]
+    unknown = last.tables["si_monthly"].quarantine.filter(pl.col("source.uscc") == "not a code")
     assert unknown.height >= 1
 
 
 def test_check_part_when_the_partition_is_out_of_range_says_which_exist(registry, tmp_path):
-    split = split_registry(registry[0], N, tmp_path / "split", checked_on=DAY)
+    split = split_registry(registry[0], _cut(registry[0]), tmp_path / "split", checked_on=DAY)
     with pytest.raises(ValueError, match="expected 0 to 2, got 3"):
         check_part(split, 3)

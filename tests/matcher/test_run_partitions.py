@@ -17,7 +17,7 @@ from sqlalchemy import Integer, delete, func, select
 
 from features.profiles import build_profiles
 from features.profiles.social_insurance import hired_persons
-from features.registries.partitions import partition_of
+from features.registries.partitions import Partitioning
 from features.registries.validate import check_registry
 from features.synthetic import generate
 from matcher.db.models import metadata, rank_feature_parts
@@ -53,7 +53,8 @@ def checked(tmp_path_factory):
     day, catalogue = DATES[0], policies(DATES[0], None)
     profiles = build_profiles({t: first.clean(t) for t in first.tables}, day).collect()
     eligible = person_pairs(profiles, catalogue, day).filter(pl.col("policy_id") == HIRING)
-    eligible = eligible.with_columns(part=partition_of(3)).sort("uscc")
+    cut = Partitioning.of_frame(pl.scan_parquet(out / "business.parquet"), 3)  # the run's partitions of it
+    eligible = eligible.with_columns(part=cut.of()).sort("uscc")
     a, b = (eligible.filter(pl.col("part") == k)["uscc"][0] for k in (0, 1))
     fact = person_families(catalogue)[HIRING][1]
     counted = hired_persons(first.clean("si_hires").lazy(), day, [fact]).collect().filter(pl.col("uscc") == a)
@@ -62,7 +63,7 @@ def checked(tmp_path_factory):
     pl.concat([hires, again.with_columns(uscc=pl.lit(b))]).write_parquet(out / "si_hires.parquet")
     # Rows set aside: one patent number delivered for enterprises of two partitions (both rows go, whichever
     # partition checks them), and a hire of an enterprise nobody registered.
-    patents = pl.read_parquet(out / "patents.parquet").with_columns(part=partition_of(3)).sort("part")
+    patents = pl.read_parquet(out / "patents.parquet").with_columns(part=cut.of()).sort("part")
     number = patents.filter(pl.col("part") == 0)["patent_no"][0]
     patents = patents.with_columns(
         patent_no=pl.when(pl.int_range(pl.len()) == pl.len() - 1).then(pl.lit(number)).otherwise("patent_no")
