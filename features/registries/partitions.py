@@ -86,10 +86,16 @@ class Partitioning:
         name = code.meta.output_name(raise_if_undetermined=False) or "uscc"  # named as its input, as a column is
         if not self.bounds:
             return (code.is_null() & pl.lit(False)).cast(pl.UInt32).alias(name)  # 0 for each row
-        # A row whose code is missing still belongs to exactly one partition (the first), where the registry
-        # check quarantines it: no row falls between partitions.
-        found = pl.lit(pl.Series(self.bounds, dtype=pl.String)).search_sorted(code.cast(pl.String), side="right")
-        return found.fill_null(0).cast(pl.UInt32).alias(name)
+        bounds = pl.Series(self.bounds, dtype=pl.String)
+
+        def place(codes: pl.Series) -> pl.Series:
+            return bounds.search_sorted(codes.cast(pl.String), side="right").cast(pl.UInt32)
+
+        # Batch by batch (elementwise): the bounds as a literal column would make polars' streaming engine collect
+        # a whole table first (si_monthly at ten million enterprises: 16 GiB). A row whose code is missing still
+        # belongs to exactly one partition (the first), where the registry check quarantines it.
+        found = code.map_batches(place, return_dtype=pl.UInt32, is_elementwise=True)
+        return pl.when(code.is_null()).then(pl.lit(0, dtype=pl.UInt32)).otherwise(found).alias(name)
 
     def of_uscc(self, uscc: str | None) -> int:
         """``of`` for one code, in plain Python: the reference the expression is tested against."""
