@@ -33,7 +33,8 @@ store beside it (ranker: "no ranker"): what the reasons cost.
 CPU is the service's processes' CPU time (user + system, from /proc) over the
 load divided by the requests: the database server's share is not in it.
 --workdir keeps the prepared data between calls of the same size, PostgreSQL's
-in schema bench_service_<size>[_champion] (drop it when done).
+in schema bench_service_<size>[_champion] (drop it when done); when the kept
+database is gone or no longer knows the kept tokens, it is prepared again.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from _databases import DEFAULT_PG, postgresql_schema  # bench/ is on the path: t
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 AS_OF = "2025-06-30"
 HERE = Path(__file__).resolve().parent
@@ -71,6 +72,43 @@ def _kept_schema(url: str, schema: str) -> str:
         connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
     admin.dispose()
     return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def _still_prepared(root: Path, url: str) -> bool:
+    """Whether ``root`` and the database at ``url`` still hold a preparation the service would accept: the targets,
+    and their tokens known to the database. A SQLite file deleted, or a kept schema dropped, since the last call
+    leaves the targets' tokens to a database that answers every request 401: measuring that would be meaningless."""
+    from api.service.tokens import lookup_token
+
+    targets, monitor = root / "targets.json", root / "monitor.token"
+    if not targets.exists() or not monitor.exists():
+        return False
+    if url.startswith("sqlite") and not (root / "huiqi.db").exists():  # connecting would create an empty one
+        return False
+    engine = create_engine(url)
+    try:
+        tokens = [json.loads(targets.read_text(encoding="utf-8"))[0]["token"], monitor.read_text(encoding="utf-8")]
+        return all(lookup_token(engine, token) is not None for token in tokens)
+    except (SQLAlchemyError, ValueError, LookupError):  # no tables (an empty schema), no targets
+        return False
+    finally:
+        engine.dispose()
+
+
+def _start_afresh(root: Path, url: str) -> None:
+    """Empty ``root`` (data directory, SQLite file, model store) and, on PostgreSQL, the schema ``url`` searches:
+    a preparation starts from nothing, not over the remains of one that failed or went stale."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    if not url.startswith("sqlite"):
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+            if not schema.startswith("bench_"):  # never another schema than the bench's own
+                raise SystemExit(f"refusing to empty schema {schema}: expected one of the bench's (bench_…)")
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        engine.dispose()
 
 
 def _free_port() -> int:
@@ -292,7 +330,10 @@ def _check_reasons(console: Console, base: str, targets_file: Path, champion: bo
 
 def _measure(console: Console, args, loads: list[str], database: str, root: Path, url: str) -> list[dict]:
     targets_file = root / "targets.json"
-    if not targets_file.exists() or not (root / "monitor.token").exists():
+    if not _still_prepared(root, url):
+        if targets_file.exists():
+            console.print(f"{database}: the kept data's tokens no longer authenticate (database gone?): rebuilding")
+        _start_afresh(root, url)
         what = "generate, simulate feedback, train a champion, tokens" if args.champion else "generate, run, tokens"
         console.print(f"{database}: preparing {args.enterprises:,} enterprises ({what}) …")
         targets_file.write_text(json.dumps(_prepare(root, args.enterprises, url, args.champion)), encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from features.profiles.catalogue import fact as catalogue_fact
@@ -52,20 +53,26 @@ class FactUse:
     def source(self, lang: Lang, as_of: date) -> str:
         if self.lineage is not None:
             return f"来源：{self.lineage.zh}" if lang == "zh" else f"source: {self.lineage.en}"
-        if not self.registries:  # a declared fact nobody has attested yet
-            who = [_ATTESTERS[a][lang] for a in self.attested_by]
-            return (
-                f"来源：无共享数据，须由{'或'.join(who)}提供"
-                if lang == "zh"
-                else f"source: no registry holds it; {' or '.join(who)} must attest it"
-            )
-        names = [getattr(REGISTRIES[r], lang) for r in self.registries]
-        period = self.period.replace("as_of", str(as_of))  # "as of as_of" would name a variable, not a date
+        return _source(self.registries, self.attested_by, self.period, lang, as_of)
+
+
+# The same few words for every enterprise (per fact and as-of date), asked twice per fact in each explanation.
+@lru_cache(maxsize=4096)
+def _source(registries: tuple[str, ...], attested_by: tuple[str, ...], period: str, lang: Lang, as_of: date) -> str:
+    if not registries:  # a declared fact nobody has attested yet
+        who = [_ATTESTERS[a][lang] for a in attested_by]
         return (
-            f"来源：{'、'.join(names)}，截至{as_of}"
+            f"来源：无共享数据，须由{'或'.join(who)}提供"
             if lang == "zh"
-            else f"source: {', '.join(names)}, as of {as_of} ({period})"
+            else f"source: no registry holds it; {' or '.join(who)} must attest it"
         )
+    names = [getattr(REGISTRIES[r], lang) for r in registries]
+    period = period.replace("as_of", str(as_of))  # "as of as_of" would name a variable, not a date
+    return (
+        f"来源：{'、'.join(names)}，截至{as_of}"
+        if lang == "zh"
+        else f"source: {', '.join(names)}, as of {as_of} ({period})"
+    )
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def _fact(use: FactUse, as_of: date) -> dict[str, Any]:
 def _missing(name: str) -> dict[str, Any]:
     """A fact to supply: its label and, for a declared fact, who attests it and what evidence is asked."""
     f = catalogue_fact(name)
-    row: dict[str, Any] = {"name": name, "label": {"zh": f.zh, "en": f.en}}
+    row: dict[str, Any] = {"name": name, "label": {"zh": f.zh, "en": f.en}, "attested_by": None, "evidence": None}
     if f.declared:
         row["attested_by"] = list(f.attested_by)
         row["evidence"] = {"zh": f.evidence[0], "en": f.evidence[1]} if f.evidence else None
@@ -103,6 +103,9 @@ def _conditions(node: ConditionTrace, as_of: date, depth: int = 0) -> list[dict[
         "sentence": {"zh": node.sentence("zh", as_of), "en": node.sentence("en", as_of)},
         "expression": node.text,
         "facts": [_fact(u, as_of) for u in node.facts],
+        "operator": None,
+        "threshold": None,
+        "gap": None,
     }
     if node.comparison is not None:
         value = node.facts[0].value if node.facts else None
@@ -128,12 +131,17 @@ def explain(
     """The decision's explanation; ``decision`` (a row with uscc, policy_id, run_id) for its ranking reasons,
     unless they are given already (``ranked``: what ``ranking_reasons`` returned); ``attested``: the
     enterprise's accepted attestations when its run started (``supplied_facts.lineage``), named as the source of
-    the values they gave."""
+    the values they gave. In Explanation's shape, every field in its order and its numbers floats (the policy
+    language evaluates numbers as floats), so that a route may write it as JSON without validating it."""
     if ranked is None:
         ranked = ranking_reasons(decision, ranker)
     if policy is None:
         return {
             "available": False,
+            "eligible": None,
+            "in_region": None,
+            "amount_yuan": None,
+            "lines": None,
             "note": {
                 "zh": "该政策版本已不在目录中，无法展开逐条说明",
                 "en": "this policy version is no longer in the catalogue; no condition-by-condition explanation",
@@ -141,6 +149,7 @@ def explain(
             "conditions": [],
             "missing_facts": [],
             "failing": [],
+            "delivery": None,
             **ranked,
         }
     facts = evidence(facts_json)
@@ -166,6 +175,7 @@ def explain(
         "amount_yuan": traced.amount,
         # PolicyTrace.lines, from the sentences already rendered: the same walk (pre-order, indented by depth).
         "lines": {lang: ["  " * c["depth"] + c["sentence"][lang] for c in conditions] for lang in ("zh", "en")},
+        "note": None,
         "conditions": conditions,
         "missing_facts": missing,
         "failing": failing,

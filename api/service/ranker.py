@@ -206,5 +206,5 @@ class Ranker:
             explanation = explain_pair(self.engine, model, uscc, policy_id, top=top, run_id=run_id, rows=rows)
         except UnrankedPair:
             return None, NOT_RANKED
-        keys = ("feature", "value", "contribution", "zh", "en")
+        keys = ("zh", "en", "feature", "value", "contribution")  # RankingReason's order: routes write it as is
         return [{k: item[k] for k in keys} for item in explanation.items], None

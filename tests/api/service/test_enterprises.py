@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import func, select, update
 
 from api.service.explain import evidence
+from api.service.schemas.enterprises import DecisionDetail
 from matcher.db.keys import same_benefit
 from matcher.db.models import audit_log, benefit_journal, benefits, decisions, notices, responses
 from policies.trace import trace
@@ -52,6 +53,29 @@ def test_decision_when_explained_shows_each_condition_with_registry_and_date(cli
         repository.get(body["policy_id"], body["policy_version"]), evidence(facts) | {"uscc": tokens.uscc}, AS_OF
     )
     assert explanation["lines"] == {"zh": traced.lines("zh"), "en": traced.lines("en")}
+
+
+def test_decision_when_explained_is_written_byte_for_byte_as_the_schema_writes_it(client, engine, tokens):
+    # The route writes its JSON without validating (that cost more than the rest): what a client reads must still
+    # be DecisionDetail's JSON — no stored field beyond it, every default, its order, its floats — for a decision
+    # of each status and policy, and one whose policy version left the catalogue.
+    def explained(uscc: str, decision_id: int) -> dict:
+        response = client.get(f"/enterprises/{uscc}/decisions/{decision_id}", headers=tokens.headers("officer"))
+        assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+        assert response.content == DecisionDetail.model_validate_json(response.content).model_dump_json().encode()
+        return response.json()["explanation"]
+
+    with engine.connect() as connection:
+        first = select(func.min(decisions.c.id)).group_by(decisions.c.status, decisions.c.policy_id)
+        picked = connection.execute(select(decisions.c.uscc, decisions.c.id).where(decisions.c.id.in_(first))).all()
+        gone = connection.execute(select(decisions.c.uscc, decisions.c.id).order_by(decisions.c.id)).first()
+    assert len(picked) >= 10
+    for uscc, decision_id in picked:
+        explained(uscc, decision_id)
+    with engine.begin() as connection:
+        connection.execute(update(decisions).where(decisions.c.id == gone.id).values(policy_version=99))
+    unavailable = explained(gone.uscc, gone.id)
+    assert unavailable["available"] is False and unavailable["note"]["en"].startswith("this policy version")
 
 
 def test_near_miss_when_explained_says_what_is_missing(client, engine, tokens):

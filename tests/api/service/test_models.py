@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 
 from api.service import create_app
 from api.service.routes import enterprises
+from api.service.schemas.enterprises import DecisionDetail
 from api.service.tokens import issue_token
 from api.settings import Settings
 from matcher.db.models import audit_log, decisions, notices, runs, training_jobs
@@ -214,7 +215,10 @@ def test_explanation_with_a_champion_gives_its_top_reasons_in_zh_and_en(ranked, 
         assert reason["en"].endswith("moves it up") == (reason["contribution"] > 0)
 
     path = _decision_path(engine, notice)
-    assert client.get(path, headers=headers).json()["explanation"]["ranking_reasons"] == reasons
+    decision = client.get(path, headers=headers)
+    assert decision.json()["explanation"]["ranking_reasons"] == reasons
+    # Written without validating, reasons and all: still the schema's JSON.
+    assert decision.content == DecisionDetail.model_validate_json(decision.content).model_dump_json().encode()
 
     # A decision written without ranking features (e.g. before the ranker existed) says so instead.
     pair = pl.DataFrame({"uscc": [notice.uscc], "policy_id": [notice.policy_id]})
