@@ -84,8 +84,6 @@ class Partitioning:
         """The partition (0 … n-1) of each USCC in ``uscc`` (default ``pl.col("uscc")``), as UInt32."""
         code = pl.col("uscc") if uscc is None else uscc
         name = code.meta.output_name(raise_if_undetermined=False) or "uscc"  # named as its input, as a column is
-        if not self.bounds:
-            return (code.is_null() & pl.lit(False)).cast(pl.UInt32).alias(name)  # 0 for each row
         bounds = pl.Series(self.bounds, dtype=pl.String)
 
         def place(codes: pl.Series) -> pl.Series:
