@@ -6,9 +6,13 @@ own, and a rerun writes the same rows again, of which only the missing land.
 Millions of rows go through each database's fastest path, not the ORM:
 PostgreSQL gets a chunk by ``COPY`` straight into the table, or, when some of
 its rows exist already, by ``COPY`` into a temporary table and one
-``INSERT … SELECT … ON CONFLICT DO NOTHING``; SQLite gets plain tuples through
-the driver's ``executemany`` (SQLAlchemy's per-row parameter handling costs
-more than SQLite's own insert).
+``INSERT … SELECT … ON CONFLICT DO NOTHING``. SQLite gets a large chunk as a
+database image: ADBC's SQLite driver writes the Arrow columns into a file of
+its own (no Python object per value), the run's connection loads its bytes as
+an attached in-memory schema (``deserialize``) and inserts from there with one
+``INSERT … SELECT``; a few rows go as plain tuples through ``executemany``.
+Turning millions of values into Python tuples and binding them one by one cost
+as much as SQLite's own inserts (bench/writes.py).
 
 The server's work per row (parsing, checks, three or four index entries) is
 what a large write costs on PostgreSQL, not the client's: ``insert_missing``
@@ -32,7 +36,9 @@ killed earlier attempt may have written (``matcher.ledger.grants``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
@@ -40,7 +46,7 @@ import polars as pl
 from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, Engine, Table, UniqueConstraint
 
-__all__ = ["CHUNK_ROWS", "each_at_once", "insert_missing", "key_order", "write_missing"]
+__all__ = ["CHUNK_ROWS", "ahead", "each_at_once", "insert_missing", "key_order", "write_missing"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,7 +57,14 @@ CHUNK_ROWS = 100_000
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.6f"
 
 
-def _sqlite_rows(rows: pl.DataFrame) -> list[tuple]:
+# From this many rows a chunk reaches SQLite as a database image; fewer go as tuples (the image's file costs more).
+IMAGE_ROWS = 1_000
+_IMAGE_SCHEMA = "huiqi_bulk"  # the attached in-memory schema a chunk's image is loaded into, one per connection
+
+
+def _sqlite_values(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` as SQLite stores them: datetimes and dates as SQLAlchemy writes them (so they read back as such),
+    booleans and unsigned integers as integers, categories as text."""
     casts = []
     for name, dtype in rows.schema.items():
         if isinstance(dtype, pl.Datetime):
@@ -61,7 +74,35 @@ def _sqlite_rows(rows: pl.DataFrame) -> list[tuple]:
             casts.append(naive.dt.strftime(_SQLITE_DATETIME))
         elif dtype == pl.Date:
             casts.append(pl.col(name).dt.strftime("%Y-%m-%d"))
-    return (rows.with_columns(casts) if casts else rows).rows()
+        elif dtype == pl.Boolean or dtype.is_unsigned_integer():
+            casts.append(pl.col(name).cast(pl.Int64))
+        elif isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.Null:
+            casts.append(pl.col(name).cast(pl.String))
+    return rows.with_columns(casts) if casts else rows
+
+
+def _sqlite_rows(rows: pl.DataFrame) -> list[tuple]:
+    return _sqlite_values(rows).rows()
+
+
+def _image(rows: pl.DataFrame) -> bytes:
+    """The bytes of a SQLite database holding ``rows`` as table ``rows``, written from Arrow by ADBC's SQLite driver.
+    That driver carries its own copy of SQLite: it opens only this file, which the run's connections never open
+    (two copies of SQLite holding one file in one process could release each other's locks)."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    handle, path = tempfile.mkstemp(prefix="huiqi-bulk-", suffix=".db")
+    os.close(handle)  # SQLite takes an empty file for a new database
+    try:
+        with adbc.connect(path) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA journal_mode=OFF")  # a scratch file: read once, then removed
+                cursor.adbc_ingest("rows", _sqlite_values(rows).to_arrow(), mode="create")
+            connection.commit()
+        with open(path, "rb") as file:
+            return file.read()
+    finally:
+        os.unlink(path)
 
 
 def key_order(table: Table, rows: pl.DataFrame) -> pl.DataFrame:
@@ -78,13 +119,25 @@ def key_order(table: Table, rows: pl.DataFrame) -> pl.DataFrame:
     return rows
 
 
-def _write_sqlite(connection: Connection, table: Table, rows: pl.DataFrame) -> bool:
+def _write_sqlite(connection: Connection, table: Table, rows: pl.DataFrame, image: bytes | None = None) -> bool:
+    """``image``: ``rows``' database image when made already (``insert_missing`` makes the next while this writes)."""
     columns = ", ".join(f'"{c}"' for c in rows.columns)
-    marks = ", ".join("?" for _ in rows.columns)
-    sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING'
     driver = connection.connection.driver_connection
     before = driver.total_changes
-    driver.executemany(sql, _sqlite_rows(rows))
+    if image is not None or rows.height >= IMAGE_ROWS:
+        image = image if image is not None else _image(rows)
+        if not any(name == _IMAGE_SCHEMA for _, name, _ in driver.execute("PRAGMA database_list")):
+            driver.execute(f"ATTACH DATABASE ':memory:' AS {_IMAGE_SCHEMA}")  # kept: the next chunk replaces it
+        driver.deserialize(image, name=_IMAGE_SCHEMA)
+        # WHERE true: without it SQLite would read ON CONFLICT as part of the SELECT's join.
+        driver.execute(
+            f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {_IMAGE_SCHEMA}."rows" WHERE true'
+            " ON CONFLICT DO NOTHING"
+        )
+    else:
+        marks = ", ".join("?" for _ in rows.columns)
+        sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING'
+        driver.executemany(sql, _sqlite_rows(rows))
     return driver.total_changes - before == rows.height
 
 
@@ -117,6 +170,17 @@ def _write_postgresql(connection: Connection, table: Table, rows: pl.DataFrame) 
 _WRITERS = {"sqlite": _write_sqlite, "postgresql": _write_postgresql}
 # Chunks written at once: PostgreSQL's backends each take a core (the machine has two); SQLite has one writer.
 WRITERS_AT_ONCE = {"sqlite": 1, "postgresql": 2}
+
+
+def ahead(work: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[T, R]]:
+    """(item, ``work(item)``) for each of ``items`` in order, the next item's work done in a thread while the caller
+    uses this one's: for work that leaves Python's lock (polars, Arrow, a driver's C code)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead") as pool:
+        coming = pool.submit(work, items[0]) if items else None
+        for i, item in enumerate(items):
+            done = coming.result()
+            coming = pool.submit(work, items[i + 1]) if i + 1 < len(items) else None
+            yield item, done
 
 
 def each_at_once(
@@ -177,10 +241,11 @@ def insert_missing(
 
     rows, fresh = key_order(table, rows), True
 
-    def one(start: int) -> int:
+    def one(start: int, image: bytes | None = None) -> int:
         chunk = rows.slice(start, chunk_rows)
         with engine.begin() as connection:
-            new = _WRITERS[engine.dialect.name](connection, table, chunk)  # looked up here: tests replace a writer
+            write = _WRITERS[engine.dialect.name]  # looked up here: tests replace a writer
+            new = write(connection, table, chunk) if image is None else write(connection, table, chunk, image)
         return chunk.height if new else -chunk.height
 
     def committed(height: int) -> None:
@@ -189,5 +254,14 @@ def insert_missing(
         if on_chunk:
             on_chunk(abs(height))
 
-    each_at_once(engine, range(0, rows.height, chunk_rows), one, committed, f"bulk-{table.name}")
+    starts = range(0, rows.height, chunk_rows)
+    if engine.dialect.name == "sqlite":  # one writer: the next chunk's image is made while this one is inserted
+
+        def image(start: int) -> bytes | None:
+            chunk = rows.slice(start, chunk_rows)
+            return _image(chunk) if chunk.height >= IMAGE_ROWS else None
+
+        each_at_once(engine, ahead(image, starts), lambda made: one(*made), committed, f"bulk-{table.name}")
+    else:
+        each_at_once(engine, starts, one, committed, f"bulk-{table.name}")
     return fresh

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +32,7 @@ from cachetools import LRUCache
 from sqlalchemy import Engine, Select, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from matcher.db.bulk import ahead
 from matcher.db.models import rank_feature_parts as parts
 from matcher.db.models import runs
 from matcher.ranking.features import FEATURE_SET, FEATURES
@@ -179,12 +179,8 @@ def write_pieces(
 
     # Encoding the next piece while the database writes this one: both cores busy, one piece held in waiting.
     todo = [p for p in range(-(-ordered.height // piece_pairs)) if p not in there]
-    with ThreadPoolExecutor(max_workers=1) as encoder:
-        ahead = encoder.submit(stored, todo[0]) if todo else None
-        for i in range(len(todo)):
-            row = ahead.result()
-            ahead = encoder.submit(stored, todo[i + 1]) if i + 1 < len(todo) else None
-            _insert_missing(engine, row)
+    for _, row in ahead(stored, todo):
+        _insert_missing(engine, row)
     return len(todo)
 
 

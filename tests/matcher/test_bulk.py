@@ -1,10 +1,14 @@
 """Bulk writes (matcher.db.bulk): rows in the unique key's order, and whether a write was a first one."""
 
+from datetime import UTC, date, datetime
+
 import polars as pl
+import pytest
 from sqlalchemy import select
 
+from matcher.db import bulk
 from matcher.db.bulk import insert_missing
-from matcher.db.models import decisions
+from matcher.db.models import decisions, notices, supplied_facts
 
 RUN = "r" * 32
 
@@ -19,6 +23,14 @@ def _decisions(usccs: list[str], policies: list[str]) -> pl.DataFrame:
             for u in usccs
         ]
     )  # fmt: skip
+
+
+@pytest.fixture(autouse=True, params=["image", "tuples"])
+def sqlite_path(request, monkeypatch):
+    """Every test here on both of SQLite's paths: a chunk as a database image (ADBC) and as tuples (executemany).
+    PostgreSQL has one path (COPY): there both runs are the same."""
+    monkeypatch.setattr(bulk, "IMAGE_ROWS", 1 if request.param == "image" else 10**9)
+    return request.param
 
 
 def test_insert_missing_writes_rows_in_key_order_keeping_an_enterprises_own_order(engine):
@@ -55,3 +67,50 @@ def test_insert_missing_on_a_fresh_table_then_again_changes_nothing(engine):
     with engine.connect() as connection:
         assert connection.execute(select(decisions).order_by(decisions.c.id)).all() == before
     assert len(before) == 30  # every row once
+
+
+def test_every_kind_of_value_reads_back_as_written(engine):
+    """Text with quotes and Chinese, big and negative integers, floats, nulls, zoned datetimes, dates and booleans
+    read back through SQLAlchemy as the frame held them, whichever path wrote them."""
+    at = datetime(2025, 7, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    rows = pl.DataFrame(
+        {
+            "uscc": ["91440300000000001X", "91440300000000002X"],
+            "policy_id": ['it\'s "quoted"', "深圳市稳岗补贴"],
+            "policy_version": [1, 2],
+            "period_key": ["2025", "2025-07"],
+            "kind": ["granted", "near_miss"],
+            "run_id": [RUN, RUN],
+            "amount_fen": [99_999_999_999, None],  # a large amount, to the fen
+            "respond_by": [date(2025, 7, 31), None],
+            "delivery_status": ["pending", "held"],
+            "attempts": [0, 3],
+            "next_attempt_at": [at, None],
+            "created_at": [at, at],
+            "topic": ["", "12.5"],
+        }
+    )
+    insert_missing(engine, notices, rows)
+    with engine.connect() as connection:
+        got = connection.execute(select(*(notices.c[c] for c in rows.columns)).order_by(notices.c.uscc)).all()
+    expected = rows.rows()
+    assert [tuple(r) for r in got] == [
+        tuple(v.replace(tzinfo=None) if isinstance(v, datetime) and engine.dialect.name == "sqlite" else v for v in r)
+        for r in expected
+    ]
+    flags = pl.DataFrame(
+        {
+            "uscc": ["91440300000000001X", "91440300000000002X"],
+            "fact": ["high_tech", "employees"],
+            "value": ["true", "12"],
+            "source": ["officer", "department"],
+            "supplied_by": ["officer:li", "department:tax"],
+            "supplied_at": [at, at],
+            "status": ["accepted", "accepted"],
+            "overrides_registry": [True, False],
+        }
+    )
+    insert_missing(engine, supplied_facts, flags)
+    with engine.connect() as connection:
+        read = connection.execute(select(supplied_facts.c.overrides_registry).order_by(supplied_facts.c.uscc)).all()
+    assert [r[0] for r in read] == [True, False]
