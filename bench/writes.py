@@ -1,13 +1,15 @@
-"""Benchmark: a run's three writes on PostgreSQL (decisions, the benefit ledger, notices), old path beside new.
+"""Benchmark: a run's three writes (decisions, the benefit ledger, notices), old paths beside the new.
 
-    .venv/bin/python bench/writes.py [--enterprises 1000000] [--variants before after] [--chunk-rows 100000]
-                                     [--postgresql-url URL]
+    .venv/bin/python bench/writes.py [--enterprises 1000000] [--databases postgresql sqlite]
+                                     [--variants before tuples after] [--chunk-rows 100000] [--postgresql-url URL]
 
 Builds the frames a run of that size writes (the enterprises of ``bench/out/profiles-<n>.parquet`` in their
 registry order when it exists, else made-up USCCs in random order; about 2.9 decisions an enterprise, policy by
 policy as ``decide`` emits them, 42 % granted, a notice per decision), then writes them into a fresh schema
 (migrated to head) once per variant: ``before`` is ``bench/_writes_before.py`` (the code before this change),
-``after`` is ``matcher``'s. Per stage: wall seconds, the client's CPU seconds, the CPU seconds of the PostgreSQL
+``after`` is ``matcher``'s; on SQLite, ``tuples`` is ``matcher``'s with every chunk sent as tuples through
+``executemany`` (as before chunks went as database images made by ADBC). Per stage: wall seconds, the client's CPU
+seconds (all its threads) and, on PostgreSQL, the CPU seconds of the
 backends it used (``/proc``: the server must run on this machine), the WAL it wrote (the server's WAL position:
 other databases' writes on a shared server are included) and the backends' wait events sampled every 0.1 s. At
 the end, each table's index sizes. On a shared machine compare CPU seconds, not wall. Session settings for a
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -145,18 +148,24 @@ class Backends:
         self._thread.join()
 
 
-def run_variant(variant: str, url: str, decisions, granted, notices_rows, chunk_rows: int) -> None:
-    from matcher.db import models
+def _sqlite_file() -> tuple[str, object]:
+    folder = tempfile.TemporaryDirectory(prefix="huiqi-bench-writes-")
+    return f"sqlite:///{folder.name}/writes.db", folder.cleanup
+
+
+def run_variant(variant: str, database: str, url: str, decisions, granted, notices_rows, chunk_rows: int) -> None:
+    from matcher.db import bulk, models
     from matcher.db.engine import make_engine, upgrade
 
     if variant == "before":
         import _writes_before as code
     else:
         from matcher.ledger import grants as code  # imports bulk.insert_missing: the new writes
-    schema_url, drop = postgresql_schema(url)
+    bulk.IMAGE_ROWS = 10**12 if variant == "tuples" else 1_000  # tuples: every chunk through executemany
+    schema_url, drop = postgresql_schema(url) if database == "postgresql" else _sqlite_file()
     engine = make_engine(schema_url)
     try:
-        backends = Backends(engine, url)
+        backends = Backends(engine, url) if database == "postgresql" else None
         upgrade(engine)
         at = datetime.now(UTC)
         stages = {
@@ -167,6 +176,12 @@ def run_variant(variant: str, url: str, decisions, granted, notices_rows, chunk_
             "notices": lambda: code.insert_missing(engine, models.notices, notices_rows, chunk_rows=chunk_rows),
         }
         for name, write in stages.items():
+            if backends is None:  # SQLite: the client does all the work
+                client, wall = time.process_time(), time.perf_counter()
+                write()
+                wall, client = time.perf_counter() - wall, time.process_time() - client
+                print(f"{database:10} {variant:6} {name:15} wall {wall:6.1f} s  client {client:5.1f} s", flush=True)
+                continue
             counters = backends.counters()
             wal, cpu, client, wall = backends.wal(), backends.cpu(), time.process_time(), time.perf_counter()
             backends.start()
@@ -180,11 +195,17 @@ def run_variant(variant: str, url: str, decisions, granted, notices_rows, chunk_
             waits = sum(backends.waits.values()) or 1
             top = ", ".join(f"{k} {v / waits:.0%}" for k, v in backends.waits.most_common(4))
             print(
-                f"{variant:6} {name:15} wall {wall:6.1f} s  client {client:5.1f} s  backends {server:5.1f} s"
+                f"{database:10} {variant:6} {name:15} wall {wall:6.1f} s  client {client:5.1f} s"
+                f"  backends {server:5.1f} s"
                 f"  WAL {wal_mb:6.0f} MB ({fpi:,} page images, {checkpoints} checkpoints, {evicted:,} buffers written"
                 f" by backends)  waits: {top}",
                 flush=True,
             )
+        if backends is None:
+            with engine.connect() as connection:
+                counts = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES}
+            print(f"{database:10} {variant:6} rows: {counts}", flush=True)
+            return
         with engine.connect() as connection:
             sizes = connection.execute(
                 text(
@@ -195,8 +216,9 @@ def run_variant(variant: str, url: str, decisions, granted, notices_rows, chunk_
                 {"t": list(TABLES)},
             ).all()
             counts = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES}
-        print(f"{variant:6} rows: {counts}")
-        print(f"{variant:6} indexes: " + ", ".join(f"{name} {size / 2**20:.0f} MB" for name, size in sizes), flush=True)
+        print(f"{database:10} {variant:6} rows: {counts}")
+        shown = ", ".join(f"{name} {size / 2**20:.0f} MB" for name, size in sizes)
+        print(f"{database:10} {variant:6} indexes: {shown}", flush=True)
     finally:
         engine.dispose()
         drop()
@@ -205,7 +227,10 @@ def run_variant(variant: str, url: str, decisions, granted, notices_rows, chunk_
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--enterprises", type=int, default=1_000_000)
-    parser.add_argument("--variants", nargs="+", default=["before", "after"], choices=["before", "after"])
+    parser.add_argument("--databases", nargs="+", default=["postgresql", "sqlite"], choices=["postgresql", "sqlite"])
+    parser.add_argument(
+        "--variants", nargs="+", default=["before", "tuples", "after"], choices=["before", "tuples", "after"]
+    )
     parser.add_argument("--chunk-rows", type=int, default=100_000)
     parser.add_argument("--postgresql-url", default=os.environ.get("HUIQI_TEST_DATABASE_URL", DEFAULT_PG))
     args = parser.parse_args()
@@ -216,9 +241,12 @@ def main() -> None:
         f" (built in {time.perf_counter() - clock:.1f} s); load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         flush=True,
     )
-    for variant in args.variants:
-        run_variant(variant, args.postgresql_url, decisions, granted, notices_rows, args.chunk_rows)
-        print(f"load {os.getloadavg()[0]:.1f}", flush=True)
+    for database in args.databases:
+        for variant in args.variants:
+            if variant == "tuples" and database != "sqlite":
+                continue  # PostgreSQL's chunks go by COPY whatever their size
+            run_variant(variant, database, args.postgresql_url, decisions, granted, notices_rows, args.chunk_rows)
+            print(f"load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":
