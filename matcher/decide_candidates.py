@@ -13,6 +13,7 @@ from datetime import date
 
 import polars as pl
 
+from features.standards.uscc import ranks, uscc_arg_sort
 from matcher.amounts import MAX_AMOUNT_YUAN
 from matcher.evidence import evidence_columns
 from matcher.ledger.statuses import DELIVERY_BY_MODE
@@ -20,7 +21,7 @@ from matcher.periods import CERTIFICATES, certificate_key, legacy_certificate_ke
 from policies.compiled import CompiledPolicy
 from policies.language.compile import to_polars
 
-__all__ = ["DELIVERY_MODES", "amount_facts", "candidates", "certificate_keys", "uscc_order"]
+__all__ = ["DELIVERY_MODES", "amount_facts", "candidates", "certificate_keys"]
 
 # The delivery modes, numbered by ``_mode`` (their place here).
 DELIVERY_MODES = tuple(DELIVERY_BY_MODE)
@@ -28,35 +29,6 @@ DELIVERY_MODES = tuple(DELIVERY_BY_MODE)
 
 def amount_facts(policy: CompiledPolicy) -> frozenset[str]:
     return policy.amount.facts | (policy.count.facts if policy.count else frozenset())
-
-
-def uscc_order(uscc: pl.Series) -> pl.Series:
-    """The rank of each USCC in byte order (ties by position), as ``uscc.rank("ordinal")``, without sorting text.
-
-    A USCC is 18 characters of 0-9 and A-Z: read in base 36, its order as a number is its order as text (digits
-    sort before capitals in ASCII), and a 128-bit integer holds it whole. Anything else is ranked as text.
-    """
-    if uscc.null_count():  # a null has no rank
-        return uscc.rank("ordinal").cast(pl.UInt32)
-    return _ranks(_by_uscc(uscc)).alias(uscc.name)
-
-
-def _by_uscc(uscc: pl.Series) -> pl.Series:
-    """The positions of ``uscc`` in USCC order (``uscc_order``'s, stable; nulls first): the permutation that
-    sorts it."""
-    standard = uscc.null_count() == 0 and bool(uscc.str.contains("^[0-9A-Z]{18}$").all())
-    key = uscc.str.to_integer(base=36, dtype=pl.UInt128) if standard else uscc
-    return key.to_frame("key").select(pl.arg_sort_by("key", maintain_order=True)).to_series()
-
-
-def _ranks(permutation: pl.Series) -> pl.Series:
-    """The rank (from 1) of each position in the order ``permutation`` puts them in: its inverse, plus one."""
-    n = permutation.len()
-    return (
-        pl.Series("rank", [], pl.UInt32)
-        .extend_constant(0, n)
-        .scatter(permutation, pl.int_range(1, n + 1, dtype=pl.UInt32, eager=True))
-    )
 
 
 def candidates(
@@ -98,10 +70,10 @@ def candidates(
             columns.append(to_polars(p.amount.node, p.kinds, as_of).cast(pl.Float64).alias(f"{p.id}:unit"))
     # One chunk per column: gathering from a frame read in pieces (a Parquet file's row groups) costs many times more.
     wide = profiles.lazy().with_row_index("_row").select(columns).collect().rechunk()
-    by_uscc = _by_uscc(wide["uscc"])
+    by_uscc = uscc_arg_sort(wide["uscc"])
     # The USCCs in their order, read once at random: each policy's candidates, by USCC, then read them in order.
     usccs = wide["uscc"].gather(by_uscc)
-    wide = wide.drop("uscc").with_columns(_order=_ranks(by_uscc), **_granted_rows(usccs, by_uscc, granted))
+    wide = wide.drop("uscc").with_columns(_order=ranks(by_uscc), **_granted_rows(usccs, by_uscc, granted))
     # The facts read, beside (not copied into) the computed columns.
     read = sorted(set().union(*(p.facts for p in ordered)) - set(wide.columns))
     with_facts = pl.concat([wide, profiles.select(read)], how="horizontal") if evidence else wide

