@@ -20,6 +20,7 @@ import polars as pl
 
 from features.profiles.catalogue import FACTS
 from features.profiles.lists import CERTIFICATE_NO_PATTERN, CERTIFICATES
+from matcher.amounts import yuan_text
 from matcher.db.keys import TOPIC_KINDS
 from matcher.periods import CERTIFICATE_PREFIX
 from policies.compiled import CompiledPolicy
@@ -235,10 +236,6 @@ _SI_ACCOUNT = ("款项退回至单位社会保险缴费账户。", " The money g
 KINDS = ("granted", "awaiting_confirmation", "recommended", "needs_data", "near_miss")
 
 
-def _yuan(fen: pl.Expr) -> pl.Expr:
-    return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2))
-
-
 def idempotency_key() -> pl.Expr:
     """``uscc:policy:period:kind[:topic]``: what a receiver uses to recognise a repeated notice."""
     base = pl.concat_str(["uscc", "policy_id", "period_key", "kind"], separator=":")
@@ -359,7 +356,7 @@ def notice_texts(notices: pl.DataFrame, policies: Sequence[CompiledPolicy]) -> p
         def fill(template: str, lang: str) -> pl.Expr:
             values = {
                 "title": pl.col(f"t_{lang}"),
-                "amount": _yuan(pl.col("amount_fen")),
+                "amount": yuan_text(pl.col("amount_fen")),
                 "respond_by": pl.col("respond_text"),
                 "unknown": pl.col(f"unknown_{lang}"),
                 "failing": pl.col("failing_zh" if lang == "zh" else "failing"),

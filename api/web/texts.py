@@ -90,8 +90,8 @@ def yuan(fen: int | None, lang: str) -> str:
     """An amount held in fen, shown in yuan: ¥12,000 / ¥12,000.50."""
     if fen is None:
         return "—"
-    whole, cents = divmod(int(fen), 100)
-    shown = f"{whole:,}" + (f".{cents:02d}" if cents else "")
+    whole, cents = divmod(abs(int(fen)), 100)
+    shown = "-" * (fen < 0) + f"{whole:,}" + (f".{cents:02d}" if cents else "")
     return f"¥{shown}" if lang == "en" else f"{shown} 元"
 
 

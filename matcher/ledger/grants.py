@@ -24,6 +24,7 @@ import polars as pl
 from sqlalchemy import Column, Engine, MetaData, Select, String, Table, and_, exists, literal, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from matcher.amounts import yuan_text
 from matcher.db.bulk import CHUNK_ROWS, insert_missing, key_order, write_missing
 from matcher.db.models import benefit_journal, benefits
 from matcher.ledger.statuses import BenefitStatus, JournalEntry
@@ -49,7 +50,7 @@ def _decided(as_of: str) -> str:
 def _top_up_reason(as_of: str) -> pl.Expr:
     """Why a top-up's entry owes less than its award: one text for the COPY and the INSERT … SELECT paths."""
     over_fen = pl.col("over_fen")
-    yuan = pl.format("{}.{}", over_fen // 100, (over_fen % 100).cast(pl.String).str.zfill(2))
+    yuan = yuan_text(over_fen)
     return pl.format(
         "top-up (补差) decided by the published rules as of {}: the award less the {} yuan already granted"
         " under '{}' (same exclusive group)",

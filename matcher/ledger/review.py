@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 from sqlalchemy import Engine, select
 
+from matcher.amounts import yuan_text
 from matcher.db.bulk import CHUNK_ROWS, insert_missing, write_missing
 from matcher.db.models import ledger_proposals, notices
 from matcher.ledger.bulk import set_amounts
@@ -36,10 +37,6 @@ from policies.compiled import CompiledPolicy
 __all__ = ["UNPAID", "review_ledger"]
 
 UNPAID = (BenefitStatus.GRANTED, BenefitStatus.PAYABLE, BenefitStatus.HELD, BenefitStatus.PAYMENT_FAILED)
-
-
-def _yuan(fen: pl.Expr) -> pl.Expr:  # exact: from the integer fen, never through a float
-    return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2))
 
 
 def change_notices(moved: pl.DataFrame, kind: str, topic: str, now: datetime) -> pl.DataFrame:
@@ -92,8 +89,8 @@ def review_ledger(
         reason=pl.format(
             "the registry data as of {} give {} yuan (was {})",
             pl.lit(str(as_of)),
-            _yuan(pl.col("amount_now_fen")),
-            _yuan(pl.col("amount_fen")),
+            yuan_text(pl.col("amount_now_fen")),
+            yuan_text(pl.col("amount_fen")),
         ),
     )
     adjusted = 0
@@ -118,11 +115,13 @@ def review_ledger(
                 amount_fen=pl.lit(None, dtype=pl.Int64),
                 reason=pl.format(
                     "paid {} yuan, but the registry data as of {} no longer meet the policy's conditions",
-                    _yuan(pl.col("paid_fen")),
+                    yuan_text(pl.col("paid_fen")),
                     pl.lit(str(as_of)),
                 ),
                 reason_zh=pl.format(
-                    "已拨付 {} 元，但按 {} 的共享数据已不符合政策条件", _yuan(pl.col("paid_fen")), pl.lit(str(as_of))
+                    "已拨付 {} 元，但按 {} 的共享数据已不符合政策条件",
+                    yuan_text(pl.col("paid_fen")),
+                    pl.lit(str(as_of)),
                 ),
             ),
             rows.filter(unpaid & not_eligible).with_columns(
@@ -141,15 +140,15 @@ def review_ledger(
                 amount_fen=pl.col("increase"),
                 reason=pl.format(
                     "paid {} yuan; the registry data as of {} give {} yuan",
-                    _yuan(pl.col("paid_fen")),
+                    yuan_text(pl.col("paid_fen")),
                     pl.lit(str(as_of)),
-                    _yuan(pl.col("amount_now_fen")),
+                    yuan_text(pl.col("amount_now_fen")),
                 ),
                 reason_zh=pl.format(
                     "已拨付 {} 元；按 {} 的共享数据应为 {} 元",
-                    _yuan(pl.col("paid_fen")),
+                    yuan_text(pl.col("paid_fen")),
                     pl.lit(str(as_of)),
-                    _yuan(pl.col("amount_now_fen")),
+                    yuan_text(pl.col("amount_now_fen")),
                 ),
             )
             .drop("increase"),

@@ -2,12 +2,16 @@
 
 from datetime import UTC, datetime
 
+import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from api.web.texts import yuan
 from features.synthetic import generate
-from matcher.amounts import MAX_AMOUNT_FEN
+from matcher.amounts import MAX_AMOUNT_FEN, yuan_text
 from matcher.db.models import benefits, decisions, notices, runs
 from matcher.decide import decide
 from matcher.run import run_matching
@@ -99,3 +103,11 @@ def test_database_when_an_amount_is_negative_or_absurd_refuses_it(engine, table,
     with engine.begin() as connection:  # the edge values themselves are fine
         connection.execute(insert(table).values(**_ROWS[table.name](MAX_AMOUNT_FEN)))
         assert connection.execute(select(table.c.amount_fen)).scalars().all() == [MAX_AMOUNT_FEN]
+
+
+@given(st.lists(st.one_of(st.integers(-MAX_AMOUNT_FEN, MAX_AMOUNT_FEN), st.integers(-(10**16), 10**16)), max_size=50))
+def test_yuan_text_writes_each_amount_as_the_pages_show_it(fen):
+    """A notice's text, a proposal's reason and a journal entry's say an amount as the enterprise's and the officer's
+    pages do (12,000 元 / 7,995.01 元): one number in one form wherever a person reads it."""
+    written = pl.select(yuan_text(pl.Series(fen, dtype=pl.Int64))).to_series().to_list()
+    assert [f"{w} 元" for w in written] == [yuan(f, "zh") for f in fen]

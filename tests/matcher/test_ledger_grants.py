@@ -46,7 +46,7 @@ def test_grant_on_a_first_pass_writes_each_benefit_and_its_entry_with_the_top_up
     entries = {(e.uscc, e.policy_id): e for e in journal}
     top_up = entries["91440300000000005X", "big"]
     assert top_up.amount_after_fen == 150_000_000 and top_up.amount_before_fen == 0 and top_up.paid_fen == 0
-    assert "top-up (补差)" in top_up.reason and "500000.00 yuan" in top_up.reason and "'small'" in top_up.reason
+    assert "top-up (补差)" in top_up.reason and "500,000 yuan" in top_up.reason and "'small'" in top_up.reason
     plain = entries["91440300000000001X", "small"]
     assert plain.reason == "decided by the published rules as of 2025-06-30"
     assert (plain.entry, plain.status_before, plain.status_after, plain.actor, plain.ref, plain.amount_after_fen) == (

@@ -38,8 +38,8 @@ def _texts(decisions: pl.DataFrame) -> dict:
 
 def test_notice_when_granted_states_the_amount_in_yuan_and_the_objection_deadline_in_both_languages():
     text = _texts(_decisions())
-    assert "12345.67 元" in text["body_zh"] and "2025-07-15" in text["body_zh"]
-    assert "12345.67 yuan" in text["body_en"] and "object by 2025-07-15" in text["body_en"]
+    assert "12,345.67 元" in text["body_zh"] and "2025-07-15" in text["body_zh"]
+    assert "12,345.67 yuan" in text["body_en"] and "object by 2025-07-15" in text["body_en"]
     assert text["idempotency_key"] == f"91510100MA6CGUX54X:{text['policy_id']}:2025:granted:1234567"
 
 
@@ -95,11 +95,11 @@ def test_notice_when_the_benefit_is_not_cash_says_how_it_is_taken_not_that_it_is
     assert set(rows["form"]) == {"cash", "tax_relief", "interest_subsidy"}  # the catalogue's forms
     for row in rows.iter_rows(named=True):
         if row["form"] == "cash":
-            assert "12000.00 元" in row["body_zh"] and "将直接拨付" in row["body_zh"]
+            assert "12,000 元" in row["body_zh"] and "将直接拨付" in row["body_zh"]
         else:
             assert "核定金额" not in row["body_zh"] and "will be paid without" not in row["body_en"]
         if row["form"] == "tax_relief":
-            assert "预计减免 12000.00 元" in row["body_zh"] and "纳税申报" in row["body_zh"]
-            assert "an estimated 12000.00 yuan" in row["body_en"]
+            assert "预计减免 12,000 元" in row["body_zh"] and "纳税申报" in row["body_zh"]
+            assert "an estimated 12,000 yuan" in row["body_en"]
         if row["form"] == "interest_subsidy":
             assert "贷款的银行" in row["body_zh"] and "paid to the bank that lent to you" in row["body_en"]

@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 from sqlalchemy import event, select
 
+from api.web.texts import yuan
 from features.synthetic import generate
 from matcher.db.models import benefit_journal, benefits, ledger_proposals, notices
 from matcher.delivery import moot
@@ -57,7 +58,7 @@ def test_review_when_a_later_run_prices_an_unpaid_benefit_differently_adjusts_it
         old = connection.execute(select(notices.c.id).where(notices.c.kind == "granted")).scalars().all()
         stale = connection.execute(select(moot()).select_from(notices).where(notices.c.id.in_(old))).scalars().all()
     assert len(entries) == len(adjusted)
-    assert entries[0].actor == f"run:{summary.run_id}" and "give 2000.00 yuan (was 1000.00)" in entries[0].reason
+    assert entries[0].actor == f"run:{summary.run_id}" and "give 2,000 yuan (was 1,000)" in entries[0].reason
     assert {(t.uscc, t.amount_fen) for t in told} == {(k[0], 200_000) for k in adjusted}
     # the grants announcing 1000 yuan are never posted now, nor those the later run proposes to cancel
     assert sum(stale) == len(adjusted) + summary.counts["proposed"]
@@ -84,9 +85,9 @@ def test_review_when_the_rules_no_longer_grant_proposes_recovery_or_cancellation
     assert recover.status == "open" and recover.run_id == summary.run_id
     assert (
         recover.reason
-        == "paid 1000.00 yuan, but the registry data as of 2025-09-30 no longer meet the policy's conditions"
+        == "paid 1,000 yuan, but the registry data as of 2025-09-30 no longer meet the policy's conditions"
     )
-    assert recover.reason_zh == "已拨付 1000.00 元，但按 2025-09-30 的共享数据已不符合政策条件"
+    assert recover.reason_zh == "已拨付 1,000 元，但按 2025-09-30 的共享数据已不符合政策条件"
     assert {a for (_, a) in found} == {"recover", "cancel"} and len(found) == len(granted)
 
     run_matching(engine, registry, LATEST, nobody)  # a later run again: no second open proposal
@@ -104,7 +105,7 @@ def test_review_when_a_paid_benefit_is_now_owed_more_proposes_the_top_up(engine,
     with engine.connect() as connection:
         (top_up,) = connection.execute(select(ledger_proposals).where(ledger_proposals.c.action == "top_up")).all()
     assert (top_up.uscc, top_up.amount_fen) == (key.uscc, 50_000)
-    assert top_up.reason == "paid 1000.00 yuan; the registry data as of 2025-09-30 give 1500.00 yuan"
+    assert top_up.reason == "paid 1,000 yuan; the registry data as of 2025-09-30 give 1,500 yuan"
     assert _ledger(engine)[(key.uscc, key.policy_id, key.period_key)].status == "paid"  # nothing moved by itself
 
 
@@ -162,9 +163,8 @@ def test_review_of_5000_changed_amounts_runs_a_bounded_number_of_statements_one_
     assert all(e.entry == "adjusted" and e.actor == "run:second" and e.status_before == e.status_after == "granted"
                and e.amount_before_fen * 2 == e.amount_after_fen for e in entries)  # fmt: skip
     assert entries[0].reason == (
-        f"the registry data as of {LATER} give {entries[0].amount_after_fen // 100}."
-        f"{entries[0].amount_after_fen % 100:02d} yuan (was {entries[0].amount_before_fen // 100}."
-        f"{entries[0].amount_before_fen % 100:02d})"
+        f"the registry data as of {LATER} give {yuan(entries[0].amount_after_fen, 'zh')[:-2]} yuan"
+        f" (was {yuan(entries[0].amount_before_fen, 'zh')[:-2]})"
     )
     assert {(t.uscc, t.amount_fen) for t in told} == expected
     assert all(t.topic == "run:second" and t.run_id == "first" and t.delivery_status == "pending" for t in told)

@@ -180,5 +180,5 @@ def test_run_when_a_higher_award_follows_in_a_top_up_group_pays_the_difference_w
         ("zhengzhou-little-giant-award", 150_000_000),
         ("zhengzhou-specialised-innovative-award", 50_000_000),
     ]
-    assert len(reasons) == 1 and "top-up (补差)" in reasons[0] and "500000.00 yuan" in reasons[0]
+    assert len(reasons) == 1 and "top-up (补差)" in reasons[0] and "500,000 yuan" in reasons[0]
     assert september.counts["top_up"] == 1

@@ -31,6 +31,6 @@ def test_granted_refund_to_the_social_insurance_account_says_where_the_money_goe
     granted = _texts("granted")
     assert granted["body_zh"].endswith("款项退回至单位社会保险缴费账户。")
     assert granted["body_en"].endswith(" The money goes back to your social-insurance account.")
-    assert "核定金额 10800.00 元" in granted["body_zh"]
+    assert "核定金额 10,800 元" in granted["body_zh"]
     asked = _texts("needs_data")
     assert "社会保险缴费账户" not in asked["body_zh"] and "social-insurance account" not in asked["body_en"]
