@@ -44,7 +44,8 @@ from typing import TypeVar
 
 import polars as pl
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Connection, Engine, Table, UniqueConstraint
+from sqlalchemy import Connection, Engine, Table, UniqueConstraint, event
+from sqlalchemy.pool import Pool
 
 from features.standards.uscc import uscc_arg_sort
 
@@ -62,6 +63,13 @@ _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.6f"
 # From this many rows a chunk reaches SQLite as a database image; fewer go as tuples (the image's file costs more).
 IMAGE_ROWS = 1_000
 _IMAGE_SCHEMA = "huiqi_bulk"  # the attached in-memory schema a chunk's image is loaded into, one per connection
+
+
+@event.listens_for(Pool, "checkin")
+def _let_go_of_the_image(dbapi_connection, record) -> None:
+    """A connection back in its pool lets go of the last chunk's image (tens of MB), its transaction over."""
+    if record.info.pop(_IMAGE_SCHEMA, False) and dbapi_connection is not None:
+        dbapi_connection.execute(f"DETACH DATABASE {_IMAGE_SCHEMA}")
 
 
 def _sqlite_values(rows: pl.DataFrame) -> pl.DataFrame:
@@ -130,8 +138,9 @@ def _write_sqlite(connection: Connection, table: Table, rows: pl.DataFrame, imag
     before = driver.total_changes
     if image is not None or rows.height >= IMAGE_ROWS:
         image = image if image is not None else _image(rows)
-        if not any(name == _IMAGE_SCHEMA for _, name, _ in driver.execute("PRAGMA database_list")):
-            driver.execute(f"ATTACH DATABASE ':memory:' AS {_IMAGE_SCHEMA}")  # kept: the next chunk replaces it
+        if not connection.connection.info.get(_IMAGE_SCHEMA):
+            driver.execute(f"ATTACH DATABASE ':memory:' AS {_IMAGE_SCHEMA}")  # detached when the pool takes it back
+            connection.connection.info[_IMAGE_SCHEMA] = True
         driver.deserialize(image, name=_IMAGE_SCHEMA)
         # WHERE true: without it SQLite would read ON CONFLICT as part of the SELECT's join.
         driver.execute(
