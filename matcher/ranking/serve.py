@@ -87,7 +87,7 @@ class Ranked:
         if self.waves is None or notice_rows.height == 0:
             return notice_rows
         return (
-            notice_rows.join(self.waves, on=["uscc", "policy_id"], how="left")
+            notice_rows.join(self.waves, on=["uscc", "policy_id"], how="left", maintain_order="left")
             .with_columns(
                 next_attempt_at=pl.col("next_attempt_at")
                 + pl.duration(days=pl.col("wave").fill_null(0) * self.wave_days)
