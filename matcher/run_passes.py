@@ -70,6 +70,7 @@ DECISION_COLUMNS = (
     "failing",
     "failing_zh",
     "rank",
+    "position",
 )
 
 

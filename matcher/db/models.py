@@ -107,6 +107,7 @@ decisions = Table(
     Column("failing", Text, comment="conditions not met, with their gap, in English (near_miss)"),
     Column("failing_zh", Text, comment="the same in Chinese"),
     Column("rank", Float, comment="ranker score, when a model orders the notices"),
+    Column("position", Integer, comment="place in the enterprise's push order of its run, 1 = first"),
     # uscc first: the index also serves an enterprise's decisions across runs.
     UniqueConstraint("uscc", "run_id", "policy_id"),
     # Did a later run decide this policy and period at all (a decision no longer matched): migration 0019.

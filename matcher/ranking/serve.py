@@ -77,7 +77,9 @@ class PushPlan:
 
 @dataclass
 class Ranked:
-    decisions: pl.DataFrame  # the decisions, with `rank` (the model's score; null under the fallback order)
+    # The decisions, with `rank` (the model's score; null under the fallback order) and `position` (1 = pushed first
+    # among its enterprise's; null when nothing was ordered).
+    decisions: pl.DataFrame
     waves: pl.DataFrame | None = None  # uscc, policy_id, wave
     wave_days: int = 0
     model_version: str | None = None
@@ -187,7 +189,7 @@ def rank_decisions(
     for callers. ``timings``, when given, receives seconds per sub-stage. ``earlier``: what earlier runs left,
     when the caller read it already (default: read here)."""
     if plan is None or decisions.height == 0:
-        return Ranked(decisions.with_columns(rank=pl.lit(None, pl.Float64)))
+        return Ranked(decisions.with_columns(rank=pl.lit(None, pl.Float64), position=pl.lit(None, pl.Int32)))
     clock = time.perf_counter()
 
     def lap(name: str) -> None:
@@ -280,7 +282,9 @@ def rank_decisions(
     lap("storing")
     rank = np.where(holdout, np.nan, score) if plan.scorer is not None else score
     return Ranked(
-        decisions.with_columns(rank=pl.Series(rank).fill_nan(None)),
+        decisions.with_columns(
+            rank=pl.Series(rank).fill_nan(None), position=pl.Series(_scatter(position, sorted_at), dtype=pl.Int32)
+        ),
         decisions.select("uscc", "policy_id").with_columns(wave=pl.Series(_scatter(wave, sorted_at))),
         plan.wave_days,
         plan.scorer.version if plan.scorer is not None else None,

@@ -71,7 +71,15 @@ def _decision_select(flag):
 
 
 def _page(query):
-    return query.order_by(decisions.c.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+    # The newest run first; a run's decisions in the order it pushed them (its ranking: the champion's scores or the
+    # fallback order), then by id (decisions written before runs recorded their order, a run that ordered nothing).
+    return (
+        query.order_by(
+            runs.c.started_at.desc(), decisions.c.run_id, decisions.c.position.asc().nulls_last(), decisions.c.id
+        )
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
 
 
 # Built once: constructing the statement costs more than running it, on the hottest endpoint.
@@ -117,8 +125,9 @@ async def list_decisions(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
-    """The enterprise's current decisions (one per policy and period: the latest run's), newest first, with amounts
-    and the ledger status of each benefit; `history=true` lists every run's."""
+    """The enterprise's current decisions (one per policy and period: the latest run's), the newest run's first and
+    each run's in the order it pushed them (the ranking), with amounts and the ledger status of each benefit;
+    `history=true` lists every run's."""
     # The busiest endpoint, so: async; the state read off the request (a dependency costs more); its one
     # indexed lookup on the event loop's own connection (no thread hop, no pool checkout); the rows
     # serialised straight to JSON — they come from our own tables in DecisionOut's shape, so validating

@@ -30,6 +30,22 @@ def test_decisions_when_read_by_the_enterprise_lists_only_its_own_with_amounts(c
     assert all(r["benefit_status"] == "granted" for r in granted), granted
 
 
+def test_decisions_of_a_run_list_in_the_order_the_run_pushed_them(client, engine, tokens):
+    """An enterprise reads one run's decisions in the order the run pushed their notices (``position``, which a run
+    that ranks records: tests/matcher/ranking/test_serve.py), not in the order they were written."""
+    with engine.connect() as connection:
+        ids = connection.execute(
+            select(decisions.c.id).where(decisions.c.uscc == tokens.uscc).order_by(decisions.c.id)
+        ).all()
+    assert len(ids) >= 3  # else no order tells the positions from the ids
+    pushed = [ids[1], *ids[2:][::-1], ids[0]]  # neither the ids' order nor its reverse
+    with engine.begin() as connection:
+        for place, row in enumerate(pushed, start=1):
+            connection.execute(update(decisions).where(decisions.c.id == row.id).values(position=place))
+    listed = client.get(f"/enterprises/{tokens.uscc}/decisions", headers=tokens.headers("enterprise")).json()
+    assert [d["id"] for d in listed] == [r.id for r in pushed]
+
+
 def test_decision_when_explained_shows_each_condition_with_registry_and_date(client, engine, tokens, repository):
     with engine.connect() as connection:
         decision_id = connection.execute(

@@ -43,6 +43,7 @@ def _run(registry, tmp_path, plan: PushPlan | None) -> dict[str, pl.DataFrame]:
                     decisions.c.amount_fen,
                     decisions.c.amount_full_fen,
                     decisions.c.rank,
+                    decisions.c.position,
                 ),
             ).sort("uscc", "policy_id"),
             "benefits": _frame(
@@ -87,6 +88,11 @@ def test_run_when_the_champion_is_switched_or_removed_changes_order_and_timing_o
     assert not with_a["order"].equals(with_b["order"]) and not with_a["order"].equals(fallback["order"])
     assert not with_a["notices"]["next_attempt_at"].equals(fallback["notices"]["next_attempt_at"])
     assert with_a["model_version"].item() == a.version and fallback["model_version"].item() is None
+    # Each decision records its place in the push order (what the enterprise's list follows): the stored order's.
+    for ranked in (with_a, with_b, fallback):
+        recorded = ranked["decisions"].select("uscc", "policy_id", pl.col("position").cast(pl.Int64))
+        assert recorded.equals(ranked["order"].with_columns(pl.col("position").cast(pl.Int64)))
+    assert unranked["decisions"]["position"].null_count() == unranked["decisions"].height
     assert (unranked["notices"]["next_attempt_at"].dt.replace_time_zone(None) == NOW.replace(tzinfo=None)).all()
 
 
@@ -161,7 +167,9 @@ def test_rank_decisions_when_vectorised_orders_times_and_stores_as_the_old_path(
     assert new_stored.height == decided.height and new_stored["wave"].max() >= 1
     assert new_stored.filter((pl.col("wave") == 0) & (pl.col("position") > 2)).height  # notices sent already
     assert_frame_equal(new_stored, old_stored)  # features, score, position, wave, holdout: all the same
-    assert_frame_equal(new.decisions.sort("uscc", "policy_id"), old.sort("uscc", "policy_id"), check_dtypes=False)
+    ordered = new.decisions.sort("uscc", "policy_id")
+    assert_frame_equal(ordered.drop("position"), old.sort("uscc", "policy_id"), check_dtypes=False)
+    assert ordered["position"].to_list() == new_stored.sort("uscc", "policy_id")["position"].to_list()  # as stored
     assert_frame_equal(
         new.waves.sort("uscc", "policy_id"), old_waves.drop("position").sort("uscc", "policy_id"), check_dtypes=False
     )
