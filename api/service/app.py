@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from api.ranking import model_store
-from api.service.auth import FAILED_AUTH_LIMIT, FailedAuth
+from api.service.auth import FAILED_AUTH_LIMIT, FailedAuth, failed_auth_share
 from api.service.headers import SecurityHeaders
 from api.service.limits import DEFAULT_BODY, BodyLimits
 from api.service.logs import RequestIds, install_json_logs
@@ -68,9 +68,15 @@ class Health(BaseModel):
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, repository: Catalogue | None = None
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    repository: Catalogue | None = None,
+    workers: int = 1,
 ) -> FastAPI:
-    """The service. ``engine`` (tests) replaces the settings' database; its schema is brought up to date."""
+    """The service. ``engine`` (tests) replaces the settings' database; its schema is brought up to date.
+    ``workers``: how many processes serve it (`huiqi serve --workers`): each counts its share of the limit on
+    failed authentications."""
     settings = settings or Settings()
     if engine is None:
         engine = open_database(settings.database)
@@ -104,7 +110,7 @@ def create_app(
         docs_url=None,  # served by api/web/docs.py from local files: FastAPI's own loads Swagger UI from a CDN
     )
     app.state.service = ServiceState(settings, engine, catalogue, runner, trainer, ranker, reads)
-    app.state.failed_auth = FailedAuth()
+    app.state.failed_auth = FailedAuth(limit=failed_auth_share(workers))
     install_problem_handlers(app)
     # The last added is the outermost: the security headers go on BodyLimits' own answers too.
     drafts_body = {"/policy-drafts": drafts.MAX_BODY, "/policy-drafts/{draft_id}": drafts.MAX_BODY}

@@ -78,9 +78,17 @@ BEARER = {
 # thread hop. A token revoked or expired elsewhere stops working within PRINCIPAL_TTL seconds.
 _principals: TTLCache[str, Principal | None] = TTLCache(maxsize=100_000, ttl=PRINCIPAL_TTL)
 
-# Unknown tokens an address may present per window before it is answered 429 (per process, see FailedAuth).
+# Unknown tokens an address may present per window before it is answered 429, to the whole service: each of its
+# worker processes counts its share (``failed_auth_share``, see FailedAuth).
 FAILED_AUTH_LIMIT = 20
 FAILED_AUTH_WINDOW = 60  # seconds
+
+
+def failed_auth_share(workers: int, limit: int = FAILED_AUTH_LIMIT) -> int:
+    """Each worker's share of ``limit``: the kernel spreads a client's connections over the workers evenly
+    (SO_REUSEPORT, api/service/server.py), so the service as a whole answers 429 near ``limit`` guesses, where a
+    limit per worker let an address guess ``workers`` times as often. At least one guess per worker."""
+    return max(1, math.ceil(limit / max(1, workers)))
 
 
 @dataclass
@@ -90,8 +98,9 @@ class _Window:
 
 
 class FailedAuth:
-    """Unknown tokens presented per client address, in fixed windows, in this process only (each worker counts
-    its own). Memory is bounded: past ``addresses`` the least recently counted address is forgotten."""
+    """Unknown tokens presented per client address, in fixed windows, in this process only: each worker counts its
+    own against its share of the service's limit (``failed_auth_share``). Memory is bounded: past ``addresses`` the
+    least recently counted address is forgotten."""
 
     def __init__(
         self,

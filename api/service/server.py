@@ -76,7 +76,7 @@ def _refuse_taken(host: str, port: int) -> None:
             raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from exc
 
 
-def _worker(settings: Settings, host: str, port: int, options: dict) -> None:
+def _worker(settings: Settings, host: str, port: int, options: dict, workers: int) -> None:
     from api.service import create_app
 
     try:
@@ -85,7 +85,7 @@ def _worker(settings: Settings, host: str, port: int, options: dict) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
-        app = create_app(settings)
+        app = create_app(settings, workers=workers)
     except Exception:
         logging.basicConfig()
         log.exception("worker could not start")
@@ -99,7 +99,7 @@ def _supervise(settings: Settings, host: str, port: int, workers: int, options: 
     stopping = failed = False
 
     def start() -> BaseProcess:
-        process = context.Process(target=_worker, args=(settings, host, port, options), daemon=False)
+        process = context.Process(target=_worker, args=(settings, host, port, options, workers), daemon=False)
         process.start()
         return process
 

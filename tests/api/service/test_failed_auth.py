@@ -3,7 +3,10 @@ while a valid token from the same address still works."""
 
 from __future__ import annotations
 
-from api.service.auth import FAILED_AUTH_LIMIT, FAILED_AUTH_WINDOW, FailedAuth
+from fastapi.testclient import TestClient
+
+from api.service import create_app
+from api.service.auth import FAILED_AUTH_LIMIT, FAILED_AUTH_WINDOW, FailedAuth, failed_auth_share
 
 GUESS = {"Authorization": "Bearer hq_a-guess-that-is-no-token"}
 
@@ -57,3 +60,19 @@ def test_failed_auth_when_many_addresses_fail_remembers_a_bounded_number():
     for n in range(1000):
         limiter.failed(f"10.0.{n // 256}.{n % 256}")
     assert len(limiter) == 100
+
+
+def test_failed_auth_when_served_by_two_workers_each_counts_half_the_limit(settings, engine, repository, tokens):
+    """With `huiqi serve --workers 2` the kernel spreads a client's connections over both: each worker refuses past
+    its half, so the service refuses near the limit, not at twice it."""
+    assert [failed_auth_share(n) for n in (1, 2, 3, 40)] == [FAILED_AUTH_LIMIT, 10, 7, 1]
+    service = create_app(settings, engine=engine, repository=repository, workers=2)
+    try:
+        with TestClient(service) as client:
+            for _ in range(FAILED_AUTH_LIMIT // 2):
+                assert client.get("/runs", headers=GUESS).status_code == 401
+            assert client.get("/runs", headers=GUESS).status_code == 429
+            assert client.get("/runs", headers=tokens.headers("officer")).status_code == 200
+    finally:
+        service.state.service.runner.shutdown()
+        service.state.service.trainer.shutdown()
