@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,7 +30,7 @@ from features.profiles import build_profiles
 from features.profiles.attested import apply_attested
 from features.profiles.department_lists import apply_lists
 from features.registries.split import RegistrySplit, check_part
-from matcher.db.bulk import insert_missing, key_order
+from matcher.db.bulk import ahead, insert_missing, key_order
 from matcher.db.models import decisions, notices
 from matcher.decide import AMOUNT_ERROR_REASONS, Decided, Demand, decide, person_pairs, rescale
 from matcher.ledger import DecisionStatus, grant_decided
@@ -337,14 +336,10 @@ def write_parts_overlapped(
     connections at once (PostgreSQL): on SQLite the ranking's own write (its features) would queue behind the
     partition being written."""
     out: list[tuple[str | None, dict[str, float]]] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="rank-ahead") as pool:
-        ahead = pool.submit(rank_part, *calls[0]) if calls else None
-        for i, (part, k, _, _) in enumerate(calls):
-            assert ahead is not None
-            ranking = ahead.result()  # its error, raised here, ends the pass (as Local.map would)
-            ahead = pool.submit(rank_part, *calls[i + 1]) if i + 1 < len(calls) else None
-            out.append(write_ranked(part, k, ranking))
-            done(len(out))
+    # A ranking's error, raised as its turn comes, ends the pass (as Local.map would).
+    for (part, k, _, _), ranking in ahead(lambda call: rank_part(*call), calls):
+        out.append(write_ranked(part, k, ranking))
+        done(len(out))
     return out
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "GB11714_WEIGHTS",
     "USCC_WEIGHTS",
     "gb11714_check_char",
+    "ranks",
     "uscc_arg_sort",
     "uscc_check_char",
     "uscc_order",

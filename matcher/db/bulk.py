@@ -91,10 +91,6 @@ def _sqlite_values(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(casts) if casts else rows
 
 
-def _sqlite_rows(rows: pl.DataFrame) -> list[tuple]:
-    return _sqlite_values(rows).rows()
-
-
 def _image(rows: pl.DataFrame) -> bytes:
     """The bytes of a SQLite database holding ``rows`` as table ``rows``, written from Arrow by ADBC's SQLite driver.
     That driver carries its own copy of SQLite: it opens only this file, which the run's connections never open
@@ -150,7 +146,7 @@ def _write_sqlite(connection: Connection, table: Table, rows: pl.DataFrame, imag
     else:
         marks = ", ".join("?" for _ in rows.columns)
         sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING'
-        driver.executemany(sql, _sqlite_rows(rows))
+        driver.executemany(sql, _sqlite_values(rows).rows())
     return driver.total_changes - before == rows.height
 
 
