@@ -119,8 +119,9 @@ def run(
         EngineName,
         typer.Option(
             "--engine",
+            # \\[: rich would read [scale] as markup and drop it from the help.
             help="Where the partitions run: in this process (local) or on a Ray cluster (ray: pip install"
-            " 'huiqi[scale]').",
+            " 'huiqi\\[scale]').",
         ),
     ] = EngineName.local,
     address: Annotated[

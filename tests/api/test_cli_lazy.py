@@ -51,3 +51,27 @@ def test_the_table_names_each_command_s_module_and_help_as_the_command_itself_do
             callbacks = [sub.callback for sub in command.commands.values()]
         assert {c.__module__ for c in callbacks} == {f"api.cli.{module}"}, name
         assert command.get_short_help_str(limit=1000) == short_help, name
+
+
+def test_no_help_text_loses_a_bracketed_word_to_rich_markup():
+    """Typer renders help through rich, which reads ``[word]`` as a style tag and drops it ('huiqi[scale]' showed
+    as 'huiqi'): a literal bracket in a help text must be escaped (``\\[``)."""
+    from rich.text import Text
+
+    for module in {m for m, _ in COMMANDS.values()}:
+        importlib.import_module(f"api.cli.{module}")
+    lost = []
+
+    def check(where: str, text: str | None) -> None:
+        if text and Text.from_markup(text).plain != text.replace("\\[", "["):
+            lost.append(f"{where}: {text!r}")
+
+    def walk(command, path: str) -> None:
+        check(path, command.help)
+        for param in command.params:
+            check(f"{path} {param.name}", getattr(param, "help", None))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(typer.main.get_group(app), "huiqi")
+    assert not lost, "help text rich would cut (escape the bracket as \\[):\n" + "\n".join(lost)
