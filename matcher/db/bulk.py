@@ -36,10 +36,13 @@ killed earlier attempt may have written (``matcher.ledger.grants``).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
@@ -63,6 +66,8 @@ _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.6f"
 # From this many rows a chunk reaches SQLite as a database image; fewer go as tuples (the image's file costs more).
 IMAGE_ROWS = 1_000
 _IMAGE_SCHEMA = "huiqi_bulk"  # the attached in-memory schema a chunk's image is loaded into, one per connection
+_SCRATCH_PREFIX = "huiqi-bulk-"  # and the folder its file is written in, one per process: huiqi-bulk-<pid>
+_SCRATCH: dict[int, Path] = {}
 
 
 @event.listens_for(Pool, "checkin")
@@ -91,13 +96,41 @@ def _sqlite_values(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(casts) if casts else rows
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _scratch() -> Path:
+    """This process's folder for chunk images, in the system's temporary folder, removed when the process exits.
+    A process killed while it wrote an image leaves its folder behind: the first image a later process makes
+    removes the folders of processes that are gone (a recycled process id keeps one until that process ends too)."""
+    pid = os.getpid()  # not cached across a fork: a child has a folder of its own
+    if (mine := _SCRATCH.get(pid)) is not None:
+        return mine
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"{_SCRATCH_PREFIX}*"):
+        other = folder.name.removeprefix(_SCRATCH_PREFIX)
+        if other.isdigit() and int(other) != pid and not _alive(int(other)):
+            shutil.rmtree(folder, ignore_errors=True)
+    mine = _SCRATCH[pid] = root / f"{_SCRATCH_PREFIX}{pid}"
+    mine.mkdir(exist_ok=True)
+    atexit.register(lambda: os.getpid() == pid and shutil.rmtree(mine, ignore_errors=True))
+    return mine
+
+
 def _image(rows: pl.DataFrame) -> bytes:
     """The bytes of a SQLite database holding ``rows`` as table ``rows``, written from Arrow by ADBC's SQLite driver.
     That driver carries its own copy of SQLite: it opens only this file, which the run's connections never open
     (two copies of SQLite holding one file in one process could release each other's locks)."""
     import adbc_driver_sqlite.dbapi as adbc
 
-    handle, path = tempfile.mkstemp(prefix="huiqi-bulk-", suffix=".db")
+    handle, path = tempfile.mkstemp(suffix=".db", dir=_scratch())
     os.close(handle)  # SQLite takes an empty file for a new database
     try:
         with adbc.connect(path) as connection:

@@ -1,5 +1,6 @@
 """Bulk writes (matcher.db.bulk): rows in the unique key's order, and whether a write was a first one."""
 
+import os
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -130,3 +131,26 @@ def test_a_connection_keeps_nothing_of_the_last_chunk_once_back_in_its_pool(engi
             left = "SELECT count(*) FROM pg_class WHERE relname = '_bulk' AND relpersistence = 't'"
             assert connection.exec_driver_sql(left).scalar() == 0
     assert insert_missing(engine, decisions, _decisions(["91440300999999999X"], ["a"])) is True
+
+
+def test_an_image_s_scratch_file_never_outlives_its_write_nor_a_killed_process_s_folder_a_later_write(
+    tmp_path, monkeypatch
+):
+    """Each chunk image is written in a folder of this process (huiqi-bulk-<pid>) and removed once read; a process
+    killed mid-write leaves its folder, which the next process to make an image removes — not a live one's."""
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(bulk.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(bulk, "_SCRATCH", {})
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"huiqi-bulk-{int(gone.stdout)}"
+    dead.mkdir()
+    (dead / "left.db").write_bytes(b"x" * 1000)  # what a process killed while writing a chunk left
+    live = tmp_path / "huiqi-bulk-1"  # init: always running
+    live.mkdir()
+    image = bulk._image(pl.DataFrame({"uscc": ["91440300000000001X"], "n": [1]}))
+    assert image.startswith(b"SQLite format 3")
+    assert not dead.exists() and live.exists()
+    mine = tmp_path / f"huiqi-bulk-{os.getpid()}"
+    assert mine.is_dir() and list(mine.iterdir()) == []  # the image's file is gone once its bytes are read
