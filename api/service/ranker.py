@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from matcher.ranking.drift import champion_drift
-from matcher.ranking.errors import ModelStoreError, UnrankedPair
+from matcher.ranking.errors import HeldOutPair, ModelStoreError, UnrankedPair
 from matcher.ranking.evaluate import BASELINES
 from matcher.ranking.explain import explain_pair
 from matcher.ranking.first_wave import DECISION_METRICS
@@ -28,7 +28,15 @@ from matcher.ranking.parts import Rows
 from matcher.ranking.registry import ModelStore
 from matcher.ranking.uplift import uplift
 
-__all__ = ["NOT_RANKED", "NO_CHAMPION", "Ranker", "grouped_decision_metrics", "grouped_metrics", "version_out"]
+__all__ = [
+    "HELD_OUT",
+    "NOT_RANKED",
+    "NO_CHAMPION",
+    "Ranker",
+    "grouped_decision_metrics",
+    "grouped_metrics",
+    "version_out",
+]
 
 log = logging.getLogger("huiqi.service.ranker")
 
@@ -42,6 +50,14 @@ NO_CHAMPION = {
 NOT_RANKED = {
     "zh": "该事项所在批次未记录排序特征，无法说明排序原因",
     "en": "the run that decided this did not record ranking features, so there are no ranking reasons",
+}
+# The run's holdout (docs/ranking.md, "The holdout and the uplift"): said as plainly as the fallback order itself.
+HELD_OUT = {
+    "zh": "本批次随机抽取少量企业作为对照组，以衡量排序模型的作用；贵企业在其中，通知按默认顺序排列（已核定、待确认、"
+    "推荐申请、待补充信息、差一点符合；同类中金额大者在前），未经排序模型",
+    "en": "your enterprise is in this run's comparison group, a small random share of enterprises whose notices are "
+    "not ordered by the ranking model so that what it changes can be measured: its notices follow the fallback order "
+    "(granted, awaiting confirmation, recommended, needs data, near miss; within each, larger amounts first)",
 }
 UNAVAILABLE = {
     "zh": "排序模型暂时无法读取，排序原因稍后可见",
@@ -176,7 +192,8 @@ class Ranker:
         self, uscc: str, policy_id: str, run_id: str | None = None, *, top: int = 3
     ) -> tuple[list[dict[str, Any]] | None, dict[str, str] | None]:
         """(reasons, None): the champion's top contributions for the pair as ranked in ``run_id``;
-        (None, note): why there are none — no champion, the pair was not ranked, the store cannot be read."""
+        (None, note): why there are none — no champion, the pair was not ranked or was in its run's holdout (the
+        fallback order placed it), the store cannot be read."""
         return self._reasons(self._current(), uscc, policy_id, run_id, top)
 
     def reasons_at_once(
@@ -206,5 +223,7 @@ class Ranker:
             explanation = explain_pair(self.engine, model, uscc, policy_id, top=top, run_id=run_id, rows=rows)
         except UnrankedPair:
             return None, NOT_RANKED
+        except HeldOutPair:
+            return None, HELD_OUT
         keys = ("zh", "en", "feature", "value", "contribution")  # RankingReason's order: routes write it as is
         return [{k: item[k] for k in keys} for item in explanation.items], None

@@ -3,12 +3,13 @@
 RankingError
  ├── NoFeedbackError     nothing to train on yet
  ├── ModelStoreError     the MLflow store or a registered model cannot be used
- └── UnrankedPair        no run ranked this enterprise's decision on this policy (nothing to explain)
+ ├── UnrankedPair        no run ranked this enterprise's decision on this policy (nothing to explain)
+ └── HeldOutPair         the run held the enterprise out of the model's order (the fallback order placed it)
 """
 
 from __future__ import annotations
 
-__all__ = ["ModelStoreError", "NoFeedbackError", "RankingError", "UnrankedPair"]
+__all__ = ["HeldOutPair", "ModelStoreError", "NoFeedbackError", "RankingError", "UnrankedPair"]
 
 
 class RankingError(Exception):
@@ -24,4 +25,8 @@ class ModelStoreError(RankingError):
 
 
 class UnrankedPair(RankingError):
+    pass
+
+
+class HeldOutPair(RankingError):
     pass

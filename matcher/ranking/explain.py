@@ -15,7 +15,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from features.standards.industry import SECTIONS
-from matcher.ranking.errors import UnrankedPair
+from matcher.ranking.errors import HeldOutPair, UnrankedPair
 from matcher.ranking.features import CODES, FEATURES
 from matcher.ranking.model import SMALL, BoosterScorer
 from matcher.ranking.parts import Rows, read_pair
@@ -160,13 +160,20 @@ def explain_pair(
     rows: Rows | None = None,
 ) -> Explanation:
     """The latest ranked decision of (uscc, policy_id) — or the one of run ``run_id`` — explained by ``scorer``
-    (the champion, usually). ``rows``: what runs the lookup's statements (``parts.read_pair``)."""
+    (the champion, usually). ``rows``: what runs the lookup's statements (``parts.read_pair``). A pair of the run's
+    holdout raises ``HeldOutPair``: the fallback order placed it, and the model's contributions would say otherwise."""
     found = read_pair(engine, uscc, policy_id, run_id, rows=rows)
+    run = f" in run {run_id}" if run_id is not None else ""
     if found is None:
-        run = f" in run {run_id}" if run_id is not None else ""
         raise UnrankedPair(
             f"no ranked decision for enterprise {uscc} and policy {policy_id!r}{run}: expected one from a run that "
             "ranked its notices (`huiqi run` or `huiqi simulate`); check the USCC and the policy id"
+        )
+    if found.get("holdout"):
+        raise HeldOutPair(
+            f"enterprise {uscc} was in the holdout of run {found['run_id']} (a random share of enterprises whose "
+            f"notices follow the fallback order, to measure what the ranker changes): its notice of {policy_id!r} "
+            "was placed by the fallback order, not by a model, so there are no ranking reasons to show"
         )
     # One row, no frame: a frame costs milliseconds, this microseconds (the service explains one pair a request).
     x = np.array([[math.nan if found[f] is None else found[f] for f in FEATURES]], dtype=np.float64)

@@ -126,7 +126,9 @@ class Explanation(BaseModel):
         default=None, description="why the ranking model places it where it is, strongest first; null: see the note"
     )
     ranking_note: Text | None = Field(
-        default=None, description="why there are no ranking reasons: no model in service, or the pair was not ranked"
+        default=None,
+        description="why there are no ranking reasons: no model in service, the pair was not ranked, or its "
+        "enterprise was in the run's holdout (the fallback order placed it)",
     )
 
 

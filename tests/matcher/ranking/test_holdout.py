@@ -6,7 +6,10 @@ import polars as pl
 import pytest
 from sqlalchemy import func, select
 
+from api.service.ranker import HELD_OUT, Ranker
 from matcher.db.models import decisions, notices, responses
+from matcher.ranking.errors import HeldOutPair
+from matcher.ranking.explain import explain_pair
 from matcher.ranking.holdout import holdout_members
 from matcher.ranking.parts import read_pairs
 from matcher.ranking.serve import PushPlan
@@ -83,6 +86,19 @@ def test_run_when_a_holdout_is_kept_changes_no_decision_or_amount_and_orders_it_
         )
         expected = fallback.select(pl.int_range(1, pl.len() + 1).over("uscc").cast(pl.Int64)).to_series()
         assert (fallback["position"].cast(pl.Int64) == expected).all()
+
+        # Why a held-out notice stands where it does is the fallback order: the model's contributions would say
+        # otherwise, so an explanation gives the holdout's note instead of reasons (a ranked pair keeps them).
+        (held_uscc, held_policy), (ranked_uscc, ranked_policy) = (
+            rows.filter(pl.col("holdout") == h).select("uscc", "policy_id").row(0) for h in (True, False)
+        )
+        with pytest.raises(HeldOutPair, match=r"holdout of run .* fallback order"):
+            explain_pair(engine, champion, held_uscc, held_policy)
+        assert explain_pair(engine, champion, ranked_uscc, ranked_policy).items
+        ranker = Ranker(engine, trained.store)
+        assert trained.store.champion() is not None
+        assert ranker.reasons(held_uscc, held_policy, None) == (None, HELD_OUT)
+        assert ranker.reasons(ranked_uscc, ranked_policy, None)[0]
 
         report = uplift(engine, draws=200)
         with engine.connect() as connection:
