@@ -39,6 +39,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -66,7 +67,7 @@ _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.6f"
 # From this many rows a chunk reaches SQLite as a database image; fewer go as tuples (the image's file costs more).
 IMAGE_ROWS = 1_000
 _IMAGE_SCHEMA = "huiqi_bulk"  # the attached in-memory schema a chunk's image is loaded into, one per connection
-_SCRATCH_PREFIX = "huiqi-bulk-"  # and the folder its file is written in, one per process: huiqi-bulk-<pid>
+_SCRATCH_PREFIX = "huiqi-bulk-"  # and the folder its file is written in, one per process: huiqi-bulk-<pid>-…
 _SCRATCH: dict[int, Path] = {}
 
 
@@ -107,19 +108,24 @@ def _alive(pid: int) -> bool:
 
 
 def _scratch() -> Path:
-    """This process's folder for chunk images, in the system's temporary folder, removed when the process exits.
-    A process killed while it wrote an image leaves its folder behind: the first image a later process makes
-    removes the folders of processes that are gone (a recycled process id keeps one until that process ends too)."""
+    """This process's folder for chunk images in the system's temporary folder (huiqi-bulk-<pid>-<random>, made
+    by ``mkdtemp``: private to this user, a name no one can take first), removed when the process exits. A
+    process killed while it wrote an image leaves its folder behind: the first image a later process makes
+    removes this user's folders of processes that are gone (a recycled process id keeps one until that process
+    ends too)."""
     pid = os.getpid()  # not cached across a fork: a child has a folder of its own
     if (mine := _SCRATCH.get(pid)) is not None:
         return mine
     root = Path(tempfile.gettempdir())
-    for folder in root.glob(f"{_SCRATCH_PREFIX}*"):
-        other = folder.name.removeprefix(_SCRATCH_PREFIX)
-        if other.isdigit() and int(other) != pid and not _alive(int(other)):
+    for folder in root.glob(f"{_SCRATCH_PREFIX}*-*"):
+        other = folder.name.removeprefix(_SCRATCH_PREFIX).split("-", 1)[0]
+        try:
+            ours = folder.lstat()  # not a link's target: a link is never followed, nor removed
+        except OSError:
+            continue
+        if stat.S_ISDIR(ours.st_mode) and ours.st_uid == os.getuid() and other.isdigit() and not _alive(int(other)):
             shutil.rmtree(folder, ignore_errors=True)
-    mine = _SCRATCH[pid] = root / f"{_SCRATCH_PREFIX}{pid}"
-    mine.mkdir(exist_ok=True)
+    mine = _SCRATCH[pid] = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{pid}-", dir=root))
     atexit.register(lambda: os.getpid() == pid and shutil.rmtree(mine, ignore_errors=True))
     return mine
 

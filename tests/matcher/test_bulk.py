@@ -136,21 +136,27 @@ def test_a_connection_keeps_nothing_of_the_last_chunk_once_back_in_its_pool(engi
 def test_an_image_s_scratch_file_never_outlives_its_write_nor_a_killed_process_s_folder_a_later_write(
     tmp_path, monkeypatch
 ):
-    """Each chunk image is written in a folder of this process (huiqi-bulk-<pid>) and removed once read; a process
-    killed mid-write leaves its folder, which the next process to make an image removes — not a live one's."""
+    """Each chunk image is written in a private folder of this process (huiqi-bulk-<pid>-<random>) and removed once
+    read; a process killed mid-write leaves its folder, which the next process to make an image removes — not a
+    live process's, and never what a link points to."""
     import subprocess
     import sys
 
     monkeypatch.setattr(bulk.tempfile, "gettempdir", lambda: str(tmp_path))
     monkeypatch.setattr(bulk, "_SCRATCH", {})
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead = tmp_path / f"huiqi-bulk-{int(gone.stdout)}"
+    dead = tmp_path / f"huiqi-bulk-{int(gone.stdout)}-abc"
     dead.mkdir()
     (dead / "left.db").write_bytes(b"x" * 1000)  # what a process killed while writing a chunk left
-    live = tmp_path / "huiqi-bulk-1"  # init: always running
+    live = tmp_path / "huiqi-bulk-1-abc"  # init: always running
     live.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("not the run's")
+    (tmp_path / f"huiqi-bulk-{int(gone.stdout)}-link").symlink_to(elsewhere)
     image = bulk._image(pl.DataFrame({"uscc": ["91440300000000001X"], "n": [1]}))
     assert image.startswith(b"SQLite format 3")
-    assert not dead.exists() and live.exists()
-    mine = tmp_path / f"huiqi-bulk-{os.getpid()}"
-    assert mine.is_dir() and list(mine.iterdir()) == []  # the image's file is gone once its bytes are read
+    assert not dead.exists() and live.exists() and (elsewhere / "keep.txt").exists()
+    (mine,) = tmp_path.glob(f"huiqi-bulk-{os.getpid()}-*")
+    assert mine.is_dir() and (mine.stat().st_mode & 0o777) == 0o700  # this user's alone
+    assert list(mine.iterdir()) == []  # the image's file is gone once its bytes are read
