@@ -12,6 +12,21 @@ headers.py    security headers on every answer;   dead_letters.py  re-queuing de
 objections.py officers' review of objections
 """
 
-from api.service.app import create_app
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from api.service.app import create_app
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    """``create_app`` imported when asked for: a CLI command using one module here (tokens, payouts) does not load
+    the whole app (FastAPI, the ranker, MLflow) to print its help."""
+    if name == "create_app":
+        from api.service.app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'api.service' has no attribute {name!r}")

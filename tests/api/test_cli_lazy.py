@@ -36,7 +36,8 @@ def test_help_lists_every_command_and_imports_no_heavy_library():
 def test_a_command_s_own_help_loads_its_module_only():
     out, loaded = _help_in_a_fresh_interpreter("token", "--help")
     assert "create" in out and "revoke" in out
-    assert "lightgbm" not in loaded and "mlflow" not in loaded
+    # Tokens live in api.service, whose app (FastAPI, the ranker, MLflow) only a command serving it loads.
+    assert not loaded & {"lightgbm", "mlflow", "fastapi"}
 
 
 def test_the_table_names_each_command_s_module_and_help_as_the_command_itself_does():
