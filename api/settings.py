@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import make_url
 
 __all__ = ["PLACEHOLDER_SECRET", "Settings"]
 
@@ -51,6 +50,8 @@ class Settings(BaseSettings):
     @property
     def database_shown(self) -> str:
         """The database URL as printed: without its password."""
+        from sqlalchemy import make_url  # here: every command reads the settings, few print the database
+
         return make_url(self.database).render_as_string(hide_password=True)
 
     @property

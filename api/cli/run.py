@@ -8,21 +8,18 @@ from dataclasses import asdict
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import psycopg
 import typer
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from api.cli import app
 from api.cli.progress import console, stages
-from api.ranking import push_plan
-from api.service.published import PublishedCatalogue
 from api.settings import Settings
-from matcher.db import open_database
-from matcher.engines import RayUnavailable, open_engine
-from matcher.run import RunSummary, run_matching
+
+# The run's machinery (polars, SQLAlchemy, the ranker) is imported by the commands that run, not to print their help.
+if TYPE_CHECKING:
+    from matcher.run import RunSummary
 
 
 class RunInterrupted(Exception):
@@ -41,6 +38,9 @@ class RunInterrupted(Exception):
 
 def connection_lost(exc: BaseException) -> bool:
     """Whether the connection itself went: server restarted, backend terminated, network dropped."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
@@ -52,6 +52,9 @@ def connection_lost(exc: BaseException) -> bool:
 
 def database_failed(exc: BaseException) -> bool:
     """A failure of the database itself (connection, disk, locks), not of what the run asked of it."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
     return isinstance(exc, OperationalError | psycopg.OperationalError) or connection_lost(exc)
 
 
@@ -62,6 +65,8 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema (Alembic) of the database in HUIQI_DATABASE_URL (default: SQLite in data/)."""
+    from matcher.db import open_database
+
     settings = Settings()
     open_database(settings.database).dispose()  # a database it cannot open or write is said plainly
     console.print(f"schema up to date: {settings.database_shown}")
@@ -141,6 +146,15 @@ def run(
     ] = None,
 ) -> None:
     """Decide every in-force policy for every enterprise, and write decisions, ledger and notices once."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from api.ranking import push_plan
+    from api.service.published import PublishedCatalogue
+    from matcher.db import open_database
+    from matcher.engines import RayUnavailable, open_engine
+    from matcher.run import run_matching
+
     try:  # before the database: a cluster that cannot be reached is said before any work
         passes = open_engine(engine_name.value, address)
     except (RayUnavailable, ValueError) as exc:

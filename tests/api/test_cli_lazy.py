@@ -40,6 +40,13 @@ def test_a_command_s_own_help_loads_its_module_only():
     assert not loaded & {"lightgbm", "mlflow", "fastapi"}
 
 
+def test_the_run_s_help_loads_none_of_the_run_s_machinery():
+    """`huiqi run --help`, the command read most: its module imports the run's machinery in the command itself."""
+    out, loaded = _help_in_a_fresh_interpreter("run", "--help")
+    assert "--registry" in out and "--partitions" in out
+    assert loaded == set()
+
+
 def test_the_table_names_each_command_s_module_and_help_as_the_command_itself_does():
     for module in {m for m, _ in COMMANDS.values()}:
         importlib.import_module(f"api.cli.{module}")
