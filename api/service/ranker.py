@@ -53,9 +53,9 @@ NOT_RANKED = {
 }
 # The run's holdout (docs/ranking.md, "The holdout and the uplift"): said as plainly as the fallback order itself.
 HELD_OUT = {
-    "zh": "本批次随机抽取少量企业作为对照组，以衡量排序模型的作用；贵企业在其中，通知按默认顺序排列（已核定、待确认、"
-    "推荐申请、待补充信息、差一点符合；同类中金额大者在前），未经排序模型",
-    "en": "your enterprise is in this run's comparison group, a small random share of enterprises whose notices are "
+    "zh": "该企业属于本批次随机抽取的对照组（少量企业的通知不经排序模型排序，用以衡量模型的作用），通知按默认顺序排列"
+    "（已核定、待确认、推荐申请、待补充信息、差一点符合；同类中金额大者在前）",
+    "en": "this enterprise is in the run's comparison group, a small random share of enterprises whose notices are "
     "not ordered by the ranking model so that what it changes can be measured: its notices follow the fallback order "
     "(granted, awaiting confirmation, recommended, needs data, near miss; within each, larger amounts first)",
 }
