@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -117,8 +118,12 @@ def version_out(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class Ranker:
-    def __init__(self, engine: Engine, store: ModelStore, *, ttl: float = 30.0) -> None:
-        self.engine, self.store, self.ttl = engine, store, ttl
+    def __init__(
+        self, engine: Engine, store: ModelStore, *, ttl: float = 30.0, on_load: Callable[[], None] | None = None
+    ) -> None:
+        """``on_load``: called once the store was first read, and after each new champion is loaded (the service
+        freezes the garbage collector's view then: ``create_app``)."""
+        self.engine, self.store, self.ttl, self.on_load = engine, store, ttl, on_load
         self._lock = threading.Lock()
         self._checked = -float("inf")
         self._version: str | None = None
@@ -163,11 +168,15 @@ class Ranker:
             if time.monotonic() - self._checked < self.ttl:
                 return self._model, self._broken
             try:
+                first = self._checked == -float("inf")
                 version = self.store.champion_version()
-                if version != self._version or self._broken:
+                loaded = version != self._version or self._broken
+                if loaded:
                     self._model = None if version is None else self.store.load(version)
                     self._version = version
                 self._broken = False
+                if (first or loaded) and self.on_load is not None:
+                    self.on_load()
             except Exception:  # MLflow raises many kinds; an explanation must not fail because of it
                 log.exception("the champion cannot be read from %s", self.store.tracking_uri)
                 self._model, self._version, self._broken = None, None, True

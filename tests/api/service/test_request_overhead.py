@@ -142,6 +142,35 @@ def test_reasons_at_once_answer_from_memory_only_while_the_check_is_fresh_or_und
     assert store.asked == 2
 
 
+class _Versions(_Store):
+    """A model store whose champion changes: the versions it names, one per read (the last one repeats)."""
+
+    def __init__(self, versions: list[str | None]) -> None:
+        super().__init__()
+        self.versions = versions
+
+    def champion_version(self):
+        self.asked += 1
+        return self.versions[min(self.asked, len(self.versions)) - 1]
+
+    def load(self, version):
+        return object()
+
+
+def test_the_service_freezes_what_reading_the_model_store_made_once_per_new_champion(app, engine):
+    """Reading the store imports MLflow and builds the booster after start-up's gc.freeze(): hundreds of thousands
+    of objects each full collection would scan (pauses of 100–150 ms under load). The service freezes them too:
+    on the first read and after a new champion is loaded, not on each re-read."""
+    import gc
+
+    assert app.state.service.ranker.on_load is gc.freeze
+    frozen: list[int] = []
+    ranker = Ranker(engine, _Versions([None, None, "2", "2"]), ttl=0, on_load=lambda: frozen.append(1))  # type: ignore[arg-type]
+    for expected in (1, 1, 2, 2):  # first read; the same (none); a new champion; the same again
+        ranker.reasons("u", "p")
+        assert len(frozen) == expected
+
+
 def test_explanation_without_a_champion_once_checked_takes_no_thread(client, engine, tokens, monkeypatch):
     with engine.connect() as connection:
         decision_id = connection.execute(
