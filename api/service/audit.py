@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Connection, insert
 
 from api.service.logs import current_request_id
@@ -16,6 +15,8 @@ __all__ = ["audit"]
 
 
 def audit(connection: Connection, principal: Principal, action: str, subject: str, detail: Any = None) -> None:
+    from fastapi.encoders import jsonable_encoder  # here: the CLI's commands import this module to print their help
+
     connection.execute(
         insert(audit_log).values(
             at=datetime.now(UTC),

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
+
+if TYPE_CHECKING:  # Alembic is imported where the schema is migrated, not by every user of an engine
+    from alembic.config import Config
 
 __all__ = ["DatabaseUnavailable", "connect", "make_engine", "open_database", "upgrade"]
 
@@ -57,6 +59,8 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -70,6 +74,8 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     ``heads``: every branch of the migration history, so features developed side
     by side may each add a revision on the same parent.
     """
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
