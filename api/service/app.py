@@ -18,6 +18,7 @@ from api.service.limits import DEFAULT_BODY, BodyLimits
 from api.service.logs import RequestIds, install_json_logs
 from api.service.metrics import observe_request
 from api.service.metrics import router as metrics_router
+from api.service.nul import RefuseNul
 from api.service.problems import install_problem_handlers
 from api.service.published import PublishedCatalogue
 from api.service.ranker import Ranker
@@ -119,6 +120,8 @@ def create_app(
     drafts_body = {"/policy-drafts": drafts.MAX_BODY, "/policy-drafts/{draft_id}": drafts.MAX_BODY}
     drafts_body["/payouts/returns"] = payouts.MAX_RETURN_BODY
     drafts_body["/supplied-facts/lists"] = supplied_facts.MAX_LIST_BODY
+    # Inside BodyLimits: a body is looked at for a NUL character only once it is capped and its token checked.
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimits, caps=drafts_body, public={"/health"}, public_under=("/web/",))
     app.add_middleware(SecurityHeaders)
     # Outermost: every answer (a refusal of BodyLimits too) carries its request id, is counted and timed.

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.service.auth import authenticate
 from api.service.problems import Problem, TooLarge, problem_response
 
-__all__ = ["DEFAULT_BODY", "BodyLimits"]
+__all__ = ["DEFAULT_BODY", "BodyLimits", "replay"]
 
 # Every JSON body huiqi reads is small: an objection's reason (at most 2,000 characters), supplied facts, a run's
 # date, a review note. Routes that take more (a policy draft) say so in ``caps``.
@@ -80,7 +80,7 @@ class BodyLimits:
                 problem = body
         if problem is not None:
             return await problem_response(problem, path)(scope, receive, send)
-        return await self.app(scope, _replay(body, receive), send)
+        return await self.app(scope, replay(body, receive), send)
 
 
 def _too_large(cap: int, found: str) -> TooLarge:
@@ -120,7 +120,7 @@ async def _read(receive: Receive, cap: int) -> bytes | Problem | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """``receive`` for the app: the buffered body in one message, then whatever the server says next."""
     pending = True
 

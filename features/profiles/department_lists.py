@@ -41,6 +41,7 @@ MAX_LIST_BYTES = 64 * 1024 * 1024  # a national list of every enterprise in bank
 MAX_LIST_ROWS = 2_000_000  # after reading: a list names the firms a fact is true of, not every firm
 MAX_EVIDENCE_CHARS = 200
 COLUMNS = ("uscc", "value", "evidence")  # evidence may be left out
+NUL, NUL_PROBLEM = "\x00", "contains a NUL character (U+0000), which cannot be stored: remove it"
 SHOWN_PROBLEMS = 20
 _TRUE, _FALSE = ("true", "1", "yes", "是", "y"), ("false", "0", "no", "否", "n")
 
@@ -192,6 +193,11 @@ def read_list(data: bytes, fact: Fact, *, source: str = "the list") -> pl.DataFr
                 "evidence",
                 f"longer than {MAX_EVIDENCE_CHARS} characters",
                 pl.col("evidence").str.slice(0, 40),
+            ),
+            # A database's text cannot hold it (PostgreSQL refuses the whole import): named here, with its row.
+            *(
+                bad(pl.col(name).str.contains(NUL, literal=True), name, NUL_PROBLEM, None)
+                for name in ("value", "evidence")
             ),
         ]
     ).sort("row", "column")

@@ -157,6 +157,11 @@ def parse_return(data: bytes, source: str) -> ReturnFile:
                           f"不是有效的 JSON 对象（{exc}）") from None  # fmt: skip
         if not isinstance(record, dict):
             raise _refuse(source, number, "expected a JSON object", "应为 JSON 对象")
+        # A database's text cannot hold U+0000 (PostgreSQL refuses it): named here, with its line.
+        held = next((k for k, v in record.items() if isinstance(v, str) and "\x00" in v), None)
+        if held is not None:
+            raise _refuse(source, number, f"'{held}': contains a NUL character (U+0000), which cannot be stored",
+                          f"“{held}”含有空字符（U+0000），无法保存")  # fmt: skip
         records.append(record)
     if not records or records[0].get("record") != "header":
         raise _refuse(source, 1, 'expected a header line first ({"record": "header", ...})', "首行应为文件头")

@@ -50,6 +50,15 @@ def test_list_when_any_row_is_wrong_is_refused_whole_with_every_row_and_column_n
     assert "taken whole or not at all" in text
 
 
+def test_list_when_a_text_holds_a_nul_character_names_its_row_and_column():
+    """PostgreSQL cannot store U+0000: the import failed in the database with no row named."""
+    err = _refused(f"uscc,value,evidence\n{A},true,(2025)\x00号\n{B},tr\x00ue,\n".encode())
+    assert [(p.row, p.column) for p in err.problems] == [(1, "evidence"), (2, "value"), (2, "value")]
+    text = str(err)  # row 2's value is also not a yes or no
+    assert "row 1, column 'evidence': contains a NUL character (U+0000)" in text
+    assert "row 2, column 'value': contains a NUL character (U+0000)" in text
+
+
 def test_list_when_the_header_is_wrong_names_every_column_with_a_suggestion():
     err = _refused(f"uscc,valeu,note\n{A},true,x\n".encode())
     text = str(err)

@@ -211,6 +211,10 @@ def test_reconcile_when_the_totals_do_not_match_refuses_the_file_whole(engine, m
     unknown = _answer(engine, batch.batch_id).replace(b'"HQ', b'"XX', 1)
     with pytest.raises(payouts.ReturnFileRefused, match=r"line 2: reference XX.* is not a payment of batch"):
         payouts.reconcile(engine, payouts.parse_return(unknown, "bank.jsonl"), actor="cli:bob")
+    # U+0000 in a text (PostgreSQL cannot store it; the lookup failed in the database before): the line is named.
+    nul = _answer(engine, batch.batch_id).replace(b'"HQ', b'"\\u0000HQ', 1)
+    with pytest.raises(payouts.ReturnFileRefused, match=r"line 2: 'reference': contains a NUL character"):
+        payouts.parse_return(nul, "bank.jsonl")
     assert _statuses(engine) == before  # nothing applied
 
 
