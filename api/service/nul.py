@@ -83,7 +83,7 @@ def _in_body(content_type: str, body: bytes) -> str | None:
             return nul_field(json.loads(body), "body")
         except ValueError:
             return None  # not JSON: the route's validation says so
-    if kind == "application/x-www-form-urlencoded" and b"%00" in body.lower():
+    if kind == "application/x-www-form-urlencoded" and (b"%00" in body or b"\x00" in body):
         return _in_pairs(body.decode("utf-8", "replace"), "body")
     return None
 

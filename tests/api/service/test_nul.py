@@ -39,4 +39,7 @@ def test_a_nul_in_a_json_body_is_refused_naming_its_field_and_nothing_is_recorde
 
 def test_a_nul_in_a_form_body_or_the_path_is_refused(client, tokens):
     _refused(client.post("/web/sign-in", data={"token": "hq_\x00", "csrf": "x"}), "body.token")
+    raw = b"token=hq_\x00&csrf=x"  # not even percent-encoded
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    _refused(client.post("/web/sign-in", content=raw, headers=form), "body.token")
     _refused(client.get("/enterprises/9144%00/decisions", headers=tokens.headers("officer")), "path")
