@@ -8,6 +8,7 @@ drafts.py     drafts' text, effective dates, the publish plan;   impact.py  a dr
 explain.py    a decision's explanation;     actions.py the enterprise's actions on a notice
 runner.py     runs in a worker thread;      routes/, schemas/: per audience
 limits.py     token before body, body caps, failed-authentication rate (ASGI middleware)
+nul.py        a NUL character (U+0000) in a path, query or body: 422 naming the field (ASGI middleware)
 headers.py    security headers on every answer;   dead_letters.py  re-queuing dead notices, audited
 objections.py officers' review of objections
 """
