@@ -28,14 +28,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.service.auth import authenticate
 from api.service.problems import Problem, TooLarge, problem_response
 
-__all__ = ["DEFAULT_BODY", "BodyLimits", "replay"]
+__all__ = ["DEFAULT_BODY", "READS", "BodyLimits", "replay"]
 
 # Every JSON body huiqi reads is small: an objection's reason (at most 2,000 characters), supplied facts, a run's
 # date, a review note. Routes that take more (a policy draft) say so in ``caps``.
 DEFAULT_BODY = 64 * 1024
 # No route of these methods reads a body (a test holds the OpenAPI document to it): one sent along is never
 # read. Most requests are reads, and they pass here without a look at their headers.
-_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class BodyLimits:
@@ -58,7 +58,7 @@ class BodyLimits:
         self.caps = [(compile_path(template)[0], cap) for template, cap in caps.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in _READS:
+        if scope["type"] != "http" or scope["method"] in READS:
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
         declared, chunked = headers.get("content-length"), "transfer-encoding" in headers

@@ -16,26 +16,26 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.service.limits import replay
+from api.service.limits import READS, replay
 from api.service.problems import Invalid, problem_response
 
-__all__ = ["RefuseNul", "nul_field"]
+__all__ = ["RefuseNul"]
 
 NUL = "\x00"
 
 
-def nul_field(value: Any, at: str) -> str | None:
+def _nul_field(value: Any, at: str) -> str | None:
     """Where in ``value`` (a parsed JSON document) a text, or a key, holds a NUL: ``at`` + ".reason", ".ids.3"."""
     if isinstance(value, str):
         return at if NUL in value else None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = f"{at}.{key}" if NUL in key else nul_field(item, f"{at}.{key}")
+            found = f"{at}.{key}" if NUL in key else _nul_field(item, f"{at}.{key}")
             if found:
                 return found
     if isinstance(value, list):
         for i, item in enumerate(value):
-            if found := nul_field(item, f"{at}.{i}"):
+            if found := _nul_field(item, f"{at}.{i}"):
                 return found
     return None
 
@@ -67,8 +67,7 @@ class RefuseNul:
         query = scope.get("query_string", b"")
         if field is None and b"%00" in query:  # the quick test first: most requests have no NUL to look for
             field = _in_pairs(query.decode("latin-1"), "query")
-        body: bytes | None = None
-        if field is None and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+        if field is None and scope["method"] not in READS:
             body, receive = await _buffered(receive)
             field = _in_body(Headers(scope=scope).get("content-type", ""), body)
         if field is not None:
@@ -80,7 +79,7 @@ def _in_body(content_type: str, body: bytes) -> str | None:
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind.endswith("json") and b"\\u0000" in body:  # JSON writes U+0000 only as this escape
         try:
-            return nul_field(json.loads(body), "body")
+            return _nul_field(json.loads(body), "body")
         except ValueError:
             return None  # not JSON: the route's validation says so
     if kind == "application/x-www-form-urlencoded" and (b"%00" in body or b"\x00" in body):
