@@ -80,8 +80,8 @@ def _in_body(content_type: str, body: bytes) -> str | None:
     if kind.endswith("json") and b"\\u0000" in body:  # JSON writes U+0000 only as this escape
         try:
             return _nul_field(json.loads(body), "body")
-        except ValueError:
-            return None  # not JSON: the route's validation says so
+        except (ValueError, RecursionError):
+            return None  # not JSON, or nested past what Python's parser takes: the route refuses it as it would
     if kind == "application/x-www-form-urlencoded" and (b"%00" in body or b"\x00" in body):
         return _in_pairs(body.decode("utf-8", "replace"), "body")
     return None

@@ -43,3 +43,13 @@ def test_a_nul_in_a_form_body_or_the_path_is_refused(client, tokens):
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     _refused(client.post("/web/sign-in", content=raw, headers=form), "body.token")
     _refused(client.get("/enterprises/9144%00/decisions", headers=tokens.headers("officer")), "path")
+
+
+def test_a_nul_deep_inside_a_nested_body_gets_the_answer_the_body_would_get_without_it(client, engine, tokens):
+    """30,000 levels of arrays fit the 64 KiB cap; parsing them to look for the NUL raised RecursionError (a 500)."""
+    notice = notice_of(engine, "awaiting_confirmation")
+    url = f"/enterprises/{notice.uscc}/notices/{notice.id}/object"
+    headers = tokens.headers("enterprise") | {"Content-Type": "application/json"}
+    for inner in ("", '"\\u0000"'):
+        answer = client.post(url, content="[" * 30_000 + inner + "]" * 30_000, headers=headers)
+        assert answer.status_code == 400 and "parsing the body" in answer.json()["detail"]
