@@ -13,7 +13,7 @@ from datetime import date
 
 import polars as pl
 
-from features.standards.uscc import ranks, uscc_arg_sort
+from features.standards.uscc import as_sort_key, ranks, uscc_arg_sort, uscc_sort_key
 from matcher.amounts import MAX_AMOUNT_YUAN
 from matcher.evidence import evidence_columns
 from matcher.ledger.statuses import DELIVERY_BY_MODE
@@ -70,10 +70,12 @@ def candidates(
             columns.append(to_polars(p.amount.node, p.kinds, as_of).cast(pl.Float64).alias(f"{p.id}:unit"))
     # One chunk per column: gathering from a frame read in pieces (a Parquet file's row groups) costs many times more.
     wide = profiles.lazy().with_row_index("_row").select(columns).collect().rechunk()
-    by_uscc = uscc_arg_sort(wide["uscc"])
+    key = uscc_sort_key(wide["uscc"])
+    by_uscc = uscc_arg_sort(wide["uscc"], key)
     # The USCCs in their order, read once at random: each policy's candidates, by USCC, then read them in order.
     usccs = wide["uscc"].gather(by_uscc)
-    wide = wide.drop("uscc").with_columns(_order=ranks(by_uscc), **_granted_rows(usccs, by_uscc, granted))
+    granted_rows = _granted_rows(key.gather(by_uscc), by_uscc, granted)
+    wide = wide.drop("uscc").with_columns(_order=ranks(by_uscc), **granted_rows)
     # The facts read, beside (not copied into) the computed columns.
     read = sorted(set().union(*(p.facts for p in ordered)) - set(wide.columns))
     with_facts = pl.concat([wide, profiles.select(read)], how="horizontal") if evidence else wide
@@ -124,18 +126,18 @@ def candidates(
     return due, given, found
 
 
-def _granted_rows(usccs: pl.Series, by_uscc: pl.Series, granted: pl.DataFrame | None) -> dict[str, pl.Series]:
+def _granted_rows(keys: pl.Series, by_uscc: pl.Series, granted: pl.DataFrame | None) -> dict[str, pl.Series]:
     """Per policy other runs granted: ``{id}:granted``, whether each profile's row is of an enterprise granted it.
-    ``usccs`` are the profiles' USCCs in order (``by_uscc`` the rows they are at): the few granted USCCs are found
-    by bisection, not by hashing a million USCCs."""
+    ``keys`` are the profiles' USCCs' ``uscc_sort_key`` in USCC order (``by_uscc`` the rows they are at): the
+    few granted USCCs are found by bisection (of numbers, for standard USCCs), not by hashing a million USCCs."""
     if granted is None or granted.height == 0:
         return {}
     out = {}
     for (policy_id,), rows in granted.group_by("policy_id", maintain_order=True):
-        wanted = rows["uscc"].drop_nulls()
-        low, high = usccs.search_sorted(wanted, side="left"), usccs.search_sorted(wanted, side="right")
+        wanted = as_sort_key(rows["uscc"], keys).drop_nulls()
+        low, high = keys.search_sorted(wanted, side="left"), keys.search_sorted(wanted, side="right")
         at = pl.select(pl.int_ranges(pl.lit(low), pl.lit(high)).explode().drop_nulls()).to_series()
-        none = pl.repeat(False, usccs.len(), dtype=pl.Boolean, eager=True)  # scattered into in place
+        none = pl.repeat(False, keys.len(), dtype=pl.Boolean, eager=True)  # scattered into in place
         out[f"{policy_id}:granted"] = none.scatter(by_uscc.gather(at), True)
     return out
 

@@ -18,7 +18,7 @@ from polars.testing import assert_frame_equal, assert_series_equal
 from features.profiles import build_profiles
 from features.profiles.social_insurance import hired_persons
 from features.registries.validate import check_registry
-from features.standards.uscc import uscc_arg_sort, uscc_order
+from features.standards.uscc import as_sort_key, uscc_arg_sort, uscc_order, uscc_sort_key
 from features.synthetic import generate
 from matcher.decide import decide
 from matcher.ledger.statuses import ELIGIBLE_DECISIONS, DecisionStatus
@@ -136,3 +136,27 @@ def test_uscc_arg_sort_when_usccs_are_standard_or_not_sorts_as_text_stably(value
     series = pl.Series("uscc", values, pl.String)
     expected = series.to_frame().with_row_index().sort("uscc", maintain_order=True, nulls_last=False)["index"]
     assert uscc_arg_sort(series).to_list() == expected.to_list()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    profiled=st.one_of(st.lists(usccs, max_size=40), st.lists(st.one_of(usccs, st.text(max_size=19)), max_size=40)),
+    asked=st.lists(st.one_of(usccs, usccs.map(str.lower), st.text(max_size=19), st.none()), max_size=20),
+)
+def test_a_uscc_searched_by_its_sort_key_is_found_where_its_text_is(profiled, asked):
+    """How ``decide`` finds the enterprises other runs granted a benefit among the profiles: bisecting their sort
+    keys finds each asked USCC exactly where bisecting the text does — a lower-case or malformed code nowhere a
+    standard one is, although base 36 would read it as one."""
+    text = pl.Series("uscc", profiled, pl.String).sort()
+    key = uscc_sort_key(text)
+    wanted = pl.Series("uscc", asked, pl.String)
+    by_key = as_sort_key(wanted, key)
+    for code, k in zip(asked, by_key.to_list(), strict=True):
+        found = text.to_list().count(code) if code is not None else 0
+        if k is None:
+            assert found == 0
+            continue
+        one = pl.Series([k], dtype=key.dtype)
+        low, high = key.search_sorted(one, side="left")[0], key.search_sorted(one, side="right")[0]
+        assert high - low == found
+        assert text[low:high].to_list() == [code] * found
