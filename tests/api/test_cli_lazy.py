@@ -40,6 +40,14 @@ def test_a_command_s_own_help_loads_its_module_only():
     assert not loaded & {"lightgbm", "mlflow", "fastapi"}
 
 
+def test_a_command_that_signs_links_does_not_load_the_web_pages():
+    """`huiqi notices` signs the links in the notices it delivers (``api.web.links``): the pages, and FastAPI with
+    them, load only with the app that serves them (``mount_web``), not with the package."""
+    out, loaded = _help_in_a_fresh_interpreter("notices", "--help")
+    assert "deliver" in out
+    assert not loaded & {"fastapi", "lightgbm", "mlflow"}
+
+
 def test_the_run_s_help_loads_none_of_the_run_s_machinery():
     """`huiqi run --help`, the command read most: its module imports the run's machinery in the command itself."""
     out, loaded = _help_in_a_fresh_interpreter("run", "--help")
