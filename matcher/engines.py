@@ -84,11 +84,17 @@ class Ray:
                 self.ray.get(ready)  # a failed pass raises here, as soon as it fails
                 finished += len(ready)
                 done(finished)
-        except BaseException:
+        except BaseException as exc:
             # The others stop before the run lets go of the folder their frames wait in.
             for ref in pending:
                 self.ray.cancel(ref, force=True)
             self.ray.wait(pending, num_returns=len(pending), timeout=60)
+            # The pass's own error, as the local engine raises it (a registry's problem, a folder the worker cannot
+            # read: said to the user as it is), not Ray's wrapper of it with the worker's traceback in its text;
+            # that stays attached as the cause.
+            cause = getattr(exc, "cause", None) if isinstance(exc, self.ray.exceptions.RayTaskError) else None
+            if isinstance(cause, Exception):
+                raise cause from exc
             raise
         return self.ray.get(refs)
 

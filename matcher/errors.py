@@ -2,13 +2,14 @@
 
 MatcherError
  ├── AsOfOutOfRange     an as-of date outside the window a run can decide for
+ ├── NotOnThisMachine   a worker of a partitioned run cannot read the run's files by their paths
  └── LedgerError        a change of a benefit the ledger refuses
       └── IllegalMove   an entry that does not apply to the benefit's status
 """
 
 from __future__ import annotations
 
-__all__ = ["AsOfOutOfRange", "IllegalMove", "LedgerError", "MatcherError"]
+__all__ = ["AsOfOutOfRange", "IllegalMove", "LedgerError", "MatcherError", "NotOnThisMachine"]
 
 
 class MatcherError(Exception):
@@ -17,6 +18,10 @@ class MatcherError(Exception):
 
 class AsOfOutOfRange(MatcherError, ValueError):
     """A ValueError too, so a pydantic validator that calls the check reports it as a field error."""
+
+
+class NotOnThisMachine(MatcherError):
+    """A partition's pass, on a worker of another machine, cannot read the registry or the run's folder."""
 
 
 class LedgerError(MatcherError):

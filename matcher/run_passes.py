@@ -17,6 +17,7 @@ the only things that travel back to the driver are small (person pairs, demand, 
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from features.registries.split import RegistrySplit, check_part
 from matcher.db.bulk import ahead, insert_missing, key_order
 from matcher.db.models import decisions, notices
 from matcher.decide import AMOUNT_ERROR_REASONS, Decided, Demand, decide, person_pairs, rescale
+from matcher.errors import NotOnThisMachine
 from matcher.ledger import DecisionStatus, grant_decided
 from matcher.ledger.persons import count_persons
 from matcher.notices import build_notices
@@ -167,6 +169,20 @@ class Profiled:
     timings: dict[str, float]
 
 
+def _on_this_machine(part: Part, registry: Path | None = None) -> None:
+    """A pass on a worker of another machine reads the run's folder (and, in pass 1, the registry) by the paths
+    the run's process gave: when they are not there, say so and how to fix it, rather than fail on the first
+    file missing."""
+    for folder, what in ((part.held.folder, "the run's folder (--spill)"), (registry, "the registry (--registry)")):
+        if folder is not None and not Path(folder).is_dir():
+            raise NotOnThisMachine(
+                f"a partition's pass on {socket.gethostname()}: {what} {folder} is not on this machine. On a Ray "
+                "cluster of several machines, the registry and the run's folder must be on a filesystem every "
+                "machine mounts at the same path: give --registry and --spill such paths, then run again (the run "
+                "resumes)"
+            )
+
+
 def profile_part(
     part: Part,
     k: int,
@@ -178,6 +194,7 @@ def profile_part(
     eligible for a per-person benefit and the persons behind its hire counts, with which the persons are shared
     out over all partitions. ``source``: the checked registry's tables (a run taken whole), or the registry split
     into partitions, whose partition ``k`` this pass checks."""
+    _on_this_machine(part, source.directory if isinstance(source, RegistrySplit) else None)
     lap = _Laps(part, k)
     hired = quarantined = None
     if isinstance(source, RegistrySplit):
@@ -225,6 +242,7 @@ def decide_part(
     shared: pl.DataFrame | None,
 ) -> PartDecided:
     """Pass 2: partition ``k``'s decisions, amounts as due (held), and its demand on each budget."""
+    _on_this_machine(part)
     lap = _Laps(part, k)
     lap("deciding")
     decided: Decided = decide(
@@ -250,6 +268,7 @@ def write_part(
     """Pass 3: partition ``k``'s amounts scaled to the budgets, its notices ranked, and its decisions, ledger
     entries and notices written (each write skips rows already there: a rerun after a kill resumes). Returns the
     ranker's model version. ``earlier``: what earlier runs left for its enterprises (default: read here)."""
+    _on_this_machine(part)
     return write_ranked(part, k, rank_part(part, k, scale, earlier))
 
 

@@ -1,16 +1,21 @@
 """`--engine ray`: the run's passes as tasks on a local 2-CPU Ray cluster write exactly what the local engine
 writes, and a run whose worker fails part-way is resumed by running it again (issue 17)."""
 
+import re
 from datetime import UTC, date, datetime
 
 import numpy as np
+import polars as pl
 import pytest
 
+from features.registries.split import RegistrySplit
 from features.synthetic import generate
 from matcher.db import make_engine, upgrade
 from matcher.engines import Ray, open_engine
+from matcher.errors import MatcherError, NotOnThisMachine
 from matcher.ranking.serve import PushPlan
 from matcher.run import run_matching
+from matcher.run_passes import Held, Part, decide_part, profile_part, write_part
 from policies.load import load_catalogue
 from tests.api.test_cli import huiqi
 from tests.matcher.test_run_partitions import emptied, table_counts, written
@@ -84,12 +89,42 @@ def test_run_on_ray_when_a_worker_fails_is_resumed_by_running_it_again(engine, r
     expected = written(engine)
     emptied(engine, before)
     flag.touch()
-    with pytest.raises(ray.exceptions.RayTaskError, match="worker lost"):
+    with pytest.raises(RuntimeError, match="worker lost") as failed:
         run_matching(engine, registry, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW, passes=Ray())
+    assert isinstance(failed.value.__cause__, ray.exceptions.RayTaskError)  # the worker's traceback, kept
     assert not flag.exists()  # it did fail part-way
     again = run_matching(engine, registry, AS_OF, policies, partitions=3, push=plan, now=lambda: NOW, passes=Ray())
     assert again.outcome == "completed" and again.counts == uninterrupted.counts
     assert written(engine) == expected
+
+
+def _refused(k: int) -> None:
+    raise MatcherError(f"partition {k}: the registry's file is not what the contract says")
+
+
+def test_a_pass_failing_on_a_ray_worker_raises_its_own_error_as_the_local_engine_does(cluster):
+    """A domain error of a worker reaches the user as the local engine gives it — its message, no Ray wrapper
+    with the worker's pid and traceback in the text the CLI prints — and the wrapper stays as its cause."""
+    with pytest.raises(MatcherError) as failed:
+        Ray().map(_refused, [(0,), (1,)], lambda _done: None)
+    assert type(failed.value) is MatcherError
+    assert re.fullmatch(r"partition [01]: the registry's file is not what the contract says", str(failed.value))
+    assert isinstance(failed.value.__cause__, ray.exceptions.RayTaskError)
+
+
+def test_a_partition_pass_that_cannot_read_the_run_s_files_says_which_and_how_to_fix_it(tmp_path, registry):
+    """On a cluster of several machines a worker reads the registry and the run's folder by the paths the run's
+    process gave: where they are not, each pass says which is missing, where, and what to pass instead."""
+    gone = tmp_path / "huiqi-run-on-another-machine"
+    part = Part("run", AS_OF, (), 2, Held(gone), "postgresql://db/huiqi", 1000)
+    with pytest.raises(NotOnThisMachine, match=f"the run's folder \\(--spill\\) {re.escape(str(gone))} is not on"):
+        decide_part(part, 0, pl.DataFrame(), None, None, None)
+    with pytest.raises(NotOnThisMachine, match="mounts at the same path: give --registry and --spill such paths"):
+        write_part(part, 1, {})
+    here = Part("run", AS_OF, (), 2, Held(tmp_path), "postgresql://db/huiqi", 1000)
+    elsewhere = RegistrySplit(tmp_path / "registry-elsewhere", "f", 2, tmp_path, AS_OF, {})
+    with pytest.raises(NotOnThisMachine, match=r"the registry \(--registry\) .*registry-elsewhere is not on"):
+        profile_part(here, 0, elsewhere, pl.DataFrame(), False)
 
 
 def test_engine_unknown_or_address_without_ray_is_refused_with_the_choices():
