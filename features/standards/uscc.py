@@ -119,9 +119,10 @@ def as_sort_key(uscc: pl.Series, key: pl.Series) -> pl.Series:
     ``key`` is, a code that is no standard USCC then null (it cannot be among them)."""
     if key.dtype != pl.UInt128:
         return uscc
-    code = pl.col(uscc.name)
+    code = pl.col("uscc")
     standard = code.str.contains(_STANDARD)  # base 36 would also read "a" as "A", and "+1" as a number
-    return uscc.to_frame().select(pl.when(standard).then(code.str.to_integer(base=36, dtype=pl.UInt128))).to_series()
+    number = code.str.to_integer(base=36, dtype=pl.UInt128, strict=False)
+    return uscc.to_frame("uscc").select(pl.when(standard).then(number)).to_series().alias(uscc.name)
 
 
 def uscc_arg_sort(uscc: pl.Series, key: pl.Series | None = None) -> pl.Series:
