@@ -7,20 +7,27 @@ champion with the same push cap and waves.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.settings import Settings
-from matcher.ranking.registry import ModelStore
-from matcher.ranking.serve import PushPlan
+
+if TYPE_CHECKING:  # the store and the plan load MLflow's client and the ranking features: only when asked for
+    from matcher.ranking.registry import ModelStore
+    from matcher.ranking.serve import PushPlan
 
 __all__ = ["analysis_engine", "model_store", "push_plan", "repository_root"]
 
 
 def model_store(settings: Settings) -> ModelStore:
+    from matcher.ranking.registry import ModelStore
+
     return ModelStore(settings.mlflow_tracking_uri, settings.mlflow_artifacts)
 
 
 def push_plan(settings: Settings) -> PushPlan:
     """The champion (or the fallback order when none is registered) with the configured push cap and holdout."""
+    from matcher.ranking.serve import PushPlan
+
     return PushPlan(
         model_store(settings).champion(), settings.push_cap, settings.push_wave_days, settings.ranking_holdout
     )

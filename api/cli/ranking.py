@@ -15,9 +15,7 @@ from api.cli import app
 from api.cli.progress import console, stages
 from api.ranking import model_store, push_plan
 from api.settings import Settings
-from matcher.db import open_database
 from matcher.ranking.sampling import MAX_QUERIES
-from policies.load import load_catalogue
 
 model_app = typer.Typer(no_args_is_help=True, help="The ranker's models in the MLflow registry.")
 app.add_typer(model_app, name="model")
@@ -43,6 +41,8 @@ def _interval(e: dict) -> str:
 
 
 def _engine(settings: Settings):
+    from matcher.db import open_database  # here: `huiqi model --help` needs neither SQLAlchemy nor the catalogue
+
     return open_database(settings.database)
 
 
@@ -73,6 +73,8 @@ def simulate(
             f"no month end falls between {start.date()} and {end.date()}: widen the period", param_hint="--from/--to"
         )
     engine = _engine(settings)
+    from policies.load import load_catalogue
+
     catalogue = load_catalogue()
     with stages("simulate") as step:
         report = run_simulation(

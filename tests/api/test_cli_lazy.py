@@ -48,6 +48,14 @@ def test_a_command_that_signs_links_does_not_load_the_web_pages():
     assert not loaded & {"fastapi", "lightgbm", "mlflow"}
 
 
+def test_the_ranker_s_commands_help_loads_no_model_store():
+    """`huiqi model --help`: the model store (MLflow's client, LightGBM) and the database load with a command that
+    reads them, not with its help."""
+    out, loaded = _help_in_a_fresh_interpreter("model", "--help")
+    assert "show" in out and "demote" in out
+    assert not loaded & {"lightgbm", "mlflow", "fastapi", "sqlalchemy"}
+
+
 def test_the_run_s_help_loads_none_of_the_run_s_machinery():
     """`huiqi run --help`, the command read most: its module imports the run's machinery in the command itself."""
     out, loaded = _help_in_a_fresh_interpreter("run", "--help")
