@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.service import payouts as service
 from api.service.auth import ActingEnterprise, UsccPath, allow
-from api.service.problems import Conflict, Invalid, NotFound
+from api.service.problems import PROBLEM_JSON, Conflict, Invalid, NotFound, Problem
 from api.service.routes.common import Limit, Offset, problems
+from api.service.schemas.common import ProblemOut
 from api.service.schemas.payouts import (
     AccountIn,
     AccountOut,
@@ -27,6 +28,7 @@ from api.service.schemas.payouts import (
 )
 from api.service.state import StateDep
 from api.service.tokens import Principal
+from features.errors import FeaturesError
 from matcher import payouts
 from matcher.db.models import PERIOD_KEY_LENGTH
 
@@ -34,6 +36,22 @@ router = APIRouter(tags=["payouts"])
 Officer = Annotated[Principal, Depends(allow("officer", "admin"))]
 BatchId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the batch's number")]
 MAX_RETURN_BODY = 512 * 1024 * 1024  # a return file of a million payments is about 150 MB
+
+
+class RegistryUnavailable(Problem):
+    """The registry the service reads the bank accounts from is missing or broken: the operators' to mend, not the
+    caller's mistake, and not a failure of the service either."""
+
+    status, title, slug = 503, "Registry unavailable", "registry-unavailable"
+
+
+_NO_REGISTRY = (
+    "The registry extracts the service reads the enterprises' bank accounts from are missing or unreadable: an "
+    "operator puts them in the data directory's registry folder, then the batch is prepared again"
+)
+_PREPARE_PROBLEMS = problems(409, body=True) | {
+    503: {"model": ProblemOut, "description": _NO_REGISTRY, "content": {PROBLEM_JSON: {}}}
+}
 
 
 @contextmanager
@@ -60,11 +78,22 @@ def read_batches(principal: Officer, state: StateDep, limit: Limit = 100, offset
         return [r._asdict() for r in payouts.list_batches(connection, limit, offset)]
 
 
-@router.post("/payouts/batches", status_code=201, response_model=PrepareOut, responses=problems(409, body=True))
+@router.post("/payouts/batches", status_code=201, response_model=PrepareOut, responses=_PREPARE_PROBLEMS)
 def prepare_batch(body: PrepareIn, principal: Officer, state: StateDep) -> dict[str, Any]:
-    """Make payable what nothing holds any more and gather every payable cash benefit into a new batch. Audited."""
-    with _as_problems():
-        summary = service.prepare_batch(state.engine, state.settings, principal, body.as_of, catalogue=state.catalogue)
+    """Make payable what nothing holds any more and gather every payable cash benefit into a new batch. Audited.
+    503 when the registry holding the bank accounts cannot be read (nothing is prepared)."""
+    try:
+        with _as_problems():
+            summary = service.prepare_batch(
+                state.engine, state.settings, principal, body.as_of, catalogue=state.catalogue
+            )
+    except FeaturesError as exc:
+        raise RegistryUnavailable(
+            f"the bank accounts cannot be read from the registry: {exc}. An operator puts the registry extracts "
+            "in the data directory's registry folder; then prepare the batch again (nothing was prepared)",
+            detail_zh="无法读取登记库中的企业银行账户，未生成批次；"
+            "请运维人员将登记库数据放入数据目录的 registry 文件夹后重试",
+        ) from None
     return summary.as_dict()
 
 

@@ -37,3 +37,16 @@ def test_account_over_http_when_the_name_is_not_the_registered_one_answers_422_n
     assert answer.json()["errors"][0]["field"] == "body.account_name" and "户名不符" in answer.json()["detail_zh"]
     with engine.connect() as connection:
         assert connection.execute(select(benefits.c.status).where(benefits.c.status == "payable")).first() is None
+
+
+def test_preparing_a_batch_without_the_registry_answers_503_and_prepares_nothing(client, tokens, settings):
+    """The bank accounts come from the registry in the data directory: when it is gone, preparing a batch is the
+    operators' problem to mend — a 503 saying so in zh and en, not a 500 — and no batch is left half made."""
+    (settings.data_dir / "registry").unlink()
+    answer = client.post("/payouts/batches", json={"as_of": AFTER_WINDOW}, headers=tokens.headers("officer"))
+    assert answer.status_code == 503, answer.text
+    problem = answer.json()
+    assert problem["type"].endswith("/registry-unavailable")
+    assert "bank accounts cannot be read from the registry" in problem["detail"]
+    assert "nothing was prepared" in problem["detail"] and "未生成批次" in problem["detail_zh"]
+    assert client.get("/payouts/batches", headers=tokens.headers("officer")).json() == []
