@@ -7,11 +7,13 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
+from pydantic import AfterValidator
 
 from api.service.dead_letters import requeue
 from api.service.objections import count_objections, list_objections, review_objection
 from api.service.queues import Narrow
 from api.service.routes import runs as run_routes
+from api.service.schemas.notices import MAX_REQUEUE_IDS, NoticeId
 from api.service.schemas.runs import RunStartIn
 from api.service.supplied_facts import count_supplied, list_supplied, review_supplied
 from api.web.guard import check_csrf, signed_in
@@ -19,10 +21,15 @@ from api.web.render import WebRoute, back, page
 from api.web.supervision import desk_cards
 from matcher.db.models import notices, responses, supplied_facts
 from matcher.delivery import dead_letters
+from matcher.periods import check_as_of
 
 router = APIRouter(prefix="/web/desk", route_class=WebRoute, include_in_schema=False)
 OFFICERS = ("officer", "admin")
 Csrf = Annotated[str, Form(max_length=100)]
+# As the JSON API's: notice ids the database can hold, at most MAX_REQUEUE_IDS of them (a form of 64 KiB holds more).
+RequeueIds = Annotated[list[NoticeId] | None, Form(max_length=MAX_REQUEUE_IDS)]
+# Checked as the form's field, as the JSON API's RunStartIn checks it: out of the window is the sender's 422.
+RunAsOf = Annotated[date, Form(), AfterValidator(check_as_of)]
 QUEUE = 200  # rows shown per queue; the filters apply in SQL and the headings count every matching matter
 
 
@@ -105,7 +112,7 @@ def review_fact(
 
 
 @router.post("/dead/requeue")
-def requeue_dead(request: Request, csrf: Csrf = "", ids: Annotated[list[int] | None, Form()] = None) -> Response:
+def requeue_dead(request: Request, csrf: Csrf = "", ids: RequeueIds = None) -> Response:
     principal = signed_in(request, *OFFICERS)
     check_csrf(request, csrf)
     done = requeue(request.app.state.service.engine, principal, ids or None)
@@ -115,7 +122,7 @@ def requeue_dead(request: Request, csrf: Csrf = "", ids: Annotated[list[int] | N
 
 
 @router.post("/runs")
-def start_run(request: Request, as_of: Annotated[date, Form()], csrf: Csrf = "") -> Response:
+def start_run(request: Request, as_of: RunAsOf, csrf: Csrf = "") -> Response:
     principal = signed_in(request, *OFFICERS)
     check_csrf(request, csrf)
     run = run_routes.start_run(RunStartIn(as_of=as_of), principal, request.app.state.service)
