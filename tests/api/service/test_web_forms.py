@@ -27,11 +27,12 @@ VALUES = st.one_of(
 )  # fmt: skip
 
 
-def _web_posts(routes, prefix: str = "") -> Iterator:
+def _web_routes(routes, method: str, prefix: str = "") -> Iterator:
+    """The app's routes under /web taking ``method``, included routers walked."""
     for route in routes:
         if hasattr(route, "original_router"):  # an included router: its routes, under its prefix
-            yield from _web_posts(route.original_router.routes, prefix + (route.include_context.prefix or ""))
-        elif (prefix + getattr(route, "path", "")).startswith("/web") and "POST" in (
+            yield from _web_routes(route.original_router.routes, method, prefix + (route.include_context.prefix or ""))
+        elif (prefix + getattr(route, "path", "")).startswith("/web") and method in (
             getattr(route, "methods", None) or ()
         ):
             yield route
@@ -44,13 +45,11 @@ def _signed_in(app, token: str) -> tuple[TestClient, str]:
     return client, csrf
 
 
-@pytest.mark.parametrize("role", ["enterprise", "officer", "admin"])
-def test_any_form_posted_to_any_page_gets_a_page_or_a_redirect_never_a_500(app, engine, tokens, role):
-    client, csrf = _signed_in(app, tokens[role])
+def _known(engine, tokens) -> dict[str, st.SearchStrategy[str]]:
+    """Path parameters that exist (so a request reaches the route's own checks), by name."""
     with engine.connect() as connection:
         own = [str(i) for i in connection.execute(select(notices.c.id).where(notices.c.uscc == tokens.uscc)).scalars()]
-    # Path parameters: mostly ones that exist (so the form reaches the route's own checks), else anything.
-    real = {
+    return {
         "uscc": st.just(tokens.uscc),
         "notice_id": st.sampled_from(own),
         "action": st.sampled_from(["confirm", "decline", "object"]),
@@ -59,8 +58,14 @@ def test_any_form_posted_to_any_page_gets_a_page_or_a_redirect_never_a_500(app, 
         "supplied_id": st.sampled_from(["1", "2"]),
         "policy_id": st.sampled_from(["rd-super-deduction"]),
     }
+
+
+@pytest.mark.parametrize("role", ["enterprise", "officer", "admin"])
+def test_any_form_posted_to_any_page_gets_a_page_or_a_redirect_never_a_500(app, engine, tokens, role):
+    client, csrf = _signed_in(app, tokens[role])
+    real = _known(engine, tokens)
     anything = st.one_of(st.integers(-5, 10**20).map(str), VALUES.filter(bool))
-    routes = [r for r in _web_posts(app.routes) if r.path not in ("/web/sign-in", "/web/sign-out")]
+    routes = [r for r in _web_routes(app.routes, "POST") if r.path not in ("/web/sign-in", "/web/sign-out")]
     assert len(routes) > 10, [r.path for r in routes]
     for route in routes:
         fields = [p.alias for p in route.dependant.body_params if p.alias != "csrf"]
@@ -94,3 +99,27 @@ def test_a_run_asked_for_a_date_outside_the_window_is_refused_on_the_page(app, t
     client, csrf = _signed_in(app, tokens["officer"])
     answer = client.post("/web/desk/runs", data={"as_of": "0", "csrf": csrf})
     assert answer.status_code == 422 and "1990-01-01" in answer.text
+
+
+@pytest.mark.parametrize("role", ["enterprise", "officer", "admin"])
+def test_any_query_asked_of_any_page_gets_a_page_or_a_redirect_never_a_500(app, engine, tokens, role):
+    client, _ = _signed_in(app, tokens[role])
+    real = _known(engine, tokens)
+    anything = st.one_of(st.integers(-5, 10**20).map(str), VALUES.filter(bool))
+    routes = [r for r in _web_routes(app.routes, "GET") if getattr(r, "dependant", None) is not None]
+    assert len(routes) > 10, [r.path for r in routes]
+    for route in routes:
+        queries = [p.alias for p in route.dependant.query_params]
+        names = re.findall(r"{(\w+)(?::\w+)?}", route.path)
+
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(
+            query=st.fixed_dictionaries({}, optional=dict.fromkeys(queries, VALUES)),
+            path=st.fixed_dictionaries({n: st.one_of(real.get(n, anything), anything) for n in names}),
+        )
+        def asked(query, path):
+            url = re.sub(r"{(\w+)(?::\w+)?}", lambda m: quote(path[m.group(1)], safe=""), route.path)  # noqa: B023
+            answer = client.get(url, params=query, follow_redirects=False)
+            assert answer.status_code < 500, (url, query, answer.status_code, answer.text[:300])
+
+        asked()
