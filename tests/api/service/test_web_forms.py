@@ -1,6 +1,7 @@
-"""Hostile input on the pages' forms: whatever a signed-in person (or a script holding their session) posts to any
-page's form, the answer is a page or a redirect, never a 500. The pages are not in the OpenAPI document, so the API's
-fuzz (test_openapi.py) does not reach them: here every POST route under /web is found from the app itself."""
+"""Hostile input on the pages: whatever a signed-in person (or a script holding their session) posts to any page's
+form, or asks of any page in its query, the answer is a page or a redirect, never a 500. The pages are not in the
+OpenAPI document, so the API's fuzz (test_openapi.py) does not reach them: here every route under /web is found
+from the app itself."""
 
 from __future__ import annotations
 
