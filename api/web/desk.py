@@ -21,7 +21,7 @@ from api.web.render import WebRoute, back, page
 from api.web.supervision import desk_cards
 from matcher.db.models import notices, responses, supplied_facts
 from matcher.delivery import dead_letters
-from matcher.periods import check_as_of
+from matcher.periods import EARLIEST_AS_OF, LATEST_AS_OF, check_as_of
 
 router = APIRouter(prefix="/web/desk", route_class=WebRoute, include_in_schema=False)
 OFFICERS = ("officer", "admin")
@@ -65,6 +65,7 @@ def desk(
         dead=dead,
         dead_total=dead_total,
         runs=runs,
+        as_of_window=(EARLIEST_AS_OF.isoformat(), LATEST_AS_OF.isoformat()),  # the browser's date picker keeps to it
         cards=cards,
         filters={"policy": policy, "region": region, "since": since.isoformat() if since else ""},
         policies=sorted({p.id for p in catalogue.policies}),
