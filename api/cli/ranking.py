@@ -62,6 +62,7 @@ def simulate(
     """
     from matcher.ranking.simulate import as_of_dates
     from matcher.ranking.simulate import simulate as run_simulation
+    from policies.load import load_catalogue
 
     settings = Settings()
     try:
@@ -73,8 +74,6 @@ def simulate(
             f"no month end falls between {start.date()} and {end.date()}: widen the period", param_hint="--from/--to"
         )
     engine = _engine(settings)
-    from policies.load import load_catalogue
-
     catalogue = load_catalogue()
     with stages("simulate") as step:
         report = run_simulation(
