@@ -26,7 +26,8 @@ from matcher.periods import EARLIEST_AS_OF, LATEST_AS_OF, check_as_of
 router = APIRouter(prefix="/web/desk", route_class=WebRoute, include_in_schema=False)
 OFFICERS = ("officer", "admin")
 Csrf = Annotated[str, Form(max_length=100)]
-# As the JSON API's: notice ids the database can hold, at most MAX_REQUEUE_IDS of them (a form of 64 KiB holds more).
+# As the JSON API's: notice ids the database can hold, at most MAX_REQUEUE_IDS of them (the page lists QUEUE; past
+# 1,000 fields Starlette's form parser refuses the form first, with a 400).
 RequeueIds = Annotated[list[NoticeId] | None, Form(max_length=MAX_REQUEUE_IDS)]
 # Checked as the form's field, as the JSON API's RunStartIn checks it: out of the window is the sender's 422.
 RunAsOf = Annotated[date, Form(), AfterValidator(check_as_of)]
