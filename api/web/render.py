@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from api.service.problems import Problem
 from api.web.session import Session, read_session, write_session
@@ -84,6 +85,9 @@ async def _render_error(request: Request, exc: Exception) -> Response:
         )
     if isinstance(exc, LedgerError):
         return await run_in_threadpool(problem_page, request, 409, "该待遇当前状态不允许此操作", str(exc))
+    if isinstance(exc, HTTPException):  # a body the form parser refused (too many fields, unreadable)
+        zh, en = f"提交的内容无法读取（{exc.detail}）：请返回页面后重新提交", f"the form cannot be read: {exc.detail}"
+        return await run_in_threadpool(problem_page, request, exc.status_code, zh, en)
     assert isinstance(exc, RequestValidationError)
     errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
     fields = "、".join(e["field"] for e in errors)
@@ -100,6 +104,10 @@ class WebRoute(APIRoute):
             try:
                 return await handler(request)
             except (Denied, Problem, LedgerError, RequestValidationError) as exc:
+                return await _render_error(request, exc)
+            except HTTPException as exc:
+                if exc.status_code >= 500:
+                    raise
                 return await _render_error(request, exc)
 
         return web_handler

@@ -116,3 +116,12 @@ def test_a_run_asked_for_a_date_outside_the_window_is_refused_on_the_page(app, t
     assert 'name="as_of" type="date" required min="1990-01-01" max="2099-12-31"' in desk.text
     answer = client.post("/web/desk/runs", data={"as_of": "0", "csrf": csrf})
     assert answer.status_code == 422 and "1990-01-01" in answer.text
+
+
+def test_a_form_the_parser_refuses_gets_a_page_in_both_languages_not_json(app, tokens):
+    """Past 1,000 fields Starlette's form parser refuses the body before the route: the person (or script) gets the
+    site's page saying why, as for any other refusal, not a bare JSON error in English."""
+    client, csrf = _signed_in(app, tokens["officer"])
+    answer = client.post("/web/desk/dead/requeue", data={"ids": [str(i) for i in range(1, 1002)], "csrf": csrf})
+    assert answer.status_code == 400 and answer.headers["content-type"].startswith("text/html")
+    assert "提交的内容无法读取" in answer.text and "Maximum number of fields is 1000" in answer.text
