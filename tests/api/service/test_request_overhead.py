@@ -79,6 +79,7 @@ def test_access_log_when_off_builds_no_record_and_when_on_logs_status_and_route(
 
 def test_request_ids_middleware_when_no_observer_is_given_still_answers_with_the_id():
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     sent: list[dict] = []
 
@@ -90,7 +91,10 @@ def test_request_ids_middleware_when_no_observer_is_given_still_answers_with_the
         sent.append(message)
 
     scope = {"type": "http", "method": "GET", "headers": [(b"x-request-id", b"given-7")], "path": "/"}
-    asyncio.run(RequestIds(app)(scope, None, send))
+    # In a thread of its own: an xdist worker that ran the browser tests keeps Playwright's event loop running in
+    # its main thread until the session ends, and asyncio.run refuses to start beside it.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, RequestIds(app)(scope, None, send)).result()
     assert (b"x-request-id", b"given-7") in sent[0]["headers"] and (b"x-other", b"1") in sent[0]["headers"]
 
 
