@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
-from typing import Any
+from functools import cached_property, lru_cache
+from typing import Any, NamedTuple
 
+from features.profiles.catalogue import Fact
 from features.profiles.catalogue import fact as catalogue_fact
 from features.registries.schema import REGISTRIES
 from policies.compiled import CompiledPolicy
@@ -39,8 +40,9 @@ _ATTESTERS = {
 }
 
 
-@dataclass(frozen=True)
-class FactUse:
+# FactUse and ConditionTrace are built anew for every condition of every explanation the service writes: named
+# tuples, immutable as frozen dataclasses are, cost a third of their construction.
+class FactUse(NamedTuple):
     name: str
     value: Any
     zh: str
@@ -83,6 +85,11 @@ class Comparison:
     op: str
     threshold: Any
 
+    @cached_property  # one comparison per leaf of a compiled policy: its threshold put in words once
+    def threshold_words(self) -> dict[str, str]:
+        f = catalogue_fact(self.fact)
+        return {lang: format_value(self.threshold, f, lang) for lang in ("zh", "en")}
+
     def gap(self, value: Any) -> float | None:
         """How much the fact must change to pass (positive: increase, negative: decrease)."""
         if not isinstance(value, int | float) or not isinstance(self.threshold, int | float) or isinstance(value, bool):
@@ -94,8 +101,7 @@ class Comparison:
         return None
 
 
-@dataclass(frozen=True)
-class ConditionTrace:
+class ConditionTrace(NamedTuple):
     result: bool | None
     label: Text | None
     text: str | None = None  # the leaf's expression
@@ -121,7 +127,7 @@ class ConditionTrace:
             use = self.facts[0]
             f = catalogue_fact(use.name)
             value = format_value(use.value, f, lang)
-            op, threshold = OPERATOR_WORDS[self.comparison.op], format_value(self.comparison.threshold, f, lang)
+            op, threshold = OPERATOR_WORDS[self.comparison.op], self.comparison.threshold_words[lang]
             detail = (
                 f"{use.zh}为{value}，要求{op}{threshold}"
                 if lang == "zh"
@@ -199,12 +205,15 @@ class PolicyTrace:
 def _fact_uses(
     names: frozenset[str] | set[str], facts: dict[str, Any], lineage: Mapping[str, Text] | None = None
 ) -> tuple[FactUse, ...]:
-    uses = []
-    for name in sorted(names):
-        f = catalogue_fact(name)
-        given = (lineage or {}).get(name)
-        uses.append(FactUse(name, facts.get(name), f.zh, f.en, f.registries, f.period, given, f.attested_by))
-    return tuple(uses)
+    return _uses(tuple(catalogue_fact(name) for name in sorted(names)), facts, lineage)
+
+
+def _uses(known: tuple[Fact, ...], facts: dict[str, Any], lineage: Mapping[str, Text] | None) -> tuple[FactUse, ...]:
+    given = lineage or {}
+    return tuple(
+        FactUse(f.name, facts.get(f.name), f.zh, f.en, f.registries, f.period, given.get(f.name), f.attested_by)
+        for f in known
+    )
 
 
 def _comparison(node: ast.Node) -> Comparison | None:
@@ -212,16 +221,41 @@ def _comparison(node: ast.Node) -> Comparison | None:
     return None if found is None else Comparison(found[0], found[1], evaluate(found[2], {}, date.min))
 
 
+@dataclass(frozen=True)
+class _LeafPlan:
+    """What a leaf's trace needs that no enterprise changes: its comparison and its facts in the catalogue."""
+
+    comparison: Comparison | None
+    facts: tuple[Fact, ...]  # by name
+
+
+# Leaf plans by the leaf's id; the leaf is kept beside its plan, so that no other object can take its id while
+# the entry lives. Compiled policies live as long as their catalogue: cleared wholesale should reloads pile up.
+_PLANS: dict[int, tuple[Leaf, _LeafPlan]] = {}
+_MAX_PLANS = 8192
+
+
+def _plan(leaf: Leaf) -> _LeafPlan:
+    found = _PLANS.get(id(leaf))
+    if found is not None and found[0] is leaf:
+        return found[1]
+    comparison = _comparison(leaf.expr.node)
+    if comparison is not None and comparison.fact == "as_of":
+        comparison = None
+    plan = _LeafPlan(comparison, tuple(catalogue_fact(name) for name in sorted(leaf.expr.facts)))
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[id(leaf)] = (leaf, plan)
+    return plan
+
+
 def _trace(
     cond: Condition, facts: dict[str, Any], as_of: date, lineage: Mapping[str, Text] | None = None
 ) -> ConditionTrace:
     if isinstance(cond, Leaf):
+        plan = _plan(cond)
         result = evaluate(cond.expr.node, facts, as_of)
-        comparison = _comparison(cond.expr.node)
-        if comparison is not None and comparison.fact == "as_of":
-            comparison = None
-        uses = _fact_uses(cond.expr.facts, facts, lineage)
-        return ConditionTrace(result, cond.label, cond.expr.text, uses, comparison)
+        return ConditionTrace(result, cond.label, cond.expr.text, _uses(plan.facts, facts, lineage), plan.comparison)
     children = tuple(_trace(c, facts, as_of, lineage) for c in cond.children)
     return ConditionTrace(combine(cond.op, [c.result for c in children]), cond.label, op=cond.op, children=children)
 

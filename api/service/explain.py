@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from features.profiles.catalogue import fact as catalogue_fact
@@ -69,11 +70,17 @@ def _fact(use: FactUse, as_of: date) -> dict[str, Any]:
         "label": {"zh": use.zh, "en": use.en},
         "value": value,
         "shown": {lang: format_value(use.value, catalogue_fact(use.name), lang) for lang in ("zh", "en")},
-        "registries": [{"id": r, "zh": REGISTRIES[r].zh, "en": REGISTRIES[r].en} for r in use.registries],
+        "registries": _registries(use.registries),
         "period": use.period,
         "as_of": as_of,
         "lineage": use.lineage.model_dump() if use.lineage is not None else None,
     }
+
+
+@lru_cache(maxsize=1024)
+def _registries(ids: tuple[str, ...]) -> tuple[dict[str, str], ...]:
+    """The registries' names, the same for every enterprise: made once (read only, as the JSON writer reads it)."""
+    return tuple({"id": r, "zh": REGISTRIES[r].zh, "en": REGISTRIES[r].en} for r in ids)
 
 
 def _missing(name: str) -> dict[str, Any]:

@@ -41,6 +41,9 @@ __all__ = [
 
 log = logging.getLogger("huiqi.service.ranker")
 
+# How long the request that took a due re-read of the champion upon itself keeps others from doing the same: its
+# thread may wait behind a busy pool meanwhile, and a pool that never runs it must not leave the store unread.
+CLAIM_SECONDS = 5.0
 SCORERS = ("ranker", *BASELINES, "champion")
 METRICS = ("ndcg_5", "ndcg_10", "map")
 NO_CHAMPION = {
@@ -126,6 +129,9 @@ class Ranker:
         self.engine, self.store, self.ttl, self.on_load = engine, store, ttl, on_load
         self._lock = threading.Lock()
         self._checked = -float("inf")
+        # When an async request last took the re-read upon itself (``reasons_at_once``): the requests that follow
+        # it before its thread holds the lock answer from memory instead of each hopping to a thread.
+        self._claimed = -float("inf")
         self._version: str | None = None
         self._model: BoosterScorer | None = None
         self._broken = False
@@ -155,7 +161,7 @@ class Ranker:
     def forget(self) -> None:
         """Re-read the champion on next use (after a promotion)."""
         with self._lock:
-            self._checked = -float("inf")
+            self._checked = self._claimed = -float("inf")
 
     def champion(self) -> BoosterScorer | None:
         """The champion model, or None (none registered, or the store cannot be read)."""
@@ -180,7 +186,7 @@ class Ranker:
             except Exception:  # MLflow raises many kinds; an explanation must not fail because of it
                 log.exception("the champion cannot be read from %s", self.store.tracking_uri)
                 self._model, self._version, self._broken = None, None, True
-            self._checked = time.monotonic()
+            self._checked, self._claimed = time.monotonic(), -float("inf")
             return self._model, self._broken
 
     def note_without_model(self) -> dict[str, str] | None:
@@ -211,8 +217,13 @@ class Ranker:
         """As ``reasons``, without waiting for the model store, its lookups run by ``rows`` (an ``async`` route:
         the event loop's connection, ``LoopReader.rows``); None when the champion is due to be read from the store
         first — ``reasons`` does, in a thread. While a thread re-reads it, the model in hand answers: it was the
-        champion when last read, as any answer within ``ttl`` is."""
-        if self._checked == -float("inf") or (time.monotonic() - self._checked >= self.ttl and not self._lock.locked()):
+        champion when last read, as any answer within ``ttl`` is — as meanwhile for the requests that follow the one
+        that went to re-read it, until its thread takes the lock (within ``CLAIM_SECONDS``, else another goes)."""
+        if self._checked == -float("inf"):
+            return None
+        now = time.monotonic()
+        if now - self._checked >= self.ttl and not self._lock.locked() and now - self._claimed >= CLAIM_SECONDS:
+            self._claimed = now  # the event loop's thread: no other request runs between the test and this
             return None
         return self._reasons((self._model, self._broken), uscc, policy_id, run_id, top, rows)
 

@@ -21,6 +21,7 @@ import socket
 import sys
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -28,6 +29,9 @@ from uvicorn.config import STARTUP_FAILURE
 from api.service.logs import ACCESS_LOG_ENV
 from api.settings import Settings
 from matcher.db import open_database
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["serve"]
 
@@ -46,7 +50,7 @@ def serve(
     if workers == 1:
         from api.service import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, **options)
+        uvicorn.run(_ready(create_app(settings)), host=host, port=port, **options)
         return
     if not hasattr(socket, "SO_REUSEPORT"):
         raise SystemExit("several workers need SO_REUSEPORT, which this platform lacks: use --workers 1")
@@ -57,6 +61,16 @@ def serve(
 
     prepare_multiprocess(settings.data_dir)
     _supervise(settings, host, port, workers, options)
+
+
+def _ready(app: FastAPI) -> FastAPI:
+    """The app with the ranker's champion read, before it takes a connection: reading it imports MLflow and builds
+    the booster (about 3 s of CPU), which the first explanations would otherwise wait for — every request a
+    restarted worker was given under load. A worker's socket takes connections only once uvicorn listens on it;
+    meanwhile the kernel gives them to the others. Never raises: a store that cannot be read is logged and read
+    again later (api/service/ranker.py)."""
+    app.state.service.ranker.champion()
+    return app
 
 
 def _address(host: str, port: int) -> tuple[socket.AddressFamily, tuple]:
@@ -85,7 +99,7 @@ def _worker(settings: Settings, host: str, port: int, options: dict, workers: in
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
-        app = create_app(settings, workers=workers)
+        app = _ready(create_app(settings, workers=workers))
     except Exception:
         logging.basicConfig()
         log.exception("worker could not start")

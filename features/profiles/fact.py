@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import polars as pl
@@ -55,6 +56,6 @@ class Fact:
     def dtype(self) -> pl.DataType:
         return _DTYPES[self.kind]
 
-    @property
+    @cached_property  # asked for every fact of every condition an explanation shows
     def registries(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s.registry for s in self.sources))
