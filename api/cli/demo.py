@@ -9,38 +9,35 @@ service starts with the first URLs to open printed.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Engine, select
 
 from api.cli import app
 from api.cli.progress import console, stages
-from api.cli.ranking import model_store, push_plan
 from api.cli.registries import build_and_write_profiles
 from api.cli.run import print_summary
-from api.service.attested_lists import import_generated_lists
-from api.service.published import PublishedCatalogue
-from api.service.tokens import Principal, issue_token
+from api.ranking import model_store, push_plan
 from api.settings import Settings
-from api.web.links import link_url
-from features.synthetic import generate as generate_registries
-from features.synthetic.generate import LISTS
-from matcher.db import open_database
-from matcher.db.models import decisions, runs
-from matcher.ranking.simulate import as_of_dates, simulate
-from matcher.ranking.train import GATE, train
-from matcher.run import run_matching
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def _month_ends_before(day: date, count: int) -> list[date]:
     """The ``count`` quarter ends (every 3 months) before ``day``'s month: the feedback history."""
+    from matcher.ranking.simulate import as_of_dates
+
     start = date(day.year - (count * 3 + 11) // 12, (day.month - count * 3 - 1) % 12 + 1, 1)
     return [d for d in as_of_dates(start, day, 3) if d < date(day.year, day.month, 1)][-count:]
 
 
 def _showcase(engine: Engine, run_id: str) -> str | None:
     """An enterprise with a near miss and something to confirm, if any: the most to look at."""
+    from sqlalchemy import select
+
+    from matcher.db.models import decisions
+
     with engine.connect() as connection:
         for status in ("awaiting_confirmation", "near_miss", "needs_data", "granted"):
             uscc = connection.execute(
@@ -64,6 +61,20 @@ def demo(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """From nothing to a service ready to try: registries, feedback history, ranker, run, tokens, service."""
+    from sqlalchemy import select
+
+    from api.service.attested_lists import import_generated_lists
+    from api.service.published import PublishedCatalogue
+    from api.service.tokens import Principal, issue_token
+    from api.web.links import link_url
+    from features.synthetic import generate as generate_registries
+    from features.synthetic.generate import LISTS
+    from matcher.db import open_database
+    from matcher.db.models import runs
+    from matcher.ranking.simulate import simulate
+    from matcher.ranking.train import GATE, train
+    from matcher.run import run_matching
+
     settings = Settings()
     day = as_of.date()
     with stages("registries") as step:

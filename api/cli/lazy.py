@@ -3,7 +3,10 @@
 Each module under ``api.cli`` registers its commands on the one ``app`` when imported. The root group
 knows every top-level command by name (``COMMANDS``: its module and its one-line help, which a test
 checks against the command itself), lists them from that table, and imports a command's module only
-when the command is run or its own help is asked for.
+when the command is run or its own help is asked for. A command module imports at its top only what its help
+shows (typer, rich, the settings, a few constants from modules without heavy imports: ``api.service.roles``,
+``matcher.ranking.sizes``, ``matcher.supervision.limits``); the rest inside the commands, so that
+``huiqi <command> --help`` loads no polars, SQLAlchemy or networkx either (tests/api/test_cli_lazy.py).
 """
 
 from __future__ import annotations

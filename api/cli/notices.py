@@ -8,23 +8,12 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Annotated
 
-import httpx
 import typer
 from rich.table import Table
-from sqlalchemy.dialects import postgresql, sqlite
 
 from api.cli import app
 from api.cli.progress import console
-from api.service.dead_letters import requeue as requeue_audited
-from api.service.published import PublishedCatalogue
-from api.service.schemas.notices import MAX_REQUEUE_IDS
-from api.service.tokens import Principal
 from api.settings import Settings
-from api.web.links import link_url
-from matcher.db import open_database
-from matcher.db.models import webhooks
-from matcher.deadlines import watch_deadlines
-from matcher.delivery import DeliveryPolicy, dead_letters, deliver_due
 
 webhook_app = typer.Typer(no_args_is_help=True, help="Where each enterprise receives its notices.")
 notices_app = typer.Typer(no_args_is_help=True, help="Notices: what could not be delivered, and sending it again.")
@@ -33,6 +22,8 @@ app.add_typer(notices_app, name="notices")
 
 
 def _engine():
+    from matcher.db import open_database
+
     return open_database(Settings().database)
 
 
@@ -42,6 +33,10 @@ def webhook_set(
     url: Annotated[str, typer.Option(help="http(s) URL that receives the enterprise's notices.")],
 ) -> None:
     """Set (or replace) the webhook an enterprise's notices are posted to."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from matcher.db.models import webhooks
+
     if not url.startswith(("http://", "https://")):
         raise typer.BadParameter(f"expected an http:// or https:// URL, found {url!r}", param_hint="--url")
     engine = _engine()
@@ -59,6 +54,12 @@ def deliver(
     base_delay: Annotated[float, typer.Option(min=0, help="Seconds before the first retry; doubles each time.")] = 30,
 ) -> None:
     """Post pending notices to the enterprises' webhooks, retrying with backoff; stops when nothing is due."""
+    import httpx
+
+    from api.service.published import PublishedCatalogue
+    from api.web.links import link_url
+    from matcher.delivery import DeliveryPolicy, deliver_due
+
     engine = _engine()
     catalogue = PublishedCatalogue().load(engine)  # notices of versions published over HTTP render too
     policy = DeliveryPolicy(max_attempts=max_attempts, base_delay=timedelta(seconds=base_delay))
@@ -81,6 +82,8 @@ def dead(
     offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
 ) -> None:
     """List dead-lettered notices (delivery failed after every attempt), with how many there are in all."""
+    from matcher.delivery import dead_letters
+
     total, rows = dead_letters(_engine(), limit=limit, offset=offset)
     shown = f" ({offset + 1:,}–{offset + len(rows):,} shown)" if rows and len(rows) < total else ""
     if not rows and total:
@@ -115,6 +118,10 @@ def requeue(
     by: Annotated[str | None, typer.Option(help="Who sends them again (the audit log); default: your login.")] = None,
 ) -> None:
     """Send dead notices again: back to pending with their attempts reset, for `huiqi deliver`. Audited."""
+    from api.service.dead_letters import requeue as requeue_audited
+    from api.service.schemas.notices import MAX_REQUEUE_IDS
+    from api.service.tokens import Principal
+
     if bool(ids) == all_:
         raise typer.BadParameter(
             "give the ids of dead notices (huiqi notices dead), or --all; not both", param_hint="IDS"
@@ -137,6 +144,8 @@ def deadlines(
 ) -> None:
     """Remind enterprises of notices they have not answered as the date nears (7, 3, 1 days before), and lapse
     those past their date. Run it once a day (cron); running it again the same day sends nothing twice."""
+    from matcher.deadlines import watch_deadlines
+
     day = today.date() if today else date.today()
     report = watch_deadlines(_engine(), day)
     console.print(f"{day}: {report.reminded:,} reminders queued, {report.lapsed:,} notices lapsed")

@@ -8,18 +8,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console
-from api.service import payouts as service
-from api.service.tokens import Principal
 from api.settings import Settings
-from features.files import write_csv_for_people
-from matcher import payouts
-from matcher.db import open_database
 
 payouts_app = typer.Typer(no_args_is_help=True, help="Payment batches: prepare, approve, export, reconcile.")
 app.add_typer(payouts_app, name="payouts")
@@ -33,6 +27,8 @@ def _day(value: datetime | None) -> date:
 
 
 def _show(row) -> None:
+    from matcher import payouts
+
     console.print(
         f"batch {row.id} [bold]{row.status}[/] as of {row.as_of}: {row.item_count:,} payments,"
         f" {payouts.yuan(row.total_fen)} yuan",
@@ -64,6 +60,11 @@ def prepare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Make payable what nothing holds any more, and gather every payable cash benefit into a new batch."""
+    from api.service import payouts as service
+    from api.service.tokens import Principal
+    from matcher import payouts
+    from matcher.db import open_database
+
     settings = Settings()
     engine = open_database(settings.database)
     try:
@@ -96,6 +97,10 @@ def prepare(
 @payouts_app.command("approve")
 def approve(batch_id: BatchId, by: By) -> None:
     """Approve a prepared batch: a second officer, never the one who prepared it."""
+    from api.service import payouts as service
+    from api.service.tokens import Principal
+    from matcher.db import open_database
+
     engine = open_database(Settings().database)
     try:
         _show(service.approve_batch(engine, Principal.operator(by), batch_id))
@@ -106,6 +111,10 @@ def approve(batch_id: BatchId, by: By) -> None:
 @payouts_app.command("withdraw")
 def withdraw(batch_id: BatchId, by: By, reason: Annotated[str, typer.Option(help="Why, for the audit log.")]) -> None:
     """Withdraw a batch not yet exported: its benefits become payable again."""
+    from api.service import payouts as service
+    from api.service.tokens import Principal
+    from matcher.db import open_database
+
     engine = open_database(Settings().database)
     try:
         _show(service.withdraw_batch(engine, Principal.operator(by), batch_id, reason))
@@ -120,6 +129,11 @@ def export(
     out: Annotated[Path, typer.Option("--out", dir_okay=False, help="The payment file to write (JSON Lines).")],
 ) -> None:
     """Write the payment file of an approved batch (again: the same bytes)."""
+    from api.service import payouts as service
+    from api.service.tokens import Principal
+    from matcher import payouts
+    from matcher.db import open_database
+
     engine = open_database(Settings().database)
     try:
         done = service.export_batch(engine, Principal.operator(by), batch_id, out)
@@ -138,6 +152,11 @@ def reconcile(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The bank's return file.")], by: By
 ) -> None:
     """Apply the bank's return file: each payment paid or failed; the whole file is refused if it does not add up."""
+    from api.service import payouts as service
+    from api.service.tokens import Principal
+    from matcher import payouts
+    from matcher.db import open_database
+
     engine = open_database(Settings().database)
     try:
         done = service.reconcile_return(engine, Principal.operator(by), file.read_bytes(), str(file))
@@ -156,6 +175,9 @@ def reconcile(
 @payouts_app.command("list")
 def list_batches(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
     """The latest batches."""
+    from matcher import payouts
+    from matcher.db import open_database
+
     engine = open_database(Settings().database)
     try:
         with engine.connect() as connection:
@@ -174,6 +196,9 @@ def list_batches(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
 @payouts_app.command("show")
 def show(batch_id: BatchId) -> None:
     """One batch: its status and who did each step when."""
+    from matcher import payouts
+    from matcher.db import open_database
+
     engine = open_database(Settings().database)
     try:
         with engine.connect() as connection:
@@ -190,6 +215,13 @@ def publicity(
     period_key: Annotated[str | None, typer.Option(help="Only this period.")] = None,
 ) -> None:
     """Export the publicity list (公示): granted cash benefits in their publicity period."""
+    import polars as pl
+
+    from api.service import payouts as service
+    from features.files import write_csv_for_people
+    from matcher import payouts
+    from matcher.db import open_database
+
     settings = Settings()
     engine = open_database(settings.database)
     try:

@@ -9,30 +9,23 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console
-from api.service.published import PublishedCatalogue, check_catalogue, with_versions
 from api.settings import Settings
-from features.profiles.catalogue import fact
-from features.profiles.store import read_profile_info
-from matcher.db import DatabaseUnavailable, open_database
-from policies.analysis import Finding, analyse, diff_versions
-from policies.analysis.findings import witness_sentence
-from policies.catalogue import Catalogue
-from policies.compiled import CompiledPolicy
-from policies.errors import CatalogueError, PolicyError
-from policies.evaluate import evaluate_policies
-from policies.examples import run_catalogue_examples, run_examples
-from policies.load import CATALOGUE_DIR, load_catalogue, load_policy_text
-from policies.render import RESULT_WORDS, Lang
-from policies.source import read_policy_file
-from policies.trace import trace
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from policies.analysis import Finding
+    from policies.catalogue import Catalogue
+    from policies.compiled import CompiledPolicy
+    from policies.errors import CatalogueError
+    from policies.render import Lang
 
 policies_app = typer.Typer(
     no_args_is_help=True, help="Policy rules: check them, explain a decision, try a folder against profiles."
@@ -60,6 +53,10 @@ def _print_errors(err: CatalogueError) -> None:
 
 def _published() -> tuple[Catalogue, str]:
     """The service's catalogue, and where it came from (the database's published versions, when reachable)."""
+    from api.service.published import PublishedCatalogue
+    from matcher.db import DatabaseUnavailable, open_database
+    from policies.load import CATALOGUE_DIR, load_catalogue
+
     settings = Settings()
     if settings.database_url is None and not (settings.data_dir / "huiqi.db").exists():
         return load_catalogue(CATALOGUE_DIR), f"repository catalogue (no database at {settings.database_shown})"
@@ -77,6 +74,10 @@ def _published() -> tuple[Catalogue, str]:
 def catalogue_with(folder: Path | None) -> tuple[list[CompiledPolicy], str]:
     """The published catalogue with ``folder``'s policies on top (a file there replaces the same id and
     version); the whole is checked like a catalogue (relations, graph). Exit 1 listing every error."""
+    from api.service.published import check_catalogue, with_versions
+    from policies.errors import CatalogueError
+    from policies.load import load_catalogue
+
     published, source = _published()
     if folder is None:
         return list(published.policies), source
@@ -109,6 +110,11 @@ def check(
     ``--policies DIR`` the folder is also checked against the published catalogue (relations to published
     policies). The analysis (docs/policies.md, "Static analysis") reports a policy no enterprise can meet or an
     amount undefined for an eligible enterprise as errors, the rest as warnings with an example enterprise."""
+    from policies.analysis import analyse
+    from policies.errors import CatalogueError
+    from policies.examples import run_catalogue_examples, run_examples
+    from policies.load import CATALOGUE_DIR, load_catalogue
+
     targets = ([policies] if policies else []) + (paths or ([] if policies else [CATALOGUE_DIR]))
     try:
         catalogue = load_catalogue(*targets)
@@ -170,6 +176,8 @@ def _yuan(amount: float, lang: Lang) -> str:
 def _profiles(path: Path) -> pl.DataFrame:
     """The profiles as the next run decides from them: the departments' complete lists and the accepted
     attestations in the configured database laid over (without them P1's exclusions leave everyone unknown)."""
+    import polars as pl
+
     from api.settings import Settings
     from matcher.db import open_database
     from matcher.supplied import lay_over
@@ -190,6 +198,14 @@ def explain(
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
 ) -> None:
     """Explain one enterprise's eligibility for one policy, condition by condition, and name what to supply."""
+    import polars as pl
+
+    from features.profiles.catalogue import fact
+    from features.profiles.store import read_profile_info
+    from policies.catalogue import Catalogue
+    from policies.render import RESULT_WORDS
+    from policies.trace import trace
+
     lang_ = _lang(lang)
     info = read_profile_info(profiles)
     row = _profiles(profiles).filter(pl.col("uscc") == uscc)
@@ -231,6 +247,12 @@ def run(
 ) -> None:
     """Evaluate the policies in force against every profile and print what they decide: per policy the
     enterprises eligible, not eligible and unknown (facts missing), and the amounts. Writes nothing."""
+    import polars as pl
+
+    from features.profiles.store import read_profile_info
+    from policies.catalogue import Catalogue
+    from policies.evaluate import evaluate_policies
+
     info = read_profile_info(profiles)
     day: date = as_of.date() if as_of else info.as_of
     chosen, source = catalogue_with(policies)
@@ -265,6 +287,10 @@ PolicyFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A
 
 
 def _load_one(path: Path) -> CompiledPolicy:
+    from policies.errors import PolicyError
+    from policies.load import load_policy_text
+    from policies.source import read_policy_file
+
     try:
         return load_policy_text(read_policy_file(path), str(path))[0]
     except PolicyError as err:
@@ -288,6 +314,12 @@ def diff(
     enterprises it newly admits and newly refuses, each region as a condition with an example enterprise, and
     the amount's change; with ``--profiles``, how many profiles fall in each region and the impact (counts and
     sums of the matcher's decisions, old version against new)."""
+    import polars as pl
+
+    from features.profiles.store import read_profile_info
+    from policies.analysis import diff_versions
+    from policies.analysis.findings import witness_sentence
+
     before, after = _load_one(old), _load_one(new)
     if before.id != after.id:
         console.print(f"[yellow]comparing two different policies: '{before.id}' and '{after.id}'[/]", highlight=False)

@@ -13,9 +13,8 @@ from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console, stages
-from api.ranking import model_store, push_plan
 from api.settings import Settings
-from matcher.ranking.sampling import MAX_QUERIES
+from matcher.ranking.sizes import MAX_QUERIES
 
 model_app = typer.Typer(no_args_is_help=True, help="The ranker's models in the MLflow registry.")
 app.add_typer(model_app, name="model")
@@ -60,6 +59,7 @@ def simulate(
     The responses come from a documented simulator with a hidden preference model (docs/ranking.md);
     they are stored with actor 'simulator'. Each run uses the current champion, or the fallback order.
     """
+    from api.ranking import push_plan
     from matcher.ranking.simulate import as_of_dates
     from matcher.ranking.simulate import simulate as run_simulation
     from policies.load import load_catalogue
@@ -111,6 +111,7 @@ def train(
     """Train the ranker (LightGBM LambdaRank) on stored feedback, compare with baselines and the champion,
     log and register it in MLflow with its model card; the `champion` alias moves only when its take-up captured by
     the first wave beats the champion's (or the fallback order's) with a bootstrap interval above zero."""
+    from api.ranking import model_store
     from matcher.ranking.train import train as run_training
 
     settings = Settings()
@@ -170,6 +171,7 @@ def train(
 def model_show(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """Registered versions of the ranker, their held-out metrics, which one is champion, and how far the latest
     run's features drifted from the champion's training data."""
+    from api.ranking import model_store
     from matcher.ranking.drift import champion_drift
 
     settings = Settings()
@@ -269,6 +271,7 @@ def model_card(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """The model card of a registered version: data window, queries, metrics with intervals, baselines, drift."""
+    from api.ranking import model_store
     from matcher.ranking.errors import ModelStoreError
     from matcher.ranking.model_card import card_markdown
 
@@ -293,6 +296,7 @@ def model_explain(
     top: Annotated[int, typer.Option(min=1, max=10, help="How many features.")] = 3,
 ) -> None:
     """Why the champion puts this notice where it is: the top contributing features, in plain words."""
+    from api.ranking import model_store
     from matcher.ranking.errors import RankingError
     from matcher.ranking.explain import explain_pair
 
@@ -311,5 +315,7 @@ def model_explain(
 @model_app.command("demote")
 def model_demote() -> None:
     """Remove the champion alias: runs go back to the fallback order until a model is promoted again."""
+    from api.ranking import model_store
+
     model_store(Settings()).demote()
     console.print("no champion now: runs use the fallback order")

@@ -5,20 +5,18 @@ from __future__ import annotations
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console, stages
-from features.docs import facts_markdown, registries_markdown
-from features.files import write_file
-from features.profiles import FACTS, build_profiles, left_out
-from features.profiles.store import ProfileInfo, write_profiles
-from features.registries.validate import RegistryCheck, check_registry, write_quarantine
-from features.synthetic import generate as generate_registries
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from features.registries.validate import RegistryCheck
 
 AsOf = Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Profiles as of this date (YYYY-MM-DD).")]
 RegistryDir = Annotated[
@@ -35,6 +33,8 @@ def generate(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
 ) -> None:
     """Write synthetic registries (all six registries) with realistic distributions."""
+    from features.synthetic import generate as generate_registries
+
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter(f"expected 'parquet' or 'csv', found {fmt!r}", param_hint="--format")
     started = time.perf_counter()
@@ -71,6 +71,8 @@ def check(
     quarantine: Annotated[Path | None, typer.Option(help="Where to write quarantined rows.")] = None,
 ) -> None:
     """Validate a registry directory; bad rows go to quarantine files with their reasons."""
+    from features.registries.validate import check_registry, write_quarantine
+
     with stages("check") as step:
         result = check_registry(registry, progress=step)
     files = write_quarantine(result, quarantine or registry.parent / "quarantine")
@@ -89,6 +91,10 @@ def profiles(
 
 
 def build_and_write_profiles(registry: Path, as_of: date, out: Path, quarantine: Path) -> pl.DataFrame:
+    from features.profiles import FACTS, build_profiles, left_out
+    from features.profiles.store import ProfileInfo, write_profiles
+    from features.registries.validate import check_registry, write_quarantine
+
     with stages("profiles") as step:
         result = check_registry(registry, progress=step)
         files = write_quarantine(result, quarantine)
@@ -117,6 +123,8 @@ def print_left_out(check: RegistryCheck, later: dict[str, int], quarantine: Path
 @app.command()
 def facts() -> None:
     """List the fact catalogue: every fact a profile carries, with its source registry."""
+    from features.profiles import FACTS
+
     table = Table(title=f"fact catalogue ({len(FACTS)} facts)")
     for col in ("fact", "type", "unit", "中文", "source"):
         table.add_column(col)
@@ -130,6 +138,9 @@ def facts() -> None:
 @app.command()
 def docs(out: Annotated[Path, typer.Option(help="Docs directory.")] = Path("docs")) -> None:
     """Regenerate the reference pages (registry contract, fact catalogue) from the code."""
+    from features.docs import facts_markdown, registries_markdown
+    from features.files import write_file
+
     for name, text in (("registries.md", registries_markdown()), ("facts.md", facts_markdown())):
         write_file(out / name, lambda partial, text=text: partial.write_text(text, encoding="utf-8"))
     console.print(f"wrote {out / 'registries.md'} and {out / 'facts.md'}")

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console
 from api.settings import Settings
-from matcher.db import open_database
-from matcher.db.models import audit_log
-from matcher.supervision import Step, WorkingCalendar, handling_times, load_limits, open_cards, watch
-from matcher.supervision.handling import BY
+from matcher.supervision.limits import BY, Step
+
+if TYPE_CHECKING:
+    import polars as pl
 
 supervision_app = typer.Typer(no_args_is_help=True, help="E-supervision: cards, queues, escalations, handling times.")
 app.add_typer(supervision_app, name="supervision")
@@ -34,6 +33,9 @@ COLOURS = {"red": "bold red", "yellow": "yellow", "green": "green"}
 
 
 def _context(now: datetime | None):
+    from matcher.db import open_database
+    from matcher.supervision import WorkingCalendar, load_limits
+
     settings = Settings()
     limits = load_limits(settings.data_dir / "supervision.yaml")
     moment = (now.replace(tzinfo=UTC) if now and now.tzinfo is None else now) or datetime.now(UTC)
@@ -62,6 +64,9 @@ def watch_command(
     as_json: Json = False,
 ) -> None:
     """Record the cards open matters turned and escalate new red ones (repeatable: nothing twice)."""
+    from matcher.db.models import audit_log
+    from matcher.supervision import watch
+
     engine, limits, calendar, moment = _context(now)
     report = watch(engine, calendar=calendar, limits=limits, now=moment, escalate=escalate)
     with engine.begin() as connection:
@@ -95,6 +100,10 @@ def queue_command(
     as_json: Json = False,
 ) -> None:
     """Open matters, most urgent first, with their cards and who holds them."""
+    import polars as pl
+
+    from matcher.supervision import open_cards
+
     engine, limits, calendar, moment = _context(now)
     with engine.connect() as connection:
         frame = open_cards(connection, calendar=calendar, limits=limits, now=moment)
@@ -109,6 +118,10 @@ def queue_command(
 @supervision_app.command("overview")
 def overview_command(now: Now = None, as_json: Json = False) -> None:
     """Every office's open matters per step by colour (the supervisor's view)."""
+    import polars as pl
+
+    from matcher.supervision import open_cards
+
     engine, limits, calendar, moment = _context(now)
     with engine.connect() as connection:
         frame = open_cards(connection, calendar=calendar, limits=limits, now=moment)
@@ -133,6 +146,8 @@ def handling_command(
     as_json: Json = False,
 ) -> None:
     """Handled matters: count, median and p90 working days, how many late."""
+    from matcher.supervision import handling_times
+
     unknown = sorted(set(by) - set(BY))
     if unknown:
         raise typer.BadParameter(f"expected some of {', '.join(BY)}, found {', '.join(unknown)}", param_hint="--by")

@@ -16,14 +16,7 @@ from rich.table import Table
 
 from api.cli import app
 from api.cli.progress import console
-from api.service import attested_lists as lists_service
-from api.service import supplied_facts as service
-from api.service.problems import Problem
-from api.service.tokens import Principal
 from api.settings import Settings
-from features.profiles.catalogue import FACTS, fact
-from features.profiles.department_lists import MAX_LIST_BYTES
-from matcher.db import open_database
 
 supplied_app = typer.Typer(
     no_args_is_help=True, help="Facts supplied by enterprises or attested by officers: list, review, attest."
@@ -36,6 +29,8 @@ _TRUE, _FALSE = ("true", "yes", "1", "是"), ("false", "no", "0", "否")
 
 def _value(name: str, text: str) -> Any:
     """``text`` read as the fact's type; a BadParameter saying what was expected otherwise."""
+    from features.profiles.catalogue import fact
+
     f = fact(name)
     try:
         if f.kind == "bool":
@@ -57,6 +52,9 @@ def _value(name: str, text: str) -> Any:
 
 def _call(action, *args, **kwargs) -> Any:
     """Run a domain function; its problem (not found, already reviewed, invalid) is printed, exit 1."""
+    from api.service.problems import Problem
+    from matcher.db import open_database
+
     engine = open_database(Settings().database)
     try:
         return action(engine, *args, **kwargs)
@@ -68,6 +66,8 @@ def _call(action, *args, **kwargs) -> Any:
 
 
 def _list(engine, status: str, uscc: str | None, limit: int) -> list[dict[str, Any]]:
+    from api.service import supplied_facts as service
+
     with engine.connect() as connection:
         return service.list_supplied(connection, status, limit, 0, uscc)
 
@@ -105,6 +105,9 @@ def review(
     ] = False,
 ) -> None:
     """Accept a supplied fact (it enters the next run's profiles) or reject it with a reason. Once only."""
+    from api.service import supplied_facts as service
+    from api.service.tokens import Principal
+
     row = _call(
         service.review_supplied,
         Principal.operator(by),
@@ -131,6 +134,10 @@ def attest(
     ] = False,
 ) -> None:
     """Attest a fact for an enterprise (accepted as it is recorded): it enters the next run's profiles."""
+    from api.service import supplied_facts as service
+    from api.service.tokens import Principal
+    from features.profiles.catalogue import FACTS
+
     if fact_name not in {f.name for f in FACTS}:
         raise typer.BadParameter(f"no fact '{fact_name}'; `huiqi facts` lists every fact", param_hint="--fact")
     row = _call(
@@ -157,6 +164,10 @@ def attest_list(
 ) -> None:
     """Import a department's COMPLETE list of a declared fact: firms on it take its value, every other firm the
     fact's value for firms not on it, from the next run. Refused whole when any row is wrong."""
+    from api.service import attested_lists as lists_service
+    from api.service.tokens import Principal
+    from features.profiles.department_lists import MAX_LIST_BYTES
+
     settings = Settings()
     if not file.is_file():
         raise typer.BadParameter(f"no file at {file}", param_hint="FILE")
@@ -207,6 +218,8 @@ def lists_(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
 ) -> None:
     """Imported complete lists, newest first; the newest of each fact is the one the next run uses."""
+
+    from api.service import attested_lists as lists_service
 
     def read(engine, *args):
         with engine.connect() as connection:

@@ -7,20 +7,19 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from api.cli import app
 from api.cli.progress import console
-from api.service.tokens import PRINCIPAL_TTL, ROLES, issue_token, revoke_token
+from api.service.roles import PRINCIPAL_TTL, ROLES
 from api.settings import Settings
-from matcher.db import open_database
-from matcher.db.models import api_tokens
 
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the HTTP service.")
 app.add_typer(token_app, name="token")
 
 
 def _engine():
+    from matcher.db import open_database
+
     return open_database(Settings().database)
 
 
@@ -32,6 +31,8 @@ def create(
     expires_days: Annotated[int | None, typer.Option(min=1, help="Expire after this many days.")] = None,
 ) -> None:
     """Issue a token and print it once: only its hash is stored, so it cannot be shown again."""
+    from api.service.tokens import issue_token
+
     try:
         token, token_id = issue_token(
             _engine(),
@@ -50,6 +51,10 @@ def create(
 @token_app.command("list")
 def list_tokens() -> None:
     """Tokens issued: id, prefix, role, enterprise, holder, state (never the tokens themselves)."""
+    from sqlalchemy import select
+
+    from matcher.db.models import api_tokens
+
     with _engine().connect() as connection:
         rows = connection.execute(select(api_tokens).order_by(api_tokens.c.id)).all()
     table = Table(title=f"{len(rows)} tokens")
@@ -67,6 +72,8 @@ def list_tokens() -> None:
     "it has seen for that long.",
 )
 def revoke(token_id: Annotated[int, typer.Argument(help="The token's id (huiqi token list).")]) -> None:
+    from api.service.tokens import revoke_token
+
     if not revoke_token(_engine(), token_id):
         raise typer.BadParameter(f"no active token #{token_id}", param_hint="TOKEN_ID")
     console.print(

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
+from api.service.roles import PRINCIPAL_TTL, ROLES
 from features.standards.uscc import uscc_problem
 from matcher.db.models import api_tokens
 
@@ -34,11 +35,7 @@ __all__ = [
     "token_lookup",
 ]
 
-ROLES = ("enterprise", "officer", "analyst", "admin", "supervisor", "monitor")
 PREFIX = "hq_"
-# Seconds a server process may remember a token's principal (api/service/auth.py): how long a token revoked
-# or expired elsewhere may still work there.
-PRINCIPAL_TTL = 10
 
 
 @dataclass(frozen=True)

@@ -44,12 +44,10 @@ import polars as pl
 
 from features.registries.partitions import uscc_hash
 from matcher.ranking.evaluate import GROUP
+from matcher.ranking.sizes import MAX_QUERIES
 
 __all__ = ["MAX_QUERIES", "REGION_DIGITS", "STRATUM", "Sample", "region", "sample_queries", "strata_shares"]
 
-# Above this many training queries, training uses a sample (docs/ranking.md, "Training at scale"): held-out NDCG
-# stops improving well below it, and LightGBM's peak of about 650 bytes per pair keeps it near half a GiB.
-MAX_QUERIES = 200_000
 REGION_DIGITS = 4  # province (2) + prefecture (2) of the USCC's registering division
 STRATUM = ("policy_id", "region")
 BLOCK = ("region",)  # the blocks whose due count the covering queries count towards

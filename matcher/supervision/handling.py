@@ -11,12 +11,10 @@ from sqlalchemy import Connection
 
 from matcher.supervision.calendar import WorkingCalendar
 from matcher.supervision.cards import with_limits
-from matcher.supervision.limits import TimeLimits
-from matcher.supervision.matters import matters
+from matcher.supervision.limits import BY, TimeLimits
+from matcher.supervision.waiting import matters
 
 __all__ = ["BY", "handling_times"]
-
-BY = ("step", "office", "policy_id", "month")
 
 
 def handling_times(

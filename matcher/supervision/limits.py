@@ -26,9 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from matcher.errors import MatcherError
 
-__all__ = ["DEFAULT_LIMITS", "MAX_CONFIG_BYTES", "LimitsError", "Step", "TimeLimits", "load_limits"]
+__all__ = ["BY", "DEFAULT_LIMITS", "MAX_CONFIG_BYTES", "LimitsError", "Step", "TimeLimits", "load_limits"]
 
 MAX_CONFIG_BYTES = 64 * 1024
+
+
+# What handling times may be grouped by (matcher/supervision/handling.py), named here beside the steps so that a
+# command's help lists them without loading the statistics.
+BY = ("step", "office", "policy_id", "month")
 
 
 class Step(StrEnum):

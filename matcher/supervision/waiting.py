@@ -10,7 +10,7 @@
 
 A dead letter has no column saying when it died, nor when it was sent again: its opening is its last attempt's
 lease (``next_attempt_at``, within the lease's minutes of the attempt), and its handling is when the watch
-(``matcher.supervision.watch``) first saw it gone, its ``green`` event. Every other time is the domain's own.
+(``matcher.supervision.watcher``) first saw it gone, its ``green`` event. Every other time is the domain's own.
 
 The office that holds an enterprise's matter is the administrative division in its USCC (characters 3 to 8, the
 first ``office_digits`` of them); payment batches belong to the treasury desk (``treasury``).

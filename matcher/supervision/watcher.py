@@ -26,7 +26,7 @@ from matcher.db.models import audit_log, supervision_events
 from matcher.supervision.calendar import WorkingCalendar
 from matcher.supervision.cards import card
 from matcher.supervision.limits import Step, TimeLimits
-from matcher.supervision.matters import QUEUE, matters
+from matcher.supervision.waiting import QUEUE, matters
 
 __all__ = ["WatchReport", "open_cards", "watch"]
 
