@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
@@ -63,13 +64,23 @@ def serve(
     _supervise(settings, host, port, workers, options)
 
 
-def _ready(app: FastAPI) -> FastAPI:
+# How long a starting worker waits for the champion before it listens anyway: a model store that hangs (a
+# tracking server down, its client retrying) must not keep the service from starting. Past it the read goes on in
+# the background, and explanations wait for it in threads, as they would without the wait.
+READY_SECONDS = 20.0
+
+
+def _ready(app: FastAPI, wait: float = READY_SECONDS) -> FastAPI:
     """The app with the ranker's champion read, before it takes a connection: reading it imports MLflow and builds
     the booster (about 3 s of CPU), which the first explanations would otherwise wait for — every request a
     restarted worker was given under load. A worker's socket takes connections only once uvicorn listens on it;
-    meanwhile the kernel gives them to the others. Never raises: a store that cannot be read is logged and read
-    again later (api/service/ranker.py)."""
-    app.state.service.ranker.champion()
+    meanwhile the kernel gives them to the others. Waits at most ``wait`` seconds; never raises (a store that
+    cannot be read is logged and read again later: api/service/ranker.py)."""
+    reader = threading.Thread(target=app.state.service.ranker.champion, name="huiqi-champion", daemon=True)
+    reader.start()
+    reader.join(wait)
+    if reader.is_alive():
+        log.warning("the champion was not read within %.0f s: serving meanwhile, explanations wait for it", wait)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from sqlalchemy import select
 
@@ -212,3 +213,25 @@ def test_a_served_worker_reads_the_champion_before_its_first_request(app):
     assert ranker.reasons_at_once("u", "p", None, rows) is None  # a fresh app: the first request would read it
     assert _ready(app) is app
     assert ranker.reasons_at_once("u", "p", None, rows) == (None, NO_CHAMPION)  # answered at once, no thread
+
+
+class _SlowStore(_Store):
+    """A model store that takes its time to answer (a tracking server retrying)."""
+
+    def champion_version(self):
+        time.sleep(3)
+        return super().champion_version()
+
+
+def test_a_served_worker_waits_for_a_hanging_model_store_only_so_long(engine):
+    from types import SimpleNamespace
+
+    from api.service.server import _ready
+
+    store = _SlowStore()
+    ranker = Ranker(engine, store, ttl=60)  # type: ignore[arg-type]
+    app = SimpleNamespace(state=SimpleNamespace(service=SimpleNamespace(ranker=ranker)))
+    started = time.monotonic()
+    _ready(app, wait=0.2)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 2  # listens before the store answered
+    assert ranker.champion() is None and store.asked == 1  # the read went on meanwhile, and only once
