@@ -171,11 +171,14 @@ def explanations(engine, path: str, scorer, pairs: pl.DataFrame) -> list[float]:
 def measure(url: str, profiles, decisions, plan, explain: int) -> dict:
     from matcher.db import make_engine, upgrade
     from matcher.db.models import runs
+    from matcher.ranking.holdout import held_out
     from matcher.ranking.serve import rank_decisions
     from policies.load import load_catalogue
 
     policies = load_catalogue().in_force(AS_OF)
-    asked = decisions.select("uscc", "policy_id").sample(n=min(explain, decisions.height), seed=7)
+    # Pairs the model ranked: a pair of the run's holdout has no ranking reasons to explain (``HeldOutPair``).
+    ranked_by_model = decisions.filter(pl.Series(~held_out(decisions["uscc"], RUN_ID, plan.holdout)))
+    asked = ranked_by_model.select("uscc", "policy_id").sample(n=min(explain, ranked_by_model.height), seed=7)
     out: dict = {}
     for path in ("old", "new"):
         engine = make_engine(url)
