@@ -56,9 +56,17 @@ _PREPARE_PROBLEMS = problems(409, body=True) | {
 
 @contextmanager
 def _as_problems() -> Iterator[None]:
-    """Refusals of the payout domain as problem documents: state 409, a file or an account 422."""
+    """Refusals of the payout domain as problem documents: state 409, a file or an account 422; a registry the bank
+    accounts cannot be read from 503 (the operators' to mend)."""
     try:
         yield
+    except FeaturesError as exc:
+        raise RegistryUnavailable(
+            f"the bank accounts cannot be read from the registry: {exc}. An operator puts the registry extracts "
+            "in the data directory's registry folder; then prepare the batch again (nothing was prepared)",
+            detail_zh="无法读取登记库中的企业银行账户，未生成批次；"
+            "请运维人员将登记库数据放入数据目录的 registry 文件夹后重试",
+        ) from None
     except payouts.AccountRefused as exc:
         raise Invalid(
             str(exc), detail_zh=exc.zh, errors=[{"field": f"body.{exc.field}", "message": str(exc)}]
@@ -82,18 +90,8 @@ def read_batches(principal: Officer, state: StateDep, limit: Limit = 100, offset
 def prepare_batch(body: PrepareIn, principal: Officer, state: StateDep) -> dict[str, Any]:
     """Make payable what nothing holds any more and gather every payable cash benefit into a new batch. Audited.
     503 when the registry holding the bank accounts cannot be read (nothing is prepared)."""
-    try:
-        with _as_problems():
-            summary = service.prepare_batch(
-                state.engine, state.settings, principal, body.as_of, catalogue=state.catalogue
-            )
-    except FeaturesError as exc:
-        raise RegistryUnavailable(
-            f"the bank accounts cannot be read from the registry: {exc}. An operator puts the registry extracts "
-            "in the data directory's registry folder; then prepare the batch again (nothing was prepared)",
-            detail_zh="无法读取登记库中的企业银行账户，未生成批次；"
-            "请运维人员将登记库数据放入数据目录的 registry 文件夹后重试",
-        ) from None
+    with _as_problems():
+        summary = service.prepare_batch(state.engine, state.settings, principal, body.as_of, catalogue=state.catalogue)
     return summary.as_dict()
 
 
