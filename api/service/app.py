@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from api.ranking import model_store
+from api.service import fast_lane
 from api.service.auth import FAILED_AUTH_LIMIT, FailedAuth, failed_auth_share
 from api.service.headers import SecurityHeaders
 from api.service.limits import DEFAULT_BODY, BodyLimits
@@ -139,6 +140,7 @@ def create_app(
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(metrics_router)
+    fast_lane.install(app)  # in front of the routes just included
     from api.web import mount_web  # here, not at the top: the pages import the service's routes
 
     mount_web(app)  # the pages for people (api/web), /docs with local assets

@@ -55,6 +55,7 @@ __all__ = [
     "FAILED_AUTH_LIMIT",
     "FAILED_AUTH_WINDOW",
     "PUBLIC_READS",
+    "READING",
     "USCC_PATTERN",
     "ActingEnterprise",
     "FailedAuth",
@@ -213,5 +214,8 @@ _ONLY_THE_ENTERPRISE = (
     "only the enterprise itself confirms, supplies facts, declines or objects: no officer or admin may act for it"
 )
 
-ReadingEnterprise = Annotated[Principal, Depends(_EnterpriseGuard(("enterprise", "officer", "admin")))]
+# Who may read an enterprise's records: the enterprise itself, officers, admins. One instance, so that a route
+# matched outside FastAPI's dependencies (api/service/fast_lane.py) checks exactly what the declared one does.
+READING = _EnterpriseGuard(("enterprise", "officer", "admin"))
+ReadingEnterprise = Annotated[Principal, Depends(READING)]
 ActingEnterprise = Annotated[Principal, Depends(_EnterpriseGuard(("enterprise",), why=_ONLY_THE_ENTERPRISE))]
